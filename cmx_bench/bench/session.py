@@ -1,0 +1,226 @@
+"""Run the benchmark: validate everything first, then measure each (model, format) and write its record at once."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cmx_bench import __version__
+from cmx_bench.bench.inputs import prepare_inputs
+from cmx_bench.data.images import list_images
+from cmx_bench.devices.base import DeviceRun, RunSettings
+from cmx_bench.devices.profiles import paper_table5
+from cmx_bench.devices.registry import resolve_device
+from cmx_bench.errors import CmxError
+from cmx_bench.evaluate.metrics import classification_metrics
+from cmx_bench.export.formats import format_of_file, get_format
+from cmx_bench.export.loaders import load_artifact
+from cmx_bench.export.lowering import WithSoftmax
+from cmx_bench.export.manifest import verify_artifact
+from cmx_bench.export.parity import compare_outputs
+from cmx_bench.export.service import cached_artifact
+from cmx_bench.fileio import ensure_writable_folder
+from cmx_bench.measure.stats import latency_stats
+from cmx_bench.nets.checkpoint import load_weights, random_init_facts
+from cmx_bench.nets.registry import STUDENTS, build_model, get_card
+from cmx_bench.report.writers import write_report
+from cmx_bench.results.record import new_record
+from cmx_bench.results.store import new_run_id, write_record
+from cmx_bench.runner.protocol import make_job
+
+
+@dataclass
+class BenchOptions:
+    device: str = "local"
+    models: list[str] = field(default_factory=lambda: list(STUDENTS))
+    formats: list[str] = field(default_factory=lambda: ["pte"])
+    weights: dict[str, Path] = field(default_factory=dict)
+    artifacts: list[Path] = field(default_factory=list)
+    data: Path | None = None
+    trust_pickle: bool = False
+    settings: RunSettings = field(default_factory=RunSettings)
+    out_dir: Path = Path("reports")
+    seed: int = 0
+
+
+@dataclass
+class BenchOutcome:
+    run_dir: Path
+    records: list[dict]
+    report_paths: dict
+
+
+class Progress:
+    """What the bench tells its caller while it works; the CLI renders it as a progress bar."""
+
+    def begin(self, total: int) -> None: ...
+    def step(self, label: str) -> None: ...
+    def advance(self) -> None: ...
+
+
+@dataclass
+class _Plan:
+    card: object
+    fmt: object
+    model: torch.nn.Module | None
+    weights: dict
+    artifact: Path | None = None
+
+
+def _plan(options: BenchOptions) -> list[_Plan]:
+    """Check every input before anything is measured, so bad input costs nothing and leaves nothing behind."""
+    plans = []
+    for artifact in options.artifacts:
+        manifest = verify_artifact(artifact)
+        card = get_card(manifest["model"]["name"])
+        fmt = get_format(manifest["format"]) if manifest["format"] else format_of_file(artifact)
+        load_artifact(artifact, fmt.runtime)  # a corrupt file fails here, before any run
+        model, weights = None, {**manifest.get("weights", {}), "source": "artifact",
+                                "artifact_weights_source": manifest.get("weights", {}).get("source")}
+        if card.name in options.weights:
+            model = build_model(card)
+            weights.update(load_weights(model, options.weights[card.name], trust_pickle=options.trust_pickle),
+                           source="artifact")
+        plans.append(_Plan(card, fmt, model, weights, Path(artifact)))
+    if options.artifacts:
+        return plans
+    formats = [get_format(name) for name in options.formats]
+    unknown = set(options.weights) - set(options.models)
+    if unknown:
+        raise CmxError(f"--weights given for {', '.join(sorted(unknown))}, which is not among --model; "
+                       "use --weights MODEL=PATH for one of the models run")
+    for name in options.models:
+        card = get_card(name)
+        torch.manual_seed(options.seed)
+        model = build_model(card)
+        if name in options.weights:
+            weights = load_weights(model, options.weights[name], trust_pickle=options.trust_pickle)
+        else:
+            weights = random_init_facts(options.seed)
+        plans += [_Plan(card, fmt, model, weights) for fmt in formats]
+    return plans
+
+
+def _fill_record(record: dict, plan: _Plan, device, options: BenchOptions, artifact: Path, manifest: dict,
+                 run: DeviceRun, inputs_description: str) -> None:
+    settings = options.settings
+    result = run.runner_result
+    record["config"] = {
+        "device": device.name, "model": plan.card.name, "format": plan.fmt.name, "warmup": settings.warmup,
+        "iterations": settings.iterations, "min_duration_s": settings.min_duration_s, "threads": settings.threads,
+        "sample_period_s": settings.sample_period_s, "sampling": settings.sampling, "weights": plan.weights,
+        "data": str(options.data) if options.data else None, "inputs": inputs_description,
+        "cmx_bench_version": __version__,
+    }
+    record["model"] = {**plan.card.as_dict(), "display_name": plan.card.display_name,
+                       "paper_table5_name": plan.card.paper_table5_name}
+    record["artifact"] = {"path": str(artifact), "sha256": manifest["sha256"], "format": plan.fmt.name,
+                          "runtime": plan.fmt.runtime, "quantization": plan.fmt.quantization,
+                          "size_bytes": manifest.get("size_bytes"), "export_parity": manifest.get("parity"),
+                          "versions": manifest.get("versions")}
+    record["runner"] = {key: result[key] for key in ("runner", "runtime", "phases", "load_ms", "first_inference_ms")}
+    record["latency"]["samples_ms"] = result["latencies_ms"]
+    if result["latencies_ms"]:
+        record["latency"]["stats"] = latency_stats(result["latencies_ms"])
+    record["timeseries"], record["sampler"] = run.series, run.sampler
+    record["cpu"], record["memory"], record["energy"], record["thermal"] = run.cpu, run.memory, run.energy, run.thermal
+    if result["status"] != "ok":
+        record["status"] = "error"
+        record["errors"].append(f"runner: {result['error']}")
+    elif not run.energy:
+        record["energy"] = {"method": "none", "note": "sampling was off or too short; no energy figure"}
+    record["paper_reference"] = paper_table5(device.profile, plan.card.paper_table5_name)
+    if record["paper_reference"] is not None:
+        record["paper_reference"] = {**record["paper_reference"], "source": "paper Table 5 (PyTorch Mobile, 2020)"}
+
+
+def _accuracy_block(plan: _Plan, prepared, outputs) -> dict:
+    probs = np.asarray(outputs, dtype=float)
+    block = classification_metrics(probs, np.asarray(prepared.labels), plan.card.classes)
+    if prepared.sources and any(prepared.sources):
+        predicted, labels = probs.argmax(1), np.asarray(prepared.labels)
+        block["per_source_accuracy"] = {
+            source: float((predicted[mask] == labels[mask]).mean())
+            for source in sorted(set(prepared.sources))
+            for mask in [np.asarray([s == source for s in prepared.sources])]}
+    if plan.model is not None:
+        eager = WithSoftmax(plan.model).eval()
+        with torch.no_grad():
+            reference = torch.cat([eager(x) for x in prepared.tensors])
+        block["parity"] = {**compare_outputs(reference, torch.tensor(probs, dtype=torch.float32)),
+                           "reference": "eager PyTorch model on the same tensors (host)"}
+        block["eager"] = classification_metrics(reference.numpy(), np.asarray(prepared.labels), plan.card.classes)
+    return block
+
+
+def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> BenchOutcome:
+    device = resolve_device(options.device)
+    out_root = ensure_writable_folder(options.out_dir)
+    images = list_images(options.data, get_card(options.models[0]).classes) if options.data else None
+    plans = _plan(options)
+    run_id = new_run_id()
+    run_dir = out_root / run_id
+    records, failures = [], []
+    facts = device.facts()
+    progress.begin(len(plans))
+    workdir = Path(tempfile.mkdtemp(prefix="cmx-bench-"))
+    try:
+        for index, plan in enumerate(plans):
+            label = f"{plan.card.name} {plan.fmt.name} on {device.name}"
+            record = new_record(run_id)
+            try:
+                progress.step(f"export {label}" if plan.artifact is None else f"check {label}")
+                artifact = plan.artifact or cached_artifact(plan.card, plan.model, plan.weights, plan.fmt)
+                manifest = verify_artifact(artifact)
+                progress.step(f"run {label}")
+                prepared = prepare_inputs(plan.card, workdir / f"inputs-{index}", images)
+                job = make_job(artifact=str(artifact), fmt=plan.fmt.name, runtime=plan.fmt.runtime,
+                               input_shape=plan.card.input_shape, inputs=[str(p) for p in prepared.files],
+                               warmup=options.settings.warmup, iterations=options.settings.iterations,
+                               min_duration_s=options.settings.min_duration_s, threads=options.settings.threads,
+                               return_outputs=images is not None,
+                               settle_s=options.settings.pss_period_s + options.settings.sample_period_s)
+                run = device.run(artifact, prepared.files, job, options.settings, workdir)
+                _fill_record(record, plan, device, options, artifact, manifest, run, prepared.description)
+                record["device"] = {"profile": device.name, **facts}
+                if images is not None and run.runner_result["outputs"]:
+                    record["accuracy"] = _accuracy_block(plan, prepared, run.runner_result["outputs"])
+            except CmxError as exc:
+                record["status"] = "error"
+                record["errors"].append(str(exc))
+                record["config"] = record["config"] or {
+                    "device": device.name, "model": plan.card.name, "format": plan.fmt.name,
+                    "warmup": options.settings.warmup, "iterations": options.settings.iterations,
+                    "min_duration_s": options.settings.min_duration_s, "threads": options.settings.threads,
+                    "weights": plan.weights}
+                record["device"] = {"profile": device.name, **facts}
+                record["model"] = record["model"] or {**plan.card.as_dict()}
+                record["artifact"] = record["artifact"] or {"format": plan.fmt.name, "runtime": plan.fmt.runtime,
+                                                            "sha256": None}
+                record["energy"] = record["energy"] or {"method": "none"}
+            write_record(run_dir, record)
+            records.append(record)
+            if record["status"] == "error":
+                failures.append(f"{label}: {record['errors'][0]}")
+            progress.advance()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    report_paths = write_report(records, run_dir, title=f"cmx-bench run {run_id} on {device.name}")
+    outcome = BenchOutcome(run_dir, records, report_paths)
+    if failures:
+        raise BenchFailed(outcome, failures)
+    return outcome
+
+
+class BenchFailed(CmxError):
+    """Some runs failed after others were measured; the outcome (records, report) is on disk."""
+
+    def __init__(self, outcome: BenchOutcome, failures: list[str]):
+        super().__init__(f"{len(failures)} of {len(outcome.records)} runs failed ({failures[0]}); "
+                         f"measured results are kept in {outcome.run_dir}")
+        self.outcome = outcome

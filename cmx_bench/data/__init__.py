@@ -1,0 +1,1 @@
+"""Images in: class folders and manifests, host pre-processing, synthetic phantoms."""

@@ -1,0 +1,80 @@
+"""Find labelled images (class folders or a manifest CSV) and read them safely."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from cmx_bench.errors import DataError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+
+
+@dataclass(frozen=True)
+class LabelledImage:
+    path: Path
+    label: str
+    patient_id: str = ""
+    source: str = ""
+
+
+def _from_folder(folder: Path, classes: tuple[str, ...]) -> list[LabelledImage]:
+    items = []
+    for label in classes:
+        class_dir = folder / label
+        if not class_dir.is_dir():
+            raise DataError(f"data folder {folder} has no '{label}' subfolder; expected one folder per class "
+                            f"({', '.join(classes)}) or a manifest CSV")
+        files = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DataError(f"class folder {class_dir} holds no images; add some or remove the folder")
+        items += [LabelledImage(path, label, patient_id=path.stem) for path in files]
+    return items
+
+
+def _from_manifest(manifest: Path, classes: tuple[str, ...]) -> list[LabelledImage]:
+    items = []
+    with open(manifest, newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"file", "label"} - set(reader.fieldnames or [])
+        if missing:
+            raise DataError(f"manifest {manifest} lacks column(s) {', '.join(sorted(missing))}; "
+                            "expected file,label,patient_id[,source]")
+        for row_number, row in enumerate(reader, start=2):
+            path = (manifest.parent / row["file"]).resolve()
+            if row["label"] not in classes:
+                raise DataError(f"manifest {manifest} row {row_number}: label '{row['label']}' is not one of "
+                                f"{', '.join(classes)}")
+            if not path.is_file():
+                raise DataError(f"manifest {manifest} row {row_number}: file {row['file']} does not exist")
+            items.append(LabelledImage(path, row["label"], row.get("patient_id") or path.stem, row.get("source") or ""))
+    if not items:
+        raise DataError(f"manifest {manifest} lists no images")
+    return items
+
+
+def list_images(location: str | Path, classes: tuple[str, ...]) -> list[LabelledImage]:
+    """Labelled images from a folder of class folders or a manifest CSV."""
+    location = Path(location)
+    if location.is_dir():
+        return _from_folder(location, classes)
+    if location.is_file() and location.suffix.lower() == ".csv":
+        return _from_manifest(location, classes)
+    raise DataError(f"data {location} is neither a folder of class folders nor a manifest .csv; check the path")
+
+
+def read_grayscale(path: str | Path) -> Image.Image:
+    """Open an image as 8-bit grayscale; DataError naming the file when it is not a readable 8-bit image."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                raise DataError(f"image {path} is {image.mode} (16-bit or float); convert it to 8-bit first")
+            return image.convert("L")
+    except DataError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DataError(f"image {path} cannot be read ({str(exc)[:100]}); replace or remove it") from exc

@@ -1,0 +1,1 @@
+"""Devices that run the runner and are measured while it runs: the host (local) and Android phones."""

@@ -1,0 +1,50 @@
+"""The Device interface: run one runner job on the device and return what was measured."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class RunSettings:
+    warmup: int = 5
+    iterations: int = 50
+    min_duration_s: float = 2.0
+    threads: int = 0
+    sample_period_s: float = 0.1
+    pss_period_s: float = 2.0
+    sampling: bool = True
+    timeout_s: float = 600.0
+
+
+@dataclass
+class DeviceRun:
+    """Everything one job produced on a device; the bench turns it into a run record."""
+
+    runner_result: dict
+    series: dict = field(default_factory=dict)
+    sampler: dict = field(default_factory=dict)
+    cpu: dict = field(default_factory=dict)
+    memory: dict = field(default_factory=dict)
+    energy: dict = field(default_factory=dict)
+    thermal: dict = field(default_factory=dict)
+
+
+class Device(ABC):
+    """A place where artifacts run; `name` is the profile name, `serial` the concrete unit."""
+
+    profile: dict
+
+    @property
+    def name(self) -> str:
+        return self.profile["name"]
+
+    @abstractmethod
+    def facts(self) -> dict:
+        """Model, ABI, OS version, governor, thermal state: what the record says about the device."""
+
+    @abstractmethod
+    def run(self, artifact: Path, inputs: list[Path], job: dict, settings: RunSettings, workdir: Path) -> DeviceRun:
+        """Run `job` (artifact and inputs already named in it) and measure it."""

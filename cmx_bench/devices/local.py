@@ -1,0 +1,130 @@
+"""The host as a device: the reference runner in a child process, sampled with psutil."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from cmx_bench.devices.base import Device, DeviceRun, RunSettings
+from cmx_bench.errors import RunnerError
+from cmx_bench.fileio import write_json_atomic
+from cmx_bench.measure import rapl
+from cmx_bench.measure.energy import energy_class, power_model_energy_mj
+from cmx_bench.measure.host_sampler import HostProcessSampler
+from cmx_bench.measure.summary import cpu_figures, memory_figures
+from cmx_bench.runner.protocol import validate
+
+
+def host_temperature_c() -> float | None:
+    try:
+        readings = psutil.sensors_temperatures()
+    except (AttributeError, OSError):
+        return None
+    values = [entry.current for entries in readings.values() for entry in entries if entry.current]
+    return max(values) if values else None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _governor() -> str | None:
+    try:
+        return Path("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor").read_text().strip()
+    except OSError:
+        return None
+
+
+def local_energy(series: dict, cpu: dict, profile: dict, iterations: int, start: float, end: float) -> dict:
+    """RAPL package energy when readable, else the profile's power model; always labelled."""
+    window = end - start
+    if "rapl_uj" in series and len(series["rapl_uj"]) >= 2:
+        import numpy as np
+
+        counter = np.asarray(series["rapl_uj"], dtype=float)
+        wraps = np.concatenate([[0.0], np.cumsum(np.diff(counter) < 0)])
+        unwrapped = counter + wraps * rapl.max_range_uj(rapl.readable_domains())
+        energy_mj = (np.interp(end, series["t"], unwrapped) - np.interp(start, series["t"], unwrapped)) / 1e3
+        method = "rapl_package"
+        note = "RAPL package counters: the whole CPU package, not only the runner process"
+    else:
+        core_w = profile["power_model"]["core_active_w"]
+        energy_mj = power_model_energy_mj(cpu["cpu_seconds"], core_w)
+        method = "power_model"
+        note = f"estimate: runner CPU time x {core_w} W per busy core (device profile '{profile['name']}'); no RAPL here"
+    avg_power_mw = energy_mj / window if window > 0 else None
+    return {
+        "method": method, "note": note, "energy_mj": energy_mj,
+        "energy_per_inference_mj": energy_mj / iterations if iterations else None,
+        "avg_power_mw": avg_power_mw,
+        "energy_class": energy_class(avg_power_mw, profile["energy_class"]) if avg_power_mw is not None else None,
+        "energy_class_rule": (f"average power over the measured phase vs the profile's thresholds "
+                              f"(Light < {profile['energy_class']['light_max_mw']} mW <= Medium < "
+                              f"{profile['energy_class']['medium_max_mw']} mW <= Heavy)"),
+    }
+
+
+class LocalDevice(Device):
+    def __init__(self, profile: dict):
+        self.profile = profile
+        self.serial = "local"
+
+    def facts(self) -> dict:
+        freq = psutil.cpu_freq()
+        return {
+            "kind": "local", "serial": "local", "model": _cpu_model(), "abi": platform.machine(),
+            "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
+            "ncpu": os.cpu_count(), "governor": _governor(),
+            "cpu_freq_mhz": round(freq.current, 1) if freq else None,
+            "memory_total_mb": round(psutil.virtual_memory().total / 2**20),
+            "thermal_status": None, "temperature_c": host_temperature_c(),
+        }
+
+    def run(self, artifact: Path, inputs: list[Path], job: dict, settings: RunSettings, workdir: Path) -> DeviceRun:
+        job_path, result_path = workdir / "job.json", workdir / "result.json"
+        write_json_atomic(job_path, job)
+        thermal = {"before_c": host_temperature_c()}
+        command = [sys.executable, "-m", "cmx_bench.runner", str(job_path), str(result_path)]
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=workdir)
+        sampler = HostProcessSampler(process.pid, settings.sample_period_s, settings.pss_period_s)
+        if settings.sampling:
+            sampler.start()
+        try:
+            _, stderr = process.communicate(timeout=settings.timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise RunnerError(f"host runner did not finish within {settings.timeout_s:.0f} s; raise --timeout "
+                              "or lower --iters / --min-duration")
+        finally:
+            series = sampler.stop() if settings.sampling else sampler.series
+        thermal["after_c"] = host_temperature_c()
+        if not result_path.is_file():
+            tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise RunnerError(f"host runner exited with code {process.returncode} and no result ({tail[0][:160]})")
+        result = validate(json.loads(result_path.read_text()), "result", str(result_path))
+        run = DeviceRun(runner_result=result, series=series, thermal=thermal,
+                        sampler={"period_s": settings.sample_period_s, "pss_period_s": settings.pss_period_s,
+                                 "samples": len(series["t"]), "sampler_cpu_s": sampler.self_cpu_s,
+                                 "enabled": settings.sampling})
+        if result["status"] == "ok" and settings.sampling and len(series["t"]) >= 2:
+            phases = result["phases"]
+            start, end = phases["measure_start"], phases["measure_end"]
+            run.cpu = cpu_figures(series, start, end, os.cpu_count() or 1)
+            run.memory = memory_figures(series, phases["load_start"], phases["load_start"], phases["end"])
+            run.energy = local_energy(series, run.cpu, self.profile, len(result["latencies_ms"]), start, end)
+        return run

@@ -1,0 +1,1 @@
+"""Classification metrics: accuracy, per-class recall, the paper's AUROC tasks."""

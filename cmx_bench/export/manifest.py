@@ -1,0 +1,51 @@
+"""The manifest that travels beside every artifact, and the sha256 check that guards runs."""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from pathlib import Path
+
+from cmx_bench.errors import ArtifactError
+from cmx_bench.fileio import sha256_file
+
+MANIFEST_VERSION = 1
+
+
+def manifest_path(artifact: str | Path) -> Path:
+    artifact = Path(artifact)
+    return artifact.with_name(artifact.name + ".manifest.json")
+
+
+def library_versions() -> dict:
+    versions = {}
+    for package in ("torch", "torchvision", "executorch", "cmx-bench"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def read_manifest(artifact: str | Path) -> dict:
+    path = manifest_path(artifact)
+    if not Path(artifact).is_file():
+        raise ArtifactError(f"artifact {artifact} does not exist; export one with 'cmx-bench export'")
+    if not path.is_file():
+        raise ArtifactError(f"artifact {artifact} has no manifest {path.name}; export it with 'cmx-bench export'")
+    try:
+        manifest = json.loads(path.read_text())
+        manifest["sha256"], manifest["format"], manifest["model"]["name"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"manifest {path} is unreadable; export the artifact again") from exc
+    return manifest
+
+
+def verify_artifact(artifact: str | Path) -> dict:
+    """The manifest, after checking that the file's sha256 still matches it."""
+    manifest = read_manifest(artifact)
+    actual = sha256_file(artifact)
+    if actual != manifest["sha256"]:
+        raise ArtifactError(f"artifact {artifact} changed since export (sha256 {actual[:12]} != manifest "
+                            f"{manifest['sha256'][:12]}); export it again")
+    return manifest

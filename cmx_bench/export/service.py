@@ -1,0 +1,139 @@
+"""Export one network to one format: lower, check parity on a temporary file, then publish with its manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from cmx_bench import paths
+from cmx_bench.data.preprocess import generated_inputs
+from cmx_bench.errors import ArtifactError
+from cmx_bench.export import lowering
+from cmx_bench.export.formats import ArtifactFormat
+from cmx_bench.export.loaders import load_artifact
+from cmx_bench.export.manifest import MANIFEST_VERSION, library_versions, manifest_path, verify_artifact
+from cmx_bench.export.parity import FP32_MAX_DELTA, check_parity
+from cmx_bench.fileio import sha256_file, write_json_atomic
+
+
+@dataclass(frozen=True)
+class ParityLimits:
+    fp32_max_delta: float = FP32_MAX_DELTA
+    int8_max_delta: float = 0.15
+    int8_min_agreement: float = 0.9
+
+
+def _limits_for(fmt: ArtifactFormat, limits: ParityLimits) -> tuple[float, float]:
+    if fmt.quantization == "int8":
+        return limits.int8_max_delta, limits.int8_min_agreement
+    return limits.fp32_max_delta, 1.0
+
+
+def cache_key(card, weights: dict, fmt: ArtifactFormat, calibration_id: str) -> str:
+    facts = {"model": card.as_dict(), "weights": weights.get("sha256") or f"seed{weights.get('seed')}",
+             "format": fmt.name, "calibration": calibration_id, "versions": library_versions()}
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFormat, out_path: Path, *,
+                    calibration: list[torch.Tensor] | None = None, calibration_source: str = "generated phantoms",
+                    limits: ParityLimits = ParityLimits(), parity_inputs: int = 8) -> dict:
+    """Write out_path and its manifest; raises ArtifactError (and writes nothing) when parity fails."""
+    eager = lowering.WithSoftmax(model).eval()
+    example = torch.zeros(card.input_shape)
+    checks = generated_inputs(card, parity_inputs, seed=12345)
+    if fmt.name == "ptl":
+        data = lowering.to_ptl(eager)
+    else:
+        graph = eager
+        if fmt.quantization == "int8":
+            calibration = calibration or generated_inputs(card, 16)
+            graph = lowering.quantize_int8(eager, example, calibration)
+        data = lowering.to_pte(graph, example)
+
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        max_delta, min_agreement = _limits_for(fmt, limits)
+        parity = check_parity(eager, load_artifact(tmp, fmt.runtime), checks, max_delta, min_agreement)
+        if not parity["passed"]:
+            raise ArtifactError(
+                f"{card.name} {fmt.name} failed its parity check (max |delta prob| {parity['max_abs_delta_prob']:.2e}, "
+                f"argmax agreement {parity['argmax_agreement']:.2f}); nothing written")
+        manifest = {
+            "manifest_version": MANIFEST_VERSION,
+            "artifact": out_path.name,
+            "sha256": sha256_file(tmp),
+            "size_bytes": os.path.getsize(tmp),
+            "format": fmt.name,
+            "runtime": fmt.runtime,
+            "quantization": fmt.quantization,
+            "calibration": calibration_source if fmt.quantization == "int8" else None,
+            "model": card.as_dict(),
+            "input_shape": list(card.input_shape),
+            "input_dtype": "float32",
+            "output": "probabilities",
+            "weights": weights,
+            "versions": library_versions(),
+            "parity": parity,
+            "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        write_json_atomic(manifest_path(out_path), manifest)
+        os.replace(tmp, out_path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return manifest
+
+
+def cached_artifact(card, model, weights: dict, fmt: ArtifactFormat, *, limits: ParityLimits = ParityLimits()) -> Path:
+    """An artifact for (card, weights, format) from the cache, exported on first use."""
+    path = paths.artifact_cache_dir() / card.name / f"{card.name}-{cache_key(card, weights, fmt, 'generated')}{fmt.suffix}"
+    if path.is_file() and manifest_path(path).is_file():
+        try:
+            verify_artifact(path)
+            return path
+        except ArtifactError:
+            pass  # a damaged cache entry is rebuilt, not trusted
+    export_artifact(card, model, weights, fmt, path, limits=limits)
+    return path
+
+
+def export_to_folder(model_name: str, format_names: list[str], out_dir: Path, *, weights_path: Path | None = None,
+                     trust_pickle: bool = False, calibration_dir: Path | None = None,
+                     limits: ParityLimits = ParityLimits(), seed: int = 0) -> list[tuple[Path, dict]]:
+    """`cmx-bench export`: one artifact (plus manifest) per format in out_dir; returns (path, manifest) pairs."""
+    from cmx_bench.data.images import list_images, read_grayscale
+    from cmx_bench.data.preprocess import to_tensor
+    from cmx_bench.fileio import ensure_writable_folder
+    from cmx_bench.nets.checkpoint import load_weights, random_init_facts
+    from cmx_bench.nets.registry import build_model, get_card
+    from cmx_bench.export.formats import get_format
+
+    card = get_card(model_name)
+    formats = [get_format(name) for name in format_names]
+    out_dir = ensure_writable_folder(out_dir, "export folder")
+    torch.manual_seed(seed)
+    model = build_model(card)
+    weights = load_weights(model, weights_path, trust_pickle=trust_pickle) if weights_path else random_init_facts(seed)
+    calibration, source = None, "generated phantoms"
+    if calibration_dir is not None:
+        calibration = [to_tensor(read_grayscale(item.path), card) for item in list_images(calibration_dir, card.classes)]
+        source = f"{len(calibration)} images from {calibration_dir}"
+    exported = []
+    for fmt in formats:
+        suffix = "-int8" if fmt.quantization == "int8" else ""
+        path = out_dir / f"{card.name}{suffix}{fmt.suffix}"
+        exported.append((path, export_artifact(card, model, weights, fmt, path, calibration=calibration,
+                                               calibration_source=source, limits=limits)))
+    return exported

@@ -1,0 +1,1 @@
+"""Samplers, parsers and statistics: CPU, memory, energy, thermal and latency figures."""

@@ -1,0 +1,90 @@
+"""Sample a host process while it runs: CPU time, RSS, PSS/USS and (when readable) RAPL energy."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from cmx_bench.measure import rapl
+from cmx_bench.measure.linux_proc import parse_smaps_rollup_kb
+
+SYSTEM_CPU_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def system_cpu_seconds() -> float:
+    times = psutil.cpu_times()
+    return float(sum(getattr(times, name, 0.0) for name in SYSTEM_CPU_FIELDS))
+
+
+def _read_pss_uss_kb(process: psutil.Process) -> tuple[int | None, int | None]:
+    # smaps_rollup costs ~10 ms for a torch process, so it is read on a slower period than the rest.
+    rollup = Path(f"/proc/{process.pid}/smaps_rollup")
+    try:
+        parsed = parse_smaps_rollup_kb(rollup.read_text())
+        return parsed["pss_kb"], parsed["uss_kb"]
+    except OSError:
+        pass
+    try:
+        full = process.memory_full_info()
+        return getattr(full, "pss", 0) // 1024 or None, full.uss // 1024
+    except (psutil.Error, AttributeError):
+        return None, None
+
+
+class HostProcessSampler:
+    """Background thread; `series` holds one list per column, appended as samples come."""
+
+    def __init__(self, pid: int, period_s: float = 0.1, pss_period_s: float = 2.0):
+        self.period_s, self.pss_period_s = period_s, pss_period_s
+        self.process = psutil.Process(pid)
+        self.rapl_domains = rapl.readable_domains()
+        self.series = {"t": [], "cpu_s": [], "system_cpu_s": [], "rss_mb": [], "pss_mb": [], "uss_mb": []}
+        if self.rapl_domains:
+            self.series["rapl_uj"] = []
+        self.self_cpu_s = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="cmx-host-sampler", daemon=True)
+
+    def start(self) -> "HostProcessSampler":
+        self._thread.start()
+        return self
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join()
+        return self.series
+
+    def sample_once(self, with_pss: bool) -> bool:
+        try:
+            with self.process.oneshot():
+                cpu = self.process.cpu_times()
+                rss = self.process.memory_info().rss
+            pss_kb, uss_kb = _read_pss_uss_kb(self.process) if with_pss else (None, None)
+        except psutil.Error:
+            return False
+        s = self.series
+        s["t"].append(time.time())
+        s["cpu_s"].append(cpu.user + cpu.system + cpu.children_user + cpu.children_system)
+        s["system_cpu_s"].append(system_cpu_seconds())
+        s["rss_mb"].append(rss / 2**20)
+        s["pss_mb"].append(pss_kb / 1024 if pss_kb is not None else None)
+        s["uss_mb"].append(uss_kb / 1024 if uss_kb is not None else None)
+        if self.rapl_domains:
+            s["rapl_uj"].append(rapl.read_total_uj(self.rapl_domains))
+        return True
+
+    def _loop(self) -> None:
+        cpu_start = time.thread_time()
+        next_pss = 0.0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            with_pss = now >= next_pss
+            if not self.sample_once(with_pss):
+                break
+            if with_pss:
+                next_pss = now + self.pss_period_s
+            self._stop.wait(max(0.0, self.period_s - (time.monotonic() - now)))
+        self.self_cpu_s = time.thread_time() - cpu_start

@@ -1,0 +1,1 @@
+"""Backbone registry (model cards) and checkpoint loading."""

@@ -1,0 +1,68 @@
+"""Model cards from models/*.toml and the torchvision networks they describe."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+
+from cmx_bench import paths
+from cmx_bench.errors import UnknownNameError
+
+STUDENTS = ("mobilenet_v2", "shufflenet_v2_x1_0", "squeezenet1_1")
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str
+    display_name: str
+    role: str
+    torchvision_builder: str
+    classes: tuple[str, ...]
+    input_size: int
+    resize_size: int
+    grayscale_to_rgb: bool
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    paper_table5_name: str = ""
+    paper_params: str = ""
+    paper_macs: str = ""
+
+    @property
+    def input_shape(self) -> tuple[int, int, int, int]:
+        return (1, 3, self.input_size, self.input_size)
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name, "classes": list(self.classes), "input_size": self.input_size,
+            "resize_size": self.resize_size, "grayscale_to_rgb": self.grayscale_to_rgb,
+            "mean": list(self.mean), "std": list(self.std),
+        }
+
+
+@lru_cache(maxsize=None)
+def all_cards() -> dict[str, ModelCard]:
+    cards = {}
+    for path in sorted(paths.models_dir().glob("*.toml")):
+        with open(path, "rb") as handle:
+            raw = tomllib.load(handle)
+        for key in ("classes", "mean", "std"):
+            raw[key] = tuple(raw[key])
+        cards[raw["name"]] = ModelCard(**raw)
+    return cards
+
+
+def get_card(name: str) -> ModelCard:
+    cards = all_cards()
+    if name not in cards:
+        raise UnknownNameError(f"unknown model '{name}'; choose one of: {', '.join(sorted(cards))}")
+    return cards[name]
+
+
+def build_model(card: ModelCard):
+    """The card's torchvision network with a len(classes)-way head, randomly initialised (never downloads)."""
+    import torchvision
+
+    builder = getattr(torchvision.models, card.torchvision_builder)
+    model = builder(weights=None, num_classes=len(card.classes))
+    return model.eval()

@@ -1,0 +1,75 @@
+"""Write a report folder: report.md, report.html (self-contained), table5.csv."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from cmx_bench.fileio import write_bytes_atomic, write_text_atomic
+from cmx_bench.report import plots
+from cmx_bench.report.table5 import display_frame, format_cell, table5_frame
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = ["| " + " | ".join(format_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def html_table(frame: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(format_cell(v))}</td>" for v in row) + "</tr>"
+                   for row in frame.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _notes(records: list[dict]) -> list[str]:
+    notes = []
+    if any(r["config"]["weights"]["source"] == "random_init" for r in records):
+        notes.append("Some networks ran with randomly initialised weights: their latency, CPU, memory and energy are "
+                     "real, any accuracy is not. Pass --weights for trained networks.")
+    methods = {r["energy"].get("method"): r["energy"].get("note") for r in records if r["energy"]}
+    notes += [f"Energy method `{m}`: {n}" for m, n in methods.items()]
+    notes += [f"{r['config']['model']} {r['config']['format']} on {r['config']['device']}: latency unstable "
+              f"({', '.join(r['latency']['stats']['unstable_reasons'])})"
+              for r in records if (r["latency"].get("stats") or {}).get("unstable")]
+    notes += [f"{r['config']['model']} {r['config']['format']} on {r['config']['device']} failed: {'; '.join(r['errors'])}"
+              for r in records if r["status"] == "error"]
+    notes.append("Columns marked (paper) are the paper's Table 5 values (PyTorch Mobile, 2020), shown for reference; "
+                 "they were not measured here.")
+    return notes
+
+
+def write_report(records: list[dict], out_dir: Path, title: str = "cmx-bench report") -> dict[str, Path]:
+    """Write the report files into out_dir and return their paths."""
+    out_dir = Path(out_dir)
+    frame = table5_frame(records)
+    shown = display_frame(frame)
+    figures = {"Latency": plots.latency_distributions(records), "CPU and memory": plots.resource_timeseries(records)}
+    figures = {name: png for name, png in figures.items() if png}
+    notes = _notes(records)
+
+    paths = {"csv": write_text_atomic(out_dir / "table5.csv", frame.to_csv(index=False))}
+    markdown = [f"# {title}", "", "## Table 5 view", "", markdown_table(shown), "", "## Notes", ""]
+    markdown += [f"- {n}" for n in notes] + [""]
+    for name, png in figures.items():
+        file_name = name.lower().replace(" ", "_") + ".png"
+        write_bytes_atomic(out_dir / file_name, png)
+        markdown += [f"## {name}", "", f"![{name}]({file_name})", ""]
+    paths["markdown"] = write_text_atomic(out_dir / "report.md", "\n".join(markdown))
+
+    images = "".join(f"<h2>{html.escape(name)}</h2><img alt='{html.escape(name)}' "
+                     f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>" for name, png in figures.items())
+    page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:13px}"
+            "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}"
+            "img{max-width:100%}</style></head><body>"
+            f"<h1>{html.escape(title)}</h1><h2>Table 5 view</h2>{html_table(shown)}"
+            "<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"
+            f"{images}</body></html>")
+    paths["html"] = write_text_atomic(out_dir / "report.html", page)
+    return paths

@@ -1,0 +1,92 @@
+"""The host reference runner: load an artifact, time it per the job, write result.json."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from cmx_bench import __version__
+from cmx_bench.runner.protocol import PROTOCOL_VERSION, validate
+
+
+def _read_inputs(job: dict, base: Path):
+    import numpy as np
+    import torch
+
+    shape = tuple(job["input_shape"])
+    tensors = []
+    for name in job["inputs"]:
+        data = np.fromfile(base / name, dtype="<f4")
+        if data.size != int(np.prod(shape)):
+            raise ValueError(f"input {name} holds {data.size} floats, expected {int(np.prod(shape))} for {list(shape)}")
+        tensors.append(torch.from_numpy(data.reshape(shape)))
+    return tensors
+
+
+def _runtime_version(runtime: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version("executorch" if runtime == "executorch" else "torch")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def run_job(job: dict, base: Path) -> dict:
+    """Execute one job; every failure becomes status 'error' with a one-line message."""
+    from cmx_bench.export.loaders import load_artifact, set_threads
+
+    phases = {"start": time.time()}
+    result = {"protocol_version": PROTOCOL_VERSION, "status": "ok", "error": None,
+              "runner": {"name": "cmx-bench-host", "version": __version__},
+              "runtime": {"name": job["runtime"], "version": _runtime_version(job["runtime"]), "threads": 0},
+              "phases": phases, "load_ms": None, "first_inference_ms": None, "latencies_ms": [], "outputs": None}
+    try:
+        import torch
+
+        inputs = _read_inputs(job, base)
+        result["runtime"]["threads"] = set_threads(job["runtime"], job["threads"])
+        time.sleep(job.get("settle_s", 0.0))
+        phases["load_start"] = time.time()
+        tic = time.perf_counter()
+        model = load_artifact(base / job["artifact"], job["runtime"])
+        result["load_ms"] = (time.perf_counter() - tic) * 1e3
+        phases["load_end"] = time.time()
+        with torch.inference_mode():
+            tic = time.perf_counter()
+            model(inputs[0])
+            result["first_inference_ms"] = (time.perf_counter() - tic) * 1e3
+            for i in range(job["warmup"]):
+                model(inputs[i % len(inputs)])
+            phases["warmup_end"] = phases["measure_start"] = time.time()
+            latencies, started = result["latencies_ms"], time.perf_counter()
+            limit = job.get("max_iterations", 100_000)
+            while len(latencies) < limit and (len(latencies) < job["iterations"]
+                                              or time.perf_counter() - started < job["min_duration_s"]):
+                x = inputs[len(latencies) % len(inputs)]
+                tic = time.perf_counter_ns()
+                model(x)
+                latencies.append((time.perf_counter_ns() - tic) / 1e6)
+            phases["measure_end"] = time.time()
+            if job["return_outputs"]:
+                result["outputs"] = [[float(v) for v in model(x).reshape(-1)] for x in inputs]
+    except Exception as exc:  # the protocol reports failures in result.json, never as a traceback
+        result["status"] = "error"
+        result["error"] = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
+    phases["end"] = time.time()
+    return result
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m cmx_bench.runner JOB.json RESULT.json", file=sys.stderr)
+        return 2
+    from cmx_bench.fileio import write_json_atomic
+
+    job_path, result_path = Path(argv[0]), Path(argv[1])
+    job = validate(json.loads(job_path.read_text()), "job", str(job_path))
+    result = run_job(job, job_path.parent)
+    write_json_atomic(result_path, validate(result, "result", "host runner"))
+    return 0 if result["status"] == "ok" else 3
