@@ -20,11 +20,16 @@ class PreparedInputs:
     description: str
 
 
-def prepare_inputs(card, workdir: Path, images: list[LabelledImage] | None) -> PreparedInputs:
+def read_images(images: list[LabelledImage]) -> list:
+    """Decode every image up front, so that an unreadable one stops the run before anything is measured."""
+    return [read_grayscale(item.path) for item in images]
+
+
+def prepare_inputs(card, workdir: Path, images: list[LabelledImage] | None, decoded: list | None) -> PreparedInputs:
     """Labelled image tensors when `images` is given, else one generated phantom (cost runs only)."""
     workdir.mkdir(parents=True, exist_ok=True)
     if images:
-        tensors = [to_tensor(read_grayscale(item.path), card) for item in images]
+        tensors = [to_tensor(image, card) for image in decoded]
         labels = [card.classes.index(item.label) for item in images]
         sources = [item.source for item in images]
         description = f"{len(images)} labelled images"

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from cmx_bench import __version__
-from cmx_bench.bench.inputs import prepare_inputs
+from cmx_bench.bench.inputs import prepare_inputs, read_images
 from cmx_bench.data.images import list_images
 from cmx_bench.devices.base import DeviceRun, RunSettings
 from cmx_bench.devices.profiles import paper_table5
@@ -19,10 +19,10 @@ from cmx_bench.devices.registry import resolve_device
 from cmx_bench.errors import CmxError
 from cmx_bench.evaluate.metrics import classification_metrics
 from cmx_bench.export.formats import format_of_file, get_format
-from cmx_bench.export.loaders import load_artifact
 from cmx_bench.export.lowering import WithSoftmax
 from cmx_bench.export.manifest import verify_artifact
 from cmx_bench.export.parity import compare_outputs
+from cmx_bench.export.probe import probe_artifact
 from cmx_bench.export.service import cached_artifact
 from cmx_bench.fileio import ensure_writable_folder
 from cmx_bench.measure.stats import latency_stats
@@ -79,7 +79,7 @@ def _plan(options: BenchOptions) -> list[_Plan]:
         manifest = verify_artifact(artifact)
         card = get_card(manifest["model"]["name"])
         fmt = get_format(manifest["format"]) if manifest["format"] else format_of_file(artifact)
-        load_artifact(artifact, fmt.runtime)  # a corrupt file fails here, before any run
+        probe_artifact(artifact, fmt.runtime)  # a corrupt file fails here, before any run
         model, weights = None, {**manifest.get("weights", {}), "source": "artifact",
                                 "artifact_weights_source": manifest.get("weights", {}).get("source")}
         if card.name in options.weights:
@@ -162,6 +162,7 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
     device = resolve_device(options.device)
     out_root = ensure_writable_folder(options.out_dir)
     images = list_images(options.data, get_card(options.models[0]).classes) if options.data else None
+    decoded = read_images(images) if images else None
     plans = _plan(options)
     run_id = new_run_id()
     run_dir = out_root / run_id
@@ -169,8 +170,9 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
     facts = device.facts()
     progress.begin(len(plans))
     workdir = Path(tempfile.mkdtemp(prefix="cmx-bench-"))
+    prepared_by_model = {}
     try:
-        for index, plan in enumerate(plans):
+        for plan in plans:
             label = f"{plan.card.name} {plan.fmt.name} on {device.name}"
             record = new_record(run_id)
             try:
@@ -178,13 +180,16 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
                 artifact = plan.artifact or cached_artifact(plan.card, plan.model, plan.weights, plan.fmt)
                 manifest = verify_artifact(artifact)
                 progress.step(f"run {label}")
-                prepared = prepare_inputs(plan.card, workdir / f"inputs-{index}", images)
+                if plan.card.name not in prepared_by_model:
+                    prepared_by_model[plan.card.name] = prepare_inputs(
+                        plan.card, workdir / f"inputs-{plan.card.name}", images, decoded)
+                prepared = prepared_by_model[plan.card.name]
                 job = make_job(artifact=str(artifact), fmt=plan.fmt.name, runtime=plan.fmt.runtime,
                                input_shape=plan.card.input_shape, inputs=[str(p) for p in prepared.files],
                                warmup=options.settings.warmup, iterations=options.settings.iterations,
                                min_duration_s=options.settings.min_duration_s, threads=options.settings.threads,
                                return_outputs=images is not None,
-                               settle_s=options.settings.pss_period_s + options.settings.sample_period_s)
+                               settle_s=options.settings.settle_s)
                 run = device.run(artifact, prepared.files, job, options.settings, workdir)
                 _fill_record(record, plan, device, options, artifact, manifest, run, prepared.description)
                 record["device"] = {"profile": device.name, **facts}

@@ -11,12 +11,13 @@ from cmx_bench.errors import ArtifactError
 
 @contextlib.contextmanager
 def native_stderr_silenced():
-    """Hide what native runtimes print straight to fd 2 (ExecuTorch's cpuinfo probing) while loading."""
+    """Hide ExecuTorch's CPU-probing lines while loading: they go to fd 2 or, through pybind, to sys.stderr."""
     saved = os.dup(2)
     try:
-        with open(os.devnull, "wb") as devnull:
+        with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
-            yield
+            with contextlib.redirect_stderr(devnull):
+                yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
@@ -30,9 +31,9 @@ def set_threads(runtime: str, threads: int) -> int:
         if threads > 0:
             torch.set_num_threads(threads)
         return torch.get_num_threads()
-    from executorch.extension.pybindings import portable_lib
-
     with native_stderr_silenced():
+        from executorch.extension.pybindings import portable_lib
+
         if threads > 0:
             portable_lib._unsafe_reset_threadpool(threads)
         return int(portable_lib._threadpool_get_thread_count())
@@ -48,9 +49,9 @@ def load_artifact(path: str | os.PathLike, runtime: str) -> Callable:
             module = _load_for_lite_interpreter(path)
             return lambda x: module(x)
         if runtime == "executorch":
-            from executorch.runtime import Runtime
-
             with native_stderr_silenced():
+                from executorch.runtime import Runtime
+
                 method = Runtime.get().load_program(path).load_method("forward")
             return lambda x: method.execute([x])[0]
     except Exception as exc:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import io
+import os
+import tempfile
 import logging
 import warnings
 
 import torch
+
+from cmx_bench.export.loaders import native_stderr_silenced
 
 
 class WithSoftmax(torch.nn.Module):
@@ -24,18 +27,21 @@ def to_ptl(model: torch.nn.Module) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scripted = torch.jit.script(model.eval())
-        buffer = io.BytesIO()
-        # The lite-interpreter format is what the paper's PyTorch Mobile app loads.
-        scripted._save_for_lite_interpreter(buffer)
-    return buffer.getvalue()
+        # The lite-interpreter format is what the paper's PyTorch Mobile app loads; it saves to paths only.
+        with tempfile.TemporaryDirectory(prefix="cmx-ptl-") as folder:
+            path = os.path.join(folder, "model.ptl")
+            scripted._save_for_lite_interpreter(path)
+            with open(path, "rb") as handle:
+                return handle.read()
 
 
 def quantize_int8(model: torch.nn.Module, example: torch.Tensor, calibration: list[torch.Tensor]):
     """Post-training static int8 quantisation for XNNPACK (pt2e), calibrated on `calibration`."""
     _quiet_torch_notices()
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-        XNNPACKQuantizer, get_symmetric_quantization_config)
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    with native_stderr_silenced():
+        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+            XNNPACKQuantizer, get_symmetric_quantization_config)
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     graph = torch.export.export(model.eval(), (example,)).module()
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
@@ -53,10 +59,11 @@ def _quiet_torch_notices() -> None:
 
 def to_pte(model: torch.nn.Module, example: torch.Tensor) -> bytes:
     _quiet_torch_notices()
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
+    with warnings.catch_warnings(), native_stderr_silenced():
+        # Importing ExecuTorch's native libraries prints CPU probing lines to fd 2.
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+        from executorch.exir import to_edge_transform_and_lower
 
-    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         exported = torch.export.export(model, (example,))
         program = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()]).to_executorch()

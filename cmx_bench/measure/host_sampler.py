@@ -37,14 +37,18 @@ def _read_pss_uss_kb(process: psutil.Process) -> tuple[int | None, int | None]:
 class HostProcessSampler:
     """Background thread; `series` holds one list per column, appended as samples come."""
 
-    def __init__(self, pid: int, period_s: float = 0.1, pss_period_s: float = 2.0):
+    def __init__(self, pid: int, period_s: float = 0.1, pss_period_s: float = 2.0, pss_min_gap_s: float = 0.5,
+                 pss_rss_trigger_mb: float = 2.0):
         self.period_s, self.pss_period_s = period_s, pss_period_s
+        # Besides the slow period, PSS is re-read when RSS has moved (a model load), at most every pss_min_gap_s.
+        self.pss_min_gap_s, self.pss_rss_trigger_mb = pss_min_gap_s, pss_rss_trigger_mb
         self.process = psutil.Process(pid)
         self.rapl_domains = rapl.readable_domains()
         self.series = {"t": [], "cpu_s": [], "system_cpu_s": [], "rss_mb": [], "pss_mb": [], "uss_mb": []}
         if self.rapl_domains:
             self.series["rapl_uj"] = []
         self.self_cpu_s = 0.0
+        self._next_pss, self._last_pss, self._rss_at_pss = 0.0, -1e9, 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="cmx-host-sampler", daemon=True)
 
@@ -57,14 +61,21 @@ class HostProcessSampler:
         self._thread.join()
         return self.series
 
-    def sample_once(self, with_pss: bool) -> bool:
+    def sample_once(self, pss_due: bool | None = None) -> bool:
+        """Append one sample; PSS/USS when `pss_due` (None: when the RSS trigger or period says so)."""
         try:
             with self.process.oneshot():
                 cpu = self.process.cpu_times()
                 rss = self.process.memory_info().rss
-            pss_kb, uss_kb = _read_pss_uss_kb(self.process) if with_pss else (None, None)
+            now = time.monotonic()
+            if pss_due is None:
+                moved = abs(rss / 2**20 - self._rss_at_pss) >= self.pss_rss_trigger_mb
+                pss_due = now >= self._next_pss or (moved and now - self._last_pss >= self.pss_min_gap_s)
+            pss_kb, uss_kb = _read_pss_uss_kb(self.process) if pss_due else (None, None)
         except psutil.Error:
             return False
+        if pss_due:
+            self._last_pss, self._next_pss, self._rss_at_pss = now, now + self.pss_period_s, rss / 2**20
         s = self.series
         s["t"].append(time.time())
         s["cpu_s"].append(cpu.user + cpu.system + cpu.children_user + cpu.children_system)
@@ -78,13 +89,9 @@ class HostProcessSampler:
 
     def _loop(self) -> None:
         cpu_start = time.thread_time()
-        next_pss = 0.0
         while not self._stop.is_set():
             now = time.monotonic()
-            with_pss = now >= next_pss
-            if not self.sample_once(with_pss):
+            if not self.sample_once():
                 break
-            if with_pss:
-                next_pss = now + self.pss_period_s
             self._stop.wait(max(0.0, self.period_s - (time.monotonic() - now)))
         self.self_cpu_s = time.thread_time() - cpu_start

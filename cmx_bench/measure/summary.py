@@ -37,6 +37,8 @@ def memory_figures(series: dict, baseline_before: float, start: float, end: floa
 
     def peak(column):
         values = _values_between(series, column, start, end)
+        if not values:  # slow columns (PSS) may have no reading inside a short window: take the latest one
+            values = [v for t, v in zip(series["t"], series[column]) if t <= end and v is not None][-1:]
         return max(values) if values else None
 
     out = {}

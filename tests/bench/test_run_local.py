@@ -1,0 +1,65 @@
+"""The main job on the local device, end to end through the CLI."""
+
+import json
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+from cmx_bench.data.images import list_images, read_grayscale
+from cmx_bench.data.preprocess import to_tensor
+from cmx_bench.export.lowering import WithSoftmax
+from cmx_bench.nets.checkpoint import load_weights
+from cmx_bench.nets.registry import build_model, get_card
+from cmx_bench.results.record import record_errors
+
+FAST = ["--warmup", "1", "--min-duration", "0.3"]
+
+
+def _records(out):
+    return [json.loads(p.read_text()) for p in sorted(out.glob("*/records/*.json"))]
+
+
+def test_one_record_per_format_with_samples_series_and_statistics(cli, tmp_path):
+    code, stdout, stderr = cli("run", "--device", "local", "--model", "shufflenet_v2_x1_0", "--format", "ptl",
+                               "--format", "pte", "--iters", "50", *FAST, "--out", tmp_path)
+    assert code == 0, stderr
+    records = _records(tmp_path)
+    assert sorted(r["config"]["format"] for r in records) == ["pte", "ptl"]
+    for record in records:
+        assert record_errors(record) == []
+        assert len(record["latency"]["samples_ms"]) >= 50
+        assert record["latency"]["stats"]["count"] == len(record["latency"]["samples_ms"])
+        assert len(record["timeseries"]["t"]) >= 5 and len(record["timeseries"]["cpu_s"]) == len(record["timeseries"]["t"])
+        assert record["cpu"]["cpu_core_pct"] > 0 and record["memory"]["pss_peak_mb"] > 0
+        assert record["energy"]["method"] in ("rapl_package", "power_model")
+        assert record["config"]["weights"]["source"] == "random_init"
+    run_dir = next(tmp_path.iterdir())
+    assert {p.name for p in run_dir.iterdir()} >= {"report.md", "report.html", "table5.csv", "records"}
+    assert "Table 5 view" in stdout and "randomly initialised" in stdout
+
+
+def _eager_metrics(checkpoint, data):
+    card = get_card("squeezenet1_1")
+    model = build_model(card)
+    load_weights(model, checkpoint)
+    images = list_images(data, card.classes)
+    with torch.no_grad():
+        probs = torch.cat([WithSoftmax(model)(to_tensor(read_grayscale(i.path), card)) for i in images]).numpy()
+    labels = np.array([card.classes.index(i.label) for i in images])
+    covid = (labels == 0).astype(int)
+    return float((probs.argmax(1) == labels).mean()), float(roc_auc_score(covid, probs[:, 0]))
+
+
+def test_accuracy_and_auroc_match_the_eager_model(cli, tmp_path, phantom_dir, squeezenet_checkpoint):
+    code, _, stderr = cli("run", "--model", "squeezenet1_1", "--data", phantom_dir, "--weights",
+                          squeezenet_checkpoint, "--iters", "5", *FAST, "--out", tmp_path)
+    assert code == 0, stderr
+    [record] = _records(tmp_path)
+    accuracy, auroc = _eager_metrics(squeezenet_checkpoint, phantom_dir)
+    block = record["accuracy"]
+    assert block["images"] == 12
+    assert abs(block["accuracy"] - accuracy) < 1e-9
+    assert abs(block["auroc"]["covid_vs_rest"] - auroc) < 1e-6
+    assert block["parity"]["argmax_agreement"] == 1.0 and block["parity"]["max_abs_delta_prob"] <= 1e-4
+    assert record["config"]["weights"]["source"] == "checkpoint"

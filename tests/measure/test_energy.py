@@ -1,0 +1,29 @@
+import pytest
+
+from cmx_bench.measure import rapl
+from cmx_bench.measure.energy import energy_class, power_model_energy_mj
+
+THRESHOLDS = {"none_max_mw": 0.0, "light_max_mw": 200.0, "medium_max_mw": 400.0}
+
+
+def test_power_model_is_cpu_time_times_core_power():
+    assert power_model_energy_mj(2.0, 0.8) == pytest.approx(1600.0)
+
+
+@pytest.mark.parametrize("power,expected", [(0.0, "None"), (150.0, "Light"), (200.0, "Medium"), (399.0, "Medium"),
+                                            (400.0, "Heavy")])
+def test_energy_class_boundaries(power, expected):
+    assert energy_class(power, THRESHOLDS) == expected
+
+
+def test_rapl_domains_totals_and_wraparound(tmp_path):
+    for name, energy in (("intel-rapl:0", 1000), ("intel-rapl:1", 500), ("intel-rapl:0:0", 99999)):
+        domain = tmp_path / name
+        domain.mkdir()
+        (domain / "energy_uj").write_text(f"{energy}\n")
+        (domain / "max_energy_range_uj").write_text("262143328850\n")
+    domains = rapl.readable_domains(tmp_path)
+    assert [d.name for d in domains] == ["intel-rapl:0", "intel-rapl:1"]
+    assert rapl.read_total_uj(domains) == 1500
+    assert rapl.energy_delta_uj(1000, 4000, 10_000) == 3000
+    assert rapl.energy_delta_uj(9000, 1000, 10_000) == 2000

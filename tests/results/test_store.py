@@ -1,0 +1,33 @@
+import json
+
+import pytest
+
+from cmx_bench.errors import OutputError, RecordError
+from cmx_bench.results.store import load_records, write_record
+from tests.records import make_record
+
+
+def test_records_are_written_once_and_read_back(tmp_path):
+    record = make_record()
+    path = write_record(tmp_path / "run", record)
+    assert load_records([tmp_path]) == [record]
+    with pytest.raises(OutputError, match="never overwritten"):
+        write_record(tmp_path / "run", record)
+    assert json.loads(path.read_text()) == record
+    assert [p.name for p in (tmp_path / "run" / "records").iterdir()] == [path.name]  # no temp files left
+
+
+def test_invalid_record_is_refused_before_writing(tmp_path):
+    record = make_record()
+    del record["latency"]["stats"]
+    with pytest.raises(RecordError, match="not a valid run record"):
+        write_record(tmp_path, record)
+    assert not (tmp_path / "records").exists() or not any((tmp_path / "records").iterdir())
+
+
+def test_unreadable_record_names_the_file(tmp_path):
+    bad = tmp_path / "records" / "x.json"
+    bad.parent.mkdir()
+    bad.write_text("{not json")
+    with pytest.raises(RecordError, match="x.json cannot be read"):
+        load_records([tmp_path])
