@@ -108,6 +108,101 @@ def devices():
     console.print(frame_table(frame, "Device profiles"))
 
 
+@app.command()
+def report(
+    records: list[Path] = typer.Argument(..., help="Run folders or record files."),
+    out: Path = typer.Option(Path("reports/combined"), "--out", "-o", help="Folder for the report files."),
+    title: str = typer.Option("cmx-bench report", "--title", help="Report title."),
+):
+    """One report over many runs: Table 5 view (networks by devices), plots, Markdown / CSV / HTML."""
+    from cmx_bench.report.table5 import table5_frame, terminal_frame
+    from cmx_bench.report.writers import write_report
+    from cmx_bench.results.store import load_records
+
+    loaded = load_records(records)
+    paths = write_report(loaded, out, title=title)
+    console.print(frame_table(terminal_frame(table5_frame(loaded)), f"{len(loaded)} runs"))
+    console.print(f"Report: {paths['markdown']}  (HTML: {paths['html']})")
+
+
+@app.command()
+def compare(
+    base: Path = typer.Argument(..., help="Base records: run folder, record file or baseline folder."),
+    current: list[Path] = typer.Argument(..., help="Current records."),
+    threshold: Optional[list[str]] = typer.Option(None, "--threshold", "-t", help="METRIC=VALUE, e.g. latency_median_ms=5%."),
+    thresholds_file: Optional[Path] = typer.Option(None, "--thresholds", help="TOML file with a [thresholds] table."),
+    allow_mismatch: bool = typer.Option(False, "--allow-mismatch", help="Compare across devices, formats or schemas."),
+    markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write a Markdown summary (CI step summary)."),
+    gab_json: Optional[Path] = typer.Option(None, "--gab-json", help="Write github-action-benchmark JSON."),
+):
+    """Compare runs against a base; exit 0 when nothing regressed, 1 when something did, 2 on bad input."""
+    from cmx_bench.errors import CmxError
+    from cmx_bench.fileio import write_json_atomic, write_text_atomic
+    from cmx_bench.report.comparison import comparison_frame, comparison_markdown, github_action_benchmark
+    from cmx_bench.results.compare import compare_records
+    from cmx_bench.results.store import load_records
+    from cmx_bench.results.thresholds import load_thresholds
+
+    try:
+        metrics = load_thresholds(thresholds_file, threshold or [])
+        result = compare_records(load_records([base]), load_records(current), metrics, allow_mismatch=allow_mismatch)
+    except CmxError as exc:
+        error_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    rows = result.as_dicts()
+    if markdown:
+        write_text_atomic(markdown, comparison_markdown(rows, result.only_in_base, result.only_in_current))
+    if gab_json:
+        write_json_atomic(gab_json, github_action_benchmark(rows))
+    if rows:
+        frame = comparison_frame(rows)[["device", "model", "format", "metric", "base", "current", "relative_change",
+                                        "p_value", "verdict"]]
+        console.print(frame_table(frame, "Comparison"))
+    for title, keys in (("only in base", result.only_in_base), ("only in current", result.only_in_current)):
+        if keys:
+            console.print(f"[yellow]{title}:[/] " + ", ".join(" / ".join(k) for k in keys))
+    if not rows:
+        error_console.print("[red]error:[/] no run matches between base and current (device, model, format)")
+        raise typer.Exit(2)
+    if result.regressions:
+        console.print(f"[red]{len(result.regressions)} regression(s)[/]")
+        raise typer.Exit(1)
+    console.print("[green]no regression[/]")
+
+
+baseline_app = typer.Typer(help="Named baselines that CI compares against.", no_args_is_help=True)
+app.add_typer(baseline_app, name="baseline")
+
+
+@baseline_app.command("save")
+def baseline_save(
+    name: str = typer.Argument(..., help="Baseline name."),
+    records: list[Path] = typer.Argument(..., help="Run folders or record files."),
+    root: Path = typer.Option(Path("baselines"), "--root", help="Folder that holds baselines."),
+):
+    """Freeze records (and the environment that made them) as a named baseline."""
+    from cmx_bench.results.baseline import save_baseline
+
+    folder = save_baseline(name, records, root)
+    console.print(f"baseline '{name}' saved in {folder}; compare with: cmx-bench compare {folder} RECORDS")
+
+
+@baseline_app.command("show")
+def baseline_show(
+    name: str = typer.Argument(..., help="Baseline name."),
+    root: Path = typer.Option(Path("baselines"), "--root", help="Folder that holds baselines."),
+):
+    """Show a baseline's runs and the environment that made them."""
+    from cmx_bench.report.table5 import table5_frame, terminal_frame
+    from cmx_bench.results.baseline import load_baseline
+
+    description, loaded = load_baseline(name, root)
+    env = description["saved_with"]
+    console.print(f"baseline '{name}' saved {description['created_utc']} with Python {env['python']}, "
+                  + ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v))
+    console.print(frame_table(terminal_frame(table5_frame(loaded)), f"baseline {name}"))
+
+
 def main() -> None:
     from cmx_bench.errors import CmxError
 

@@ -15,7 +15,7 @@ class RunSettings:
     threads: int = 0
     sample_period_s: float = 0.1
     pss_period_s: float = 2.0
-    settle_s: float = 0.7  # idle time before loading, so that the sampler records a memory baseline
+    settle_s: float = 0.3  # idle time before loading, so that the sampler reads a PSS baseline (~13 ms)
     sampling: bool = True
     timeout_s: float = 600.0
 

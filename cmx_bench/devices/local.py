@@ -7,7 +7,8 @@ import os
 import platform
 import subprocess
 import sys
-import time
+import tempfile
+import threading
 from pathlib import Path
 
 import psutil
@@ -19,6 +20,7 @@ from cmx_bench.measure import rapl
 from cmx_bench.measure.energy import energy_class, power_model_energy_mj
 from cmx_bench.measure.host_sampler import HostProcessSampler
 from cmx_bench.measure.summary import cpu_figures, memory_figures
+from cmx_bench.runner.host import PHASE_PREFIX
 from cmx_bench.runner.protocol import validate
 
 
@@ -77,6 +79,19 @@ def local_energy(series: dict, cpu: dict, profile: dict, iterations: int, start:
     }
 
 
+# PSS baseline before the load, right after it, and at the end of timing (the periodic reads fill the middle).
+PSS_PHASES = {b"ready", b"load_end", b"measure_end"}
+
+
+def _follow_phases(stream, sampler: HostProcessSampler) -> None:
+    """Read the runner's phase announcements and have the sampler take a PSS reading at the ones that matter."""
+    for line in stream:
+        words = line.split()
+        if len(words) == 2 and words[0] == PHASE_PREFIX.encode():
+            sampler.phase_reached(words[1].decode(), read_pss=words[1] in PSS_PHASES)
+    stream.close()
+
+
 class LocalDevice(Device):
     def __init__(self, profile: dict):
         self.profile = profile
@@ -99,19 +114,26 @@ class LocalDevice(Device):
         thermal = {"before_c": host_temperature_c()}
         command = [sys.executable, "-m", "cmx_bench.runner", str(job_path), str(result_path)]
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=workdir)
-        sampler = HostProcessSampler(process.pid, settings.sample_period_s, settings.pss_period_s)
-        if settings.sampling:
-            sampler.start()
-        try:
-            _, stderr = process.communicate(timeout=settings.timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            raise RunnerError(f"host runner did not finish within {settings.timeout_s:.0f} s; raise --timeout "
-                              "or lower --iters / --min-duration")
-        finally:
-            series = sampler.stop() if settings.sampling else sampler.series
+        with tempfile.TemporaryFile() as stderr_file:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr_file, env=env, cwd=workdir)
+            sampler = HostProcessSampler(process.pid, settings.sample_period_s, settings.pss_period_s,
+                                         announce_phases=True)
+            listener = threading.Thread(target=_follow_phases, args=(process.stdout, sampler), daemon=True)
+            listener.start()
+            if settings.sampling:
+                sampler.start()
+            try:
+                process.wait(timeout=settings.timeout_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise RunnerError(f"host runner did not finish within {settings.timeout_s:.0f} s; raise --timeout "
+                                  "or lower --iters / --min-duration")
+            finally:
+                series = sampler.stop() if settings.sampling else sampler.series
+                listener.join(timeout=5)
+            stderr_file.seek(0)
+            stderr = stderr_file.read()
         thermal["after_c"] = host_temperature_c()
         if not result_path.is_file():
             tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
@@ -125,6 +147,6 @@ class LocalDevice(Device):
             phases = result["phases"]
             start, end = phases["measure_start"], phases["measure_end"]
             run.cpu = cpu_figures(series, start, end, os.cpu_count() or 1)
-            run.memory = memory_figures(series, phases["load_start"], phases["load_start"], phases["end"])
+            run.memory = memory_figures(series, phases["load_start"], phases["load_end"], phases["end"])
             run.energy = local_energy(series, run.cpu, self.profile, len(result["latencies_ms"]), start, end)
         return run

@@ -61,3 +61,80 @@ def resource_timeseries(records: list[dict]) -> bytes | None:
     for axis in (cpu_axis, mem_axis):
         axis.grid(alpha=0.3)
     return _png(figure)
+
+
+def latency_by_model_and_device(records: list[dict]) -> bytes | None:
+    """Box plot of raw latency samples: one group per model, one box per device."""
+    runs = [r for r in records if r["latency"]["samples_ms"]]
+    if not runs:
+        return None
+    models = sorted({r["config"]["model"] for r in runs})
+    devices = sorted({r["config"]["device"] for r in runs})
+    figure, axis = plt.subplots(figsize=(max(6, 2.2 * len(models)), 4))
+    width = 0.8 / len(devices)
+    for d_index, device in enumerate(devices):
+        data, positions = [], []
+        for m_index, model in enumerate(models):
+            samples = [s for r in runs if r["config"]["model"] == model and r["config"]["device"] == device
+                       for s in r["latency"]["samples_ms"]]
+            if samples:
+                data.append(samples)
+                positions.append(m_index + (d_index - (len(devices) - 1) / 2) * width)
+        if data:
+            boxes = axis.boxplot(data, positions=positions, widths=width * 0.9, patch_artist=True, showfliers=False)
+            for patch in boxes["boxes"]:
+                patch.set_facecolor(f"C{d_index}")
+            axis.plot([], [], color=f"C{d_index}", linewidth=8, label=device)
+    axis.set_xticks(range(len(models)), models)
+    axis.set_ylabel("latency per inference (ms)")
+    axis.set_title("Latency per model and device")
+    axis.legend(fontsize=8)
+    axis.grid(axis="y", alpha=0.3)
+    return _png(figure)
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of points not dominated in (lower latency, higher accuracy)."""
+    front = []
+    for i, (lat_i, acc_i) in enumerate(points):
+        dominated = any((lat_j <= lat_i and acc_j >= acc_i) and (lat_j < lat_i or acc_j > acc_i)
+                        for j, (lat_j, acc_j) in enumerate(points) if j != i)
+        if not dominated:
+            front.append(i)
+    return front
+
+
+def accuracy_vs_latency(records: list[dict]) -> bytes | None:
+    runs = [r for r in records if (r.get("accuracy") or {}).get("accuracy") is not None and r["latency"].get("stats")]
+    if not runs:
+        return None
+    points = [(r["latency"]["stats"]["median_ms"], r["accuracy"]["accuracy"]) for r in runs]
+    front = pareto_front(points)
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for index, (record, (latency, accuracy)) in enumerate(zip(runs, points)):
+        axis.scatter(latency, accuracy, color="C3" if index in front else "C0", zorder=3)
+        axis.annotate(_label(record).replace("\n", " "), (latency, accuracy), fontsize=7, xytext=(4, 4),
+                      textcoords="offset points")
+    ordered = sorted(points[i] for i in front)
+    axis.plot([p[0] for p in ordered], [p[1] for p in ordered], color="C3", linestyle="--", label="Pareto front")
+    axis.set_xlabel("median latency (ms)")
+    axis.set_ylabel("accuracy")
+    axis.set_title("Accuracy versus latency")
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3)
+    return _png(figure)
+
+
+def energy_per_inference(records: list[dict]) -> bytes | None:
+    runs = [r for r in records if r["energy"].get("energy_per_inference_mj") is not None]
+    if not runs:
+        return None
+    figure, axis = plt.subplots(figsize=(max(5, 1.4 * len(runs)), 4))
+    values = [r["energy"]["energy_per_inference_mj"] for r in runs]
+    axis.bar(range(len(runs)), values, color=[f"C{i % 10}" for i in range(len(runs))])
+    axis.set_xticks(range(len(runs)), [_label(r) for r in runs], fontsize=7)
+    axis.set_ylabel("energy per inference (mJ)")
+    methods = sorted({r["energy"]["method"] for r in runs})
+    axis.set_title(f"Energy per inference (method: {', '.join(methods)})")
+    axis.grid(axis="y", alpha=0.3)
+    return _png(figure)

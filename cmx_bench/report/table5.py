@@ -103,3 +103,27 @@ def format_cell(value) -> str:
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
     return str(value)
+
+
+WIDE_MEASURES = {
+    "cpu_device_pct": "CPU %", "memory_pss_peak_mb": "Memory MB", "energy_class": "Energy",
+    "energy_per_inference_mj": "mJ/inf", "latency_median_ms": "Latency ms", "accuracy": "Accuracy",
+    "auroc_covid_vs_rest": "AUROC", "paper_cpu_pct": "CPU % (paper)", "paper_memory_mb": "Memory MB (paper)",
+    "paper_energy": "Energy (paper)",
+}
+
+
+def table5_wide(frame: pd.DataFrame) -> pd.DataFrame:
+    """The paper's layout: student networks as rows, devices across, measured and paper columns per device."""
+    rows = []
+    for (model, fmt), group in frame.groupby(["model", "format"], sort=True):
+        row = {"Model": model, "Format": fmt}
+        for _, run in group.iterrows():
+            for column, title in WIDE_MEASURES.items():
+                if column in ("accuracy", "auroc_covid_vs_rest") and not frame[column].notna().any():
+                    continue
+                if column.startswith("paper_") and not frame[frame.device == run.device][column].notna().any():
+                    continue
+                row[f"{run.device} {title}"] = run[column]
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from cmx_bench.fileio import write_bytes_atomic, write_text_atomic
 from cmx_bench.report import plots
-from cmx_bench.report.table5 import display_frame, format_cell, table5_frame
+from cmx_bench.report.table5 import display_frame, format_cell, table5_frame, table5_wide
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -49,12 +49,20 @@ def write_report(records: list[dict], out_dir: Path, title: str = "cmx-bench rep
     out_dir = Path(out_dir)
     frame = table5_frame(records)
     shown = display_frame(frame)
-    figures = {"Latency": plots.latency_distributions(records), "CPU and memory": plots.resource_timeseries(records)}
+    many_devices = len({r["config"]["device"] for r in records}) > 1
+    figures = {
+        "Latency": (plots.latency_by_model_and_device if many_devices else plots.latency_distributions)(records),
+        "Accuracy versus latency": plots.accuracy_vs_latency(records),
+        "Energy per inference": plots.energy_per_inference(records) if many_devices else None,
+        "CPU and memory": None if many_devices else plots.resource_timeseries(records),
+    }
     figures = {name: png for name, png in figures.items() if png}
     notes = _notes(records)
 
     paths = {"csv": write_text_atomic(out_dir / "table5.csv", frame.to_csv(index=False))}
-    markdown = [f"# {title}", "", "## Table 5 view", "", markdown_table(shown), "", "## Notes", ""]
+    wide = table5_wide(frame)
+    markdown = [f"# {title}", "", "## Table 5 view (networks by devices)", "", markdown_table(wide), "",
+                "## All runs", "", markdown_table(shown), "", "## Notes", ""]
     markdown += [f"- {n}" for n in notes] + [""]
     for name, png in figures.items():
         file_name = name.lower().replace(" ", "_") + ".png"
@@ -66,9 +74,10 @@ def write_report(records: list[dict], out_dir: Path, title: str = "cmx-bench rep
                      f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>" for name, png in figures.items())
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:13px}"
-            "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}"
+            "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,td:nth-child(2){text-align:left}th{background:#f3f3f3}"
             "img{max-width:100%}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1><h2>Table 5 view</h2>{html_table(shown)}"
+            f"<h1>{html.escape(title)}</h1><h2>Table 5 view (networks by devices)</h2>{html_table(wide)}"
+            f"<h2>All runs</h2>{html_table(shown)}"
             "<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"
             f"{images}</body></html>")
     paths["html"] = write_text_atomic(out_dir / "report.html", page)

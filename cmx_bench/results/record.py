@@ -11,8 +11,9 @@ from pathlib import Path
 import jsonschema
 
 from cmx_bench.errors import RecordError
+from cmx_bench.results.environment import current_environment
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: adds `environment`; see migrate.py for older versions
 
 
 @lru_cache(maxsize=None)
@@ -40,5 +41,5 @@ def new_record(run_id: str) -> dict:
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "status": "ok", "errors": [],
         "config": {}, "device": {}, "model": {}, "artifact": {}, "runner": {},
         "latency": {"samples_ms": [], "stats": None}, "timeseries": {}, "sampler": {}, "cpu": {}, "memory": {},
-        "energy": {}, "thermal": {}, "accuracy": None, "paper_reference": None,
+        "energy": {}, "thermal": {}, "accuracy": None, "paper_reference": None, "environment": current_environment(),
     }

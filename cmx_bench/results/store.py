@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cmx_bench.errors import RecordError
 from cmx_bench.fileio import write_json_atomic
+from cmx_bench.results.migrate import migrate
 from cmx_bench.results.record import validate_record
 
 
@@ -36,7 +37,7 @@ def load_record_file(path: Path) -> dict:
         record = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
         raise RecordError(f"record {path} cannot be read as JSON ({exc}); remove or replace it") from exc
-    return validate_record(record, f"record {path}")
+    return validate_record(migrate(record, f"record {path}"), f"record {path}")
 
 
 def find_record_files(locations) -> list[Path]:

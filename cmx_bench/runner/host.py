@@ -34,6 +34,15 @@ def _runtime_version(runtime: str) -> str | None:
         return None
 
 
+PHASE_PREFIX = "CMX-PHASE"
+
+
+def _mark(phases: dict, name: str) -> None:
+    """Record a phase time and announce it on stdout, so that a host sampler can read PSS right then."""
+    phases[name] = time.time()
+    print(f"{PHASE_PREFIX} {name}", flush=True)
+
+
 def run_job(job: dict, base: Path) -> dict:
     """Execute one job; every failure becomes status 'error' with a one-line message."""
     from cmx_bench.export.loaders import load_artifact, set_threads
@@ -48,19 +57,21 @@ def run_job(job: dict, base: Path) -> dict:
 
         inputs = _read_inputs(job, base)
         result["runtime"]["threads"] = set_threads(job["runtime"], job["threads"])
+        _mark(phases, "ready")
         time.sleep(job.get("settle_s", 0.0))
         phases["load_start"] = time.time()
         tic = time.perf_counter()
         model = load_artifact(base / job["artifact"], job["runtime"])
         result["load_ms"] = (time.perf_counter() - tic) * 1e3
-        phases["load_end"] = time.time()
+        _mark(phases, "load_end")
         with torch.inference_mode():
             tic = time.perf_counter()
             model(inputs[0])
             result["first_inference_ms"] = (time.perf_counter() - tic) * 1e3
             for i in range(job["warmup"]):
                 model(inputs[i % len(inputs)])
-            phases["warmup_end"] = phases["measure_start"] = time.time()
+            _mark(phases, "measure_start")
+            phases["warmup_end"] = phases["measure_start"]
             latencies, started = result["latencies_ms"], time.perf_counter()
             limit = job.get("max_iterations", 100_000)
             while len(latencies) < limit and (len(latencies) < job["iterations"]
@@ -69,7 +80,7 @@ def run_job(job: dict, base: Path) -> dict:
                 tic = time.perf_counter_ns()
                 model(x)
                 latencies.append((time.perf_counter_ns() - tic) / 1e6)
-            phases["measure_end"] = time.time()
+            _mark(phases, "measure_end")
             if job["return_outputs"]:
                 result["outputs"] = [[float(v) for v in model(x).reshape(-1)] for x in inputs]
     except Exception as exc:  # the protocol reports failures in result.json, never as a traceback

@@ -1,8 +1,10 @@
 import json
+from pathlib import Path
 
 import pytest
 
 from cmx_bench.errors import OutputError, RecordError
+from cmx_bench.results.record import SCHEMA_VERSION
 from cmx_bench.results.store import load_records, write_record
 from tests.records import make_record
 
@@ -31,3 +33,23 @@ def test_unreadable_record_names_the_file(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(RecordError, match="x.json cannot be read"):
         load_records([tmp_path])
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "records"
+
+
+def test_schema_v1_fixture_still_loads():
+    [record] = load_records([FIXTURES / "v1" / "local__squeezenet1_1__pte.json"])
+    assert record["schema_version"] == SCHEMA_VERSION > 1
+    assert record["migrated_from_schema"] == 1
+    assert record["environment"]["packages"]["torch"].startswith("2.")
+    assert len(record["latency"]["samples_ms"]) == 603
+
+
+def test_newer_schema_is_refused(tmp_path):
+    record = make_record()
+    record["schema_version"] = SCHEMA_VERSION + 1
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(record))
+    with pytest.raises(RecordError, match="newer than this cmx-bench reads.*upgrade"):
+        load_records([path])

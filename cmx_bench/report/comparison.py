@@ -1,0 +1,47 @@
+"""Render a comparison (plain dict rows from results.compare): Markdown for CI summaries, github-action-benchmark JSON."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cmx_bench.report.writers import markdown_table
+
+VERDICT_MARK = {"worse": "worse (regression)", "better": "better", "unchanged": "unchanged"}
+
+
+def comparison_frame(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["device", "model", "format", "metric", "unit", "base", "current", "change",
+                                        "relative_change", "threshold", "p_value", "verdict", "regression"])
+    frame["relative_change"] = [None if pd.isna(v) else f"{v:+.1%}" for v in frame["relative_change"]]
+    frame["p_value"] = [None if pd.isna(v) else f"{v:.3g}" for v in frame["p_value"]]
+    frame["verdict"] = [VERDICT_MARK[v] for v in frame["verdict"]]
+    return frame.drop(columns=["regression"])
+
+
+def comparison_markdown(rows: list[dict], only_in_base: list, only_in_current: list) -> str:
+    regressions = [r for r in rows if r["regression"]]
+    lines = ["## cmx-bench comparison", "",
+             f"**{len(regressions)} regression(s)** over {len(rows)} metric comparisons." if regressions
+             else f"No regression over {len(rows)} metric comparisons.", ""]
+    if rows:
+        lines += [markdown_table(comparison_frame(rows)), ""]
+    for title, keys in (("Only in base", only_in_base), ("Only in current", only_in_current)):
+        if keys:
+            lines += [f"{title}: " + ", ".join(" / ".join(k) for k in keys), ""]
+    lines.append("A regression is a change past its threshold in the worse direction that is also statistically "
+                 "significant where raw samples exist (Mann-Whitney U, p < 0.05).")
+    return "\n".join(lines) + "\n"
+
+
+def github_action_benchmark(rows: list[dict]) -> list[dict]:
+    """Current values in github-action-benchmark's `customSmallerIsBetter` format."""
+    entries = []
+    for row in rows:
+        bigger_is_better = row["metric"] in ("accuracy", "auroc_covid_vs_rest")
+        name = f"{row['model']} {row['format']} @ {row['device']}: {row['metric']}"
+        value = row["current"]
+        if bigger_is_better:  # the format knows only smaller-is-better: report the shortfall from 1
+            name, value = name + " shortfall (1 - value)", 1.0 - value
+        entries.append({"name": name, "unit": row["unit"], "value": round(value, 6),
+                        "extra": f"base {row['base']:.6g}, verdict {row['verdict']}"})
+    return entries

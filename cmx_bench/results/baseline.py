@@ -1,0 +1,48 @@
+"""Named baselines: a frozen copy of run records plus the environment that made them, for CI to compare against."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+from cmx_bench.errors import RecordError
+from cmx_bench.fileio import write_json_atomic
+from cmx_bench.results.environment import current_environment
+from cmx_bench.results.store import find_record_files, load_record_file, record_filename
+
+DEFAULT_ROOT = Path("baselines")
+
+
+def baseline_dir(name: str, root: Path = DEFAULT_ROOT) -> Path:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise RecordError(f"baseline name '{name}' may hold only letters, digits, '.', '_' and '-'")
+    return Path(root) / name
+
+
+def save_baseline(name: str, locations, root: Path = DEFAULT_ROOT) -> Path:
+    """Copy the records into root/name/records and describe them in root/name/baseline.json; never overwrites."""
+    folder = baseline_dir(name, root)
+    if folder.exists():
+        raise RecordError(f"baseline '{name}' already exists in {folder}; choose another name or delete it first")
+    records = [load_record_file(path) for path in find_record_files(locations)]
+    for record in records:
+        write_json_atomic(folder / "records" / record_filename(record), record, overwrite=False)
+    description = {
+        "name": name, "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "saved_with": current_environment(),
+        "runs": [{"device": r["config"]["device"], "model": r["config"]["model"], "format": r["config"]["format"],
+                  "record_id": r["record_id"], "created_utc": r["created_utc"], "environment": r.get("environment")}
+                 for r in records],
+    }
+    write_json_atomic(folder / "baseline.json", description, overwrite=False)
+    return folder
+
+
+def load_baseline(name: str, root: Path = DEFAULT_ROOT) -> tuple[dict, list[dict]]:
+    folder = baseline_dir(name, root)
+    if not (folder / "baseline.json").is_file():
+        raise RecordError(f"no baseline '{name}' in {Path(root)}; save one with 'cmx-bench baseline save {name} RECORDS'")
+    description = json.loads((folder / "baseline.json").read_text())
+    return description, [load_record_file(path) for path in find_record_files([folder])]

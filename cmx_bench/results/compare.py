@@ -1,0 +1,139 @@
+"""Compare two sets of run records: match runs, judge each metric better / worse / unchanged, flag regressions."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.stats import mannwhitneyu
+
+from cmx_bench.errors import RecordError
+from cmx_bench.results.thresholds import Metric
+
+ALPHA = 0.05  # significance level for metrics with raw samples
+
+
+def run_key(record: dict) -> tuple[str, str, str]:
+    config = record["config"]
+    return config["device"], config["model"], config["format"]
+
+
+def _metric_value(record: dict, name: str):
+    accuracy = record.get("accuracy") or {}
+    values = {
+        "latency_median_ms": (record["latency"].get("stats") or {}).get("median_ms"),
+        "cpu_device_pct": record["cpu"].get("cpu_device_pct"),
+        "memory_pss_peak_mb": record["memory"].get("pss_peak_mb"),
+        "energy_per_inference_mj": record["energy"].get("energy_per_inference_mj"),
+        "load_ms": (record.get("runner") or {}).get("load_ms"),
+        "accuracy": accuracy.get("accuracy"),
+        "auroc_covid_vs_rest": (accuracy.get("auroc") or {}).get("covid_vs_rest"),
+    }
+    return values[name]
+
+
+@dataclass
+class MetricComparison:
+    device: str
+    model: str
+    format: str
+    metric: str
+    unit: str
+    base: float
+    current: float
+    change: float  # current - base, in the metric's unit
+    relative_change: float | None
+    threshold: str
+    p_value: float | None
+    verdict: str  # better / worse / unchanged
+    regression: bool
+
+
+def _pooled(records: list[dict], name: str):
+    values = [v for v in (_metric_value(r, name) for r in records) if v is not None]
+    return float(np.median(values)) if values else None
+
+
+def _samples(records: list[dict]) -> np.ndarray:
+    return np.concatenate([np.asarray(r["latency"]["samples_ms"], dtype=float) for r in records])
+
+
+def compare_metric(metric: Metric, base_records: list[dict], current_records: list[dict]) -> dict | None:
+    if metric.sampled:
+        base_samples, current_samples = _samples(base_records), _samples(current_records)
+        if base_samples.size == 0 or current_samples.size == 0:
+            return None
+        base, current = float(np.median(base_samples)), float(np.median(current_samples))
+    else:
+        base, current = _pooled(base_records, metric.name), _pooled(current_records, metric.name)
+        if base is None or current is None:
+            return None
+    change = current - base
+    relative = change / base if base else None
+    limit = metric.threshold * abs(base) if metric.relative else metric.threshold
+    worse_direction = change > 0 if metric.smaller_is_better else change < 0
+    beyond = abs(change) > limit
+    p_value = None
+    significant = True
+    if metric.sampled:
+        p_value = float(mannwhitneyu(base_samples, current_samples, alternative="two-sided").pvalue)
+        significant = p_value < ALPHA
+    if beyond and significant:
+        verdict = "worse" if worse_direction else "better"
+    else:
+        verdict = "unchanged"
+    threshold = f"{metric.threshold:.0%}" if metric.relative else f"{metric.threshold:g} {metric.unit}"
+    return {"metric": metric.name, "unit": metric.unit, "base": base, "current": current, "change": change,
+            "relative_change": relative, "threshold": threshold, "p_value": p_value, "verdict": verdict,
+            "regression": verdict == "worse"}
+
+
+@dataclass
+class Comparison:
+    rows: list[MetricComparison]
+    only_in_base: list[tuple]
+    only_in_current: list[tuple]
+
+    @property
+    def regressions(self) -> list[MetricComparison]:
+        return [row for row in self.rows if row.regression]
+
+    def as_dicts(self) -> list[dict]:
+        return [asdict(row) for row in self.rows]
+
+
+def _group(records: list[dict], by_model_only: bool) -> dict[tuple, list[dict]]:
+    groups = defaultdict(list)
+    for record in records:
+        if record["status"] != "ok":
+            continue
+        key = run_key(record)
+        groups[("*", key[1], "*") if by_model_only else key].append(record)
+    return groups
+
+
+def check_comparable(base: list[dict], current: list[dict]) -> None:
+    """Refuse sets made on other devices, formats or record schemas (the caller may allow it)."""
+    for what, get in (("device", lambda r: r["config"]["device"]), ("artifact format", lambda r: r["config"]["format"]),
+                      ("record schema", lambda r: r.get("migrated_from_schema", r["schema_version"]))):
+        left, right = {get(r) for r in base}, {get(r) for r in current}
+        if left != right:
+            raise RecordError(f"base and current differ in {what} ({', '.join(map(str, sorted(left)))} vs "
+                              f"{', '.join(map(str, sorted(right)))}); pass --allow-mismatch to compare anyway")
+
+
+def compare_records(base: list[dict], current: list[dict], metrics: dict[str, Metric], *,
+                    allow_mismatch: bool = False) -> Comparison:
+    if not allow_mismatch:
+        check_comparable(base, current)
+    by_model_only = allow_mismatch and not set(map(run_key, base)) & set(map(run_key, current))
+    base_groups, current_groups = _group(base, by_model_only), _group(current, by_model_only)
+    rows = []
+    for key in sorted(set(base_groups) & set(current_groups)):
+        for metric in metrics.values():
+            result = compare_metric(metric, base_groups[key], current_groups[key])
+            if result is not None:
+                rows.append(MetricComparison(device=key[0], model=key[1], format=key[2], **result))
+    return Comparison(rows, sorted(set(base_groups) - set(current_groups)),
+                      sorted(set(current_groups) - set(base_groups)))

@@ -1,0 +1,102 @@
+"""compare on record sets where the truth is known."""
+
+import json
+
+import pytest
+
+from cmx_bench.results.compare import compare_records
+from cmx_bench.results.store import write_record
+from cmx_bench.results.thresholds import load_thresholds
+from tests.records import make_record
+
+
+def _write(folder, records):
+    for record in records:
+        write_record(folder, record)
+    return folder
+
+
+def _verdicts(result, metric):
+    return {(row.model, row.verdict) for row in result.rows if row.metric == metric}
+
+
+def test_identical_samples_do_not_regress(cli, tmp_path):
+    base = _write(tmp_path / "base", [make_record(seed=1)])
+    current = _write(tmp_path / "current", [make_record(seed=1)])
+    code, out, _ = cli("compare", base, current)
+    assert code == 0 and "no regression" in out
+
+
+def test_large_latency_shift_with_low_noise_regresses(cli, tmp_path):
+    base = _write(tmp_path / "base", [make_record(median=10.0, noise=0.2, seed=1)])
+    current = _write(tmp_path / "current", [make_record(median=13.0, noise=0.2, seed=2)])
+    code, out, _ = cli("compare", base, current, "--markdown", tmp_path / "summary.md", "--gab-json", tmp_path / "g.json")
+    assert code == 1 and "regression" in out
+    assert "**1 regression(s)**" in (tmp_path / "summary.md").read_text()
+    entries = json.loads((tmp_path / "g.json").read_text())
+    latency = next(e for e in entries if e["name"].endswith("latency_median_ms"))
+    assert latency["unit"] == "ms" and 12.5 < latency["value"] < 13.5
+
+
+def test_small_shift_inside_heavy_noise_is_unchanged():
+    metrics = load_thresholds()
+    result = compare_records([make_record(median=10.0, noise=3.0, seed=1)],
+                             [make_record(median=10.3, noise=3.0, seed=2)], metrics)
+    assert _verdicts(result, "latency_median_ms") == {("squeezenet1_1", "unchanged")}
+    assert not result.regressions
+
+
+def test_memory_rise_over_threshold_regresses():
+    result = compare_records([make_record(memory=100.0, seed=1)], [make_record(memory=120.0, seed=1)],
+                             load_thresholds(overrides=["memory_pss_peak_mb=10"]))
+    assert [row.metric for row in result.regressions] == ["memory_pss_peak_mb"]
+
+
+def test_accuracy_drop_over_threshold_regresses(cli, tmp_path):
+    acc = lambda value: {"accuracy": value, "auroc": {"covid_vs_rest": 0.95}}  # noqa: E731
+    base = _write(tmp_path / "base", [make_record(accuracy=acc(0.90), seed=1)])
+    current = _write(tmp_path / "current", [make_record(accuracy=acc(0.88), seed=1)])
+    (tmp_path / "t.toml").write_text("[thresholds]\naccuracy = 0.01\n")
+    code, out, _ = cli("compare", base, current, "--thresholds", tmp_path / "t.toml")
+    assert code == 1
+    result = compare_records([make_record(accuracy=acc(0.90), seed=1)], [make_record(accuracy=acc(0.88), seed=1)],
+                             load_thresholds(tmp_path / "t.toml"))
+    assert [row.metric for row in result.regressions] == ["accuracy"]
+
+
+def test_mismatched_devices_are_refused_unless_allowed(cli, tmp_path):
+    base = _write(tmp_path / "base", [make_record(device="pixel2", seed=1)])
+    current = _write(tmp_path / "current", [make_record(device="local", seed=1)])
+    code, _, err = cli("compare", base, current)
+    assert code == 2 and "differ in device" in err and "--allow-mismatch" in err
+    code, out, _ = cli("compare", base, current, "--allow-mismatch")
+    assert code == 0
+
+
+def test_bad_input_exits_2(cli, tmp_path):
+    code, _, err = cli("compare", tmp_path / "nothing", tmp_path / "nothing")
+    assert code == 2 and "do not exist" in err
+    base = _write(tmp_path / "base", [make_record(seed=1)])
+    code, _, err = cli("compare", base, base, "--threshold", "latency=fast")
+    assert code == 2 and "unknown metric 'latency'" in err
+
+
+def test_baseline_save_show_and_compare(cli, tmp_path):
+    run = _write(tmp_path / "run", [make_record(seed=1), make_record(model="mobilenet_v2", seed=2)])
+    root = tmp_path / "baselines"
+    code, out, err = cli("baseline", "save", "nightly", run, "--root", root)
+    assert code == 0, err
+    description = json.loads((root / "nightly" / "baseline.json").read_text())
+    assert len(description["runs"]) == 2 and description["saved_with"]["packages"]["torch"]
+    code, _, err = cli("baseline", "save", "nightly", run, "--root", root)
+    assert code == 1 and "already exists" in err
+    code, out, _ = cli("baseline", "show", "nightly", "--root", root)
+    assert code == 0 and "mobilenet_v2" in out
+    code, out, _ = cli("compare", root / "nightly", run)
+    assert code == 0
+
+
+@pytest.mark.parametrize("value,relative", [("5%", True), ("3", False)])
+def test_threshold_values(value, relative):
+    metric = load_thresholds(overrides=[f"latency_median_ms={value}"])["latency_median_ms"]
+    assert metric.relative is relative
