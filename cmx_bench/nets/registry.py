@@ -27,6 +27,7 @@ class ModelCard:
     paper_table5_name: str = ""
     paper_params: str = ""
     paper_macs: str = ""
+    architecture: str = "torchvision"  # or "rf_densenet121": the paper's headed DenseNet (nets/cxr_densenet.py)
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
@@ -60,8 +61,13 @@ def get_card(name: str) -> ModelCard:
 
 
 def build_model(card: ModelCard):
-    """The card's torchvision network with a len(classes)-way head, randomly initialised (never downloads)."""
+    """The card's network with a len(classes)-way head, randomly initialised (never downloads weights)."""
     import torchvision
+
+    if card.architecture == "rf_densenet121":
+        from cmx_bench.nets.cxr_densenet import rf_network
+
+        return rf_network().eval()
 
     builder = getattr(torchvision.models, card.torchvision_builder)
     model = builder(weights=None, num_classes=len(card.classes))
