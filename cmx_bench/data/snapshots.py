@@ -72,9 +72,10 @@ def snapshot(clean: Image.Image, seed: int = 0, settings: SnapshotSettings = Sna
     captured = captured.transform(captured.size, Image.PERSPECTIVE,
                                   _perspective_coefficients(captured.size, rng, s.perspective), Image.BILINEAR)
     if rng.uniform() < s.motion_blur_probability:
-        length = int(rng.integers(3, 7))
-        kernel = [1.0 / length] * length + [0.0] * (length * length - length)
-        captured = captured.filter(ImageFilter.Kernel((length, length), kernel[: length * length]))
+        length = int(rng.choice([3, 5]))  # PIL kernels are 3x3 or 5x5: a horizontal streak through the middle row
+        kernel = [0.0] * (length * length)
+        kernel[length * (length // 2): length * (length // 2 + 1)] = [1.0 / length] * length
+        captured = captured.filter(ImageFilter.Kernel((length, length), kernel))
     captured = captured.filter(ImageFilter.GaussianBlur(rng.uniform(*s.blur_sigma)))
     pixels = np.asarray(captured, dtype=np.float32) / 255.0
     # Auto-exposure: the camera brightens the sub-pixel-striped, dimmer screen back to its full range.
