@@ -26,8 +26,8 @@ from cmx_bench.export.probe import probe_artifact
 from cmx_bench.export.service import cached_artifact
 from cmx_bench.fileio import ensure_writable_folder
 from cmx_bench.measure.stats import latency_stats
-from cmx_bench.nets.checkpoint import load_weights, random_init_facts
-from cmx_bench.nets.registry import STUDENTS, build_model, get_card
+from cmx_bench.nets.checkpoint import load_model, random_init_facts
+from cmx_bench.nets.registry import STUDENTS, build_model, card_for_trained, get_card
 from cmx_bench.report.writers import write_report
 from cmx_bench.results.record import new_record
 from cmx_bench.results.store import new_run_id, write_record
@@ -42,6 +42,7 @@ class BenchOptions:
     weights: dict[str, Path] = field(default_factory=dict)
     artifacts: list[Path] = field(default_factory=list)
     data: Path | None = None
+    split: str | None = None
     trust_pickle: bool = False
     settings: RunSettings = field(default_factory=RunSettings)
     out_dir: Path = Path("reports")
@@ -77,15 +78,14 @@ def _plan(options: BenchOptions) -> list[_Plan]:
     plans = []
     for artifact in options.artifacts:
         manifest = verify_artifact(artifact)
-        card = get_card(manifest["model"]["name"])
+        card = card_for_trained(get_card(manifest["model"]["name"]), {"trained": {"input_size": manifest["input_shape"][-1]}})
         fmt = get_format(manifest["format"]) if manifest["format"] else format_of_file(artifact)
         probe_artifact(artifact, fmt.runtime)  # a corrupt file fails here, before any run
         model, weights = None, {**manifest.get("weights", {}), "source": "artifact",
                                 "artifact_weights_source": manifest.get("weights", {}).get("source")}
         if card.name in options.weights:
-            model = build_model(card)
-            weights.update(load_weights(model, options.weights[card.name], trust_pickle=options.trust_pickle),
-                           source="artifact")
+            model, facts = load_model(card, options.weights[card.name], trust_pickle=options.trust_pickle)
+            weights.update(facts, source="artifact")
         plans.append(_Plan(card, fmt, model, weights, Path(artifact)))
     if options.artifacts:
         return plans
@@ -96,12 +96,12 @@ def _plan(options: BenchOptions) -> list[_Plan]:
                        "use --weights MODEL=PATH for one of the models run")
     for name in options.models:
         card = get_card(name)
-        torch.manual_seed(options.seed)
-        model = build_model(card)
         if name in options.weights:
-            weights = load_weights(model, options.weights[name], trust_pickle=options.trust_pickle)
+            model, weights = load_model(card, options.weights[name], trust_pickle=options.trust_pickle)
+            card = card_for_trained(card, weights)
         else:
-            weights = random_init_facts(options.seed)
+            torch.manual_seed(options.seed)
+            model, weights = build_model(card), random_init_facts(options.seed)
         plans += [_Plan(card, fmt, model, weights) for fmt in formats]
     return plans
 
@@ -161,7 +161,7 @@ def _accuracy_block(plan: _Plan, prepared, outputs) -> dict:
 def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> BenchOutcome:
     device = resolve_device(options.device)
     out_root = ensure_writable_folder(options.out_dir)
-    images = list_images(options.data, get_card(options.models[0]).classes) if options.data else None
+    images = list_images(options.data, get_card(options.models[0]).classes, split=options.split) if options.data else None
     decoded = read_images(images) if images else None
     plans = _plan(options)
     run_id = new_run_id()

@@ -24,6 +24,7 @@ def run(
     weights: Optional[list[str]] = typer.Option(None, "--weights", "-w", help="Checkpoint: PATH or MODEL=PATH."),
     artifact: Optional[list[Path]] = typer.Option(None, "--artifact", help="Run exported artifact(s) instead."),
     data: Optional[Path] = typer.Option(None, "--data", help="Class folders or manifest CSV: adds accuracy and AUROC."),
+    split: Optional[str] = typer.Option(None, "--split", help="Only this split of a manifest (e.g. test)."),
     trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Allow whole-model pickles (runs their code)."),
     iters: int = typer.Option(50, "--iters", min=1, help="Minimum number of timed inferences."),
     warmup: int = typer.Option(5, "--warmup", min=0, help="Untimed inferences before timing."),
@@ -45,7 +46,7 @@ def run(
     models = list(model or STUDENTS)
     options = BenchOptions(
         device=device, models=models, formats=list(fmt or ["pte"]), weights=parse_weights(weights or [], models),
-        artifacts=list(artifact or []), data=data, trust_pickle=trust_pickle, out_dir=out, seed=seed,
+        artifacts=list(artifact or []), data=data, split=split, trust_pickle=trust_pickle, out_dir=out, seed=seed,
         settings=RunSettings(warmup=warmup, iterations=iters, min_duration_s=min_duration, threads=threads,
                              sample_period_s=sample_period, sampling=not no_sampling, timeout_s=timeout))
     with RichProgress() as progress:
@@ -169,6 +170,12 @@ def compare(
         raise typer.Exit(1)
     console.print("[green]no regression[/]")
 
+
+from cmx_bench.cli import data_commands, train_commands  # noqa: E402
+
+app.add_typer(data_commands.app, name="data")
+app.add_typer(train_commands.app, name="train")
+app.command(name="evaluate")(train_commands.evaluate)
 
 baseline_app = typer.Typer(help="Named baselines that CI compares against.", no_args_is_help=True)
 app.add_typer(baseline_app, name="baseline")

@@ -10,7 +10,7 @@ from PIL import Image, UnidentifiedImageError
 
 from cmx_bench.errors import DataError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm"}
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class LabelledImage:
     label: str
     patient_id: str = ""
     source: str = ""
+    split: str = ""
 
 
 def _from_folder(folder: Path, classes: tuple[str, ...]) -> list[LabelledImage]:
@@ -35,7 +36,7 @@ def _from_folder(folder: Path, classes: tuple[str, ...]) -> list[LabelledImage]:
     return items
 
 
-def _from_manifest(manifest: Path, classes: tuple[str, ...]) -> list[LabelledImage]:
+def _from_manifest(manifest: Path, classes: tuple[str, ...], skipped: list[str] | None) -> list[LabelledImage]:
     items = []
     with open(manifest, newline="") as handle:
         reader = csv.DictReader(handle)
@@ -45,36 +46,75 @@ def _from_manifest(manifest: Path, classes: tuple[str, ...]) -> list[LabelledIma
                             "expected file,label,patient_id[,source]")
         for row_number, row in enumerate(reader, start=2):
             path = (manifest.parent / row["file"]).resolve()
+            problem = None
             if row["label"] not in classes:
-                raise DataError(f"manifest {manifest} row {row_number}: label '{row['label']}' is not one of "
-                                f"{', '.join(classes)}")
-            if not path.is_file():
-                raise DataError(f"manifest {manifest} row {row_number}: file {row['file']} does not exist")
-            items.append(LabelledImage(path, row["label"], row.get("patient_id") or path.stem, row.get("source") or ""))
+                problem = f"manifest {manifest} row {row_number}: label '{row['label']}' is not one of {', '.join(classes)}"
+            elif not path.is_file():
+                problem = f"manifest {manifest} row {row_number}: file {row['file']} does not exist"
+            if problem:
+                if skipped is None:
+                    raise DataError(problem + "; fix the row or pass --skip-bad")
+                skipped.append(problem)
+                continue
+            items.append(LabelledImage(path, row["label"], row.get("patient_id") or path.stem, row.get("source") or "",
+                                       row.get("split") or ""))
     if not items:
         raise DataError(f"manifest {manifest} lists no images")
     return items
 
 
-def list_images(location: str | Path, classes: tuple[str, ...]) -> list[LabelledImage]:
-    """Labelled images from a folder of class folders or a manifest CSV."""
+def list_images(location: str | Path, classes: tuple[str, ...], split: str | None = None,
+                skipped: list[str] | None = None) -> list[LabelledImage]:
+    """Labelled images from a folder of class folders or a manifest CSV (only `split` when given).
+
+    With a `skipped` list, bad manifest rows are recorded there instead of stopping (--skip-bad).
+    """
     location = Path(location)
     if location.is_dir():
-        return _from_folder(location, classes)
-    if location.is_file() and location.suffix.lower() == ".csv":
-        return _from_manifest(location, classes)
+        items = _from_folder(location, classes)
+    elif location.is_file() and location.suffix.lower() == ".csv":
+        items = _from_manifest(location, classes, skipped)
+    else:
+        items = None
+    if items is not None:
+        if split is None:
+            return items
+        chosen = [item for item in items if item.split == split]
+        if not chosen:
+            raise DataError(f"data {location} has no images in split '{split}'; make one with 'cmx-bench data prepare'")
+        return chosen
     raise DataError(f"data {location} is neither a folder of class folders nor a manifest .csv; check the path")
 
 
 def read_grayscale(path: str | Path) -> Image.Image:
-    """Open an image as 8-bit grayscale; DataError naming the file when it is not a readable 8-bit image."""
+    """Open an image (or DICOM) as 8-bit grayscale; DataError naming the file when it is not a readable 8-bit image."""
+    if Path(path).suffix.lower() == ".dcm":
+        from cmx_bench.data.dicom import read_dicom
+
+        return read_dicom(path)
     try:
         with Image.open(path) as image:
             image.load()
             if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                raise DataError(f"image {path} is {image.mode} (16-bit or float); convert it to 8-bit first")
+                raise DataError(f"image {path} is {image.mode} (16-bit or float); convert it to 8-bit or pass --skip-bad")
             return image.convert("L")
     except DataError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"image {path} cannot be read ({str(exc)[:100]}); replace or remove it") from exc
+        raise DataError(f"image {path} cannot be read ({str(exc)[:100]}); replace or remove it, or pass --skip-bad") from exc
+
+
+def decode_all(items: list[LabelledImage], skip_bad: bool = False) -> tuple[list[LabelledImage], list[Image.Image], list[str]]:
+    """Decode every image; a bad one stops with its name, or with skip_bad is left out and reported."""
+    kept, images, skipped = [], [], []
+    for item in items:
+        try:
+            images.append(read_grayscale(item.path))
+            kept.append(item)
+        except DataError as exc:
+            if not skip_bad:
+                raise
+            skipped.append(str(exc))
+    if not kept:
+        raise DataError("no readable images left after skipping bad ones; check the data")
+    return kept, images, skipped

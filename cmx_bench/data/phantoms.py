@@ -40,12 +40,12 @@ def phantom(label: str, size: int = 256, seed: int = 0) -> np.ndarray:
     if label == "pneumonia":  # one dense focal lobar opacity
         cx, lung = lungs[rng.integers(2)]
         cy = 0.55 + 0.12 * rng.uniform(-1, 1)
-        img += 0.35 * _blob(x, y, cx + 0.03 * rng.standard_normal(), cy, 0.06, 0.08) * lung
+        img += 0.45 * _blob(x, y, cx + 0.03 * rng.standard_normal(), cy, 0.06, 0.08) * lung
     elif label == "covid":  # bilateral, peripheral, hazy ground-glass
         for cx, lung in lungs:
             edge = cx + np.sign(cx - 0.5) * 0.08
-            haze = _blob(x, y, edge, 0.6 + 0.05 * rng.standard_normal(), 0.07, 0.2)
-            img += 0.18 * haze * lung * (1 + 0.3 * rng.standard_normal((size, size)))
+            haze = _blob(x, y, edge, 0.6 + 0.05 * rng.standard_normal(), 0.09, 0.22)
+            img += 0.3 * haze * lung * (1 + 0.3 * rng.standard_normal((size, size)))
     img += 0.03 * rng.standard_normal((size, size))
     return (np.clip(img, 0, 1) * 255).astype(np.uint8)
 

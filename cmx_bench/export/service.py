@@ -116,16 +116,19 @@ def export_to_folder(model_name: str, format_names: list[str], out_dir: Path, *,
     from cmx_bench.data.images import list_images, read_grayscale
     from cmx_bench.data.preprocess import to_tensor
     from cmx_bench.fileio import ensure_writable_folder
-    from cmx_bench.nets.checkpoint import load_weights, random_init_facts
-    from cmx_bench.nets.registry import build_model, get_card
+    from cmx_bench.nets.checkpoint import load_model, random_init_facts
+    from cmx_bench.nets.registry import build_model, card_for_trained, get_card
     from cmx_bench.export.formats import get_format
 
     card = get_card(model_name)
     formats = [get_format(name) for name in format_names]
     out_dir = ensure_writable_folder(out_dir, "export folder")
-    torch.manual_seed(seed)
-    model = build_model(card)
-    weights = load_weights(model, weights_path, trust_pickle=trust_pickle) if weights_path else random_init_facts(seed)
+    if weights_path:
+        model, weights = load_model(card, weights_path, trust_pickle=trust_pickle)
+        card = card_for_trained(card, weights)
+    else:
+        torch.manual_seed(seed)
+        model, weights = build_model(card), random_init_facts(seed)
     calibration, source = None, "generated phantoms"
     if calibration_dir is not None:
         calibration = [to_tensor(read_grayscale(item.path), card) for item in list_images(calibration_dir, card.classes)]

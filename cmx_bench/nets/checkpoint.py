@@ -34,8 +34,7 @@ def _unwrap(obj, path: Path):
                           "save one with torch.save(model.state_dict(), path)")
 
 
-def read_state_dict(path: str | os.PathLike, *, trust_pickle: bool = False) -> dict:
-    """The tensors of a checkpoint, on the CPU, with any DataParallel prefix removed."""
+def _load_object(path: Path, trust_pickle: bool):
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; pass an existing file to --weights")
@@ -54,7 +53,36 @@ def read_state_dict(path: str | os.PathLike, *, trust_pickle: bool = False) -> d
         except Exception as inner:
             raise CheckpointError(f"checkpoint {path} could not be unpickled ({str(inner).splitlines()[0][:120]}); "
                                   "re-save its state_dict with the code that made it") from inner
-    return _strip_module_prefix(_unwrap(obj, path))
+    return obj
+
+
+def read_state_dict(path: str | os.PathLike, *, trust_pickle: bool = False) -> dict:
+    """The tensors of a checkpoint, on the CPU, with any DataParallel prefix removed."""
+    path = Path(path)
+    return _strip_module_prefix(_unwrap(_load_object(path, trust_pickle), path))
+
+
+def checkpoint_meta(path: str | os.PathLike, *, trust_pickle: bool = False) -> dict:
+    """What cmx-bench's trainer stored beside the weights (model, head, input size, config), or {}."""
+    obj = _load_object(Path(path), trust_pickle)
+    meta = obj.get("cmx_bench") if isinstance(obj, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def load_model(card, path: str | os.PathLike, *, trust_pickle: bool = False):
+    """Build the card's network as the checkpoint was trained (linear or cosine head) and load it."""
+    from cmx_bench.nets.heads import use_cosine_heads
+    from cmx_bench.nets.registry import build_model
+
+    meta = checkpoint_meta(path, trust_pickle=trust_pickle)
+    if meta.get("model") and meta["model"] != card.name:
+        raise CheckpointError(f"checkpoint {path} holds a {meta['model']} network; pass --model {meta['model']}")
+    model = build_model(card)
+    if meta.get("head") == "cosine":
+        use_cosine_heads(model, meta.get("arcface_scale", 30.0))
+    facts = load_weights(model, path, trust_pickle=trust_pickle)
+    facts["trained"] = {k: meta[k] for k in ("head", "input_size", "epoch", "val_accuracy", "teacher") if k in meta}
+    return model, facts
 
 
 def load_weights(model: torch.nn.Module, path: str | os.PathLike, *, trust_pickle: bool = False) -> dict:

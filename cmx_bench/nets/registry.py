@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from cmx_bench import paths
@@ -58,6 +58,14 @@ def get_card(name: str) -> ModelCard:
     if name not in cards:
         raise UnknownNameError(f"unknown model '{name}'; choose one of: {', '.join(sorted(cards))}")
     return cards[name]
+
+
+def card_for_trained(card: ModelCard, weights_facts: dict) -> ModelCard:
+    """The card at the input size a checkpoint was trained at (cmx-bench trainer metadata), else unchanged."""
+    size = (weights_facts.get("trained") or {}).get("input_size")
+    if not size or size == card.input_size:
+        return card
+    return replace(card, input_size=int(size), resize_size=int(round(size * card.resize_size / card.input_size)))
 
 
 def build_model(card: ModelCard):

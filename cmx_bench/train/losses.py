@@ -46,16 +46,18 @@ def softmax_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor, *,
-                      alpha: float, temperature: float, student_loss) -> torch.Tensor:
+                      alpha: float, temperature: float, student_loss, student_loss_at_t: bool = True) -> torch.Tensor:
     """Eq. 2: alpha * t^2 * KL(S^t(x), T^t(x)) + (1 - alpha) * l(S^t(x), y).
 
     S^t and T^t are the softened distributions softmax(z / t). The divergence is taken with the
     teacher's distribution as the target (KL(T^t || S^t), Hinton et al.'s and the reference code's
     choice; the paper writes the pair as KL(S, T)). The student loss sees the softened student
-    outputs S^t, as Eq. 2 writes it; `student_loss(logits, labels)` is one of the losses above.
+    outputs S^t, as Eq. 2 writes it; with `student_loss_at_t=False` it sees the plain outputs S^1, as
+    Hinton et al. and most distillation code do. `student_loss(logits, labels)` is one of the losses above.
     """
     t = float(temperature)
     soft_student = F.log_softmax(student_logits / t, dim=1)
     soft_teacher = F.softmax(teacher_logits.detach() / t, dim=1)
     divergence = F.kl_div(soft_student, soft_teacher, reduction="batchmean")
-    return alpha * t * t * divergence + (1.0 - alpha) * student_loss(student_logits / t, labels)
+    hard_logits = student_logits / t if student_loss_at_t else student_logits
+    return alpha * t * t * divergence + (1.0 - alpha) * student_loss(hard_logits, labels)

@@ -1,7 +1,6 @@
 import json
 
 import pytest
-import torch
 
 from cmx_bench.errors import ArtifactError
 from cmx_bench.export.formats import FORMATS

@@ -1,0 +1,119 @@
+"""`cmx-bench train rf|ms` and `cmx-bench evaluate`: the three-player pipeline on the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from cmx_bench.cli.render import console
+
+app = typer.Typer(help="Train the RF teacher and the MS students (Eq. 2 distillation).", no_args_is_help=True)
+
+
+def _config(preset, **overrides):
+    from cmx_bench.train.presets import preset as make
+
+    return make(preset, **overrides)
+
+
+def _train(model_name, data, out, config, teacher, init, skip_bad):
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cmx_bench.train.players import train_classifier
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs"),
+                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task(f"train {model_name}", total=config.epochs, status="")
+
+        def on_epoch(row, best):
+            progress.update(task, advance=1, status=f"loss {row['train_loss']:.3f}  val acc {row['val_accuracy']:.3f}"
+                                                     f"  best {best['val_accuracy']:.3f} (epoch {best['epoch']})")
+
+        summary = train_classifier(model_name, data, out, config, teacher=teacher, init=init, skip_bad=skip_bad,
+                                   on_epoch=on_epoch)
+    if summary["skipped"]:
+        console.print(f"[yellow]skipped {len(summary['skipped'])} bad input(s)[/]: {summary['skipped'][0]}")
+    if summary["interrupted"]:
+        console.print("[yellow]interrupted: the last good checkpoint is kept[/]")
+    console.print(f"best validation accuracy {summary['best']['val_accuracy']:.3f} at epoch {summary['best']['epoch']}; "
+                  f"checkpoint {summary['checkpoint']}")
+
+
+COMMON = dict(
+    preset=typer.Option("cpu", "--preset", help="paper (224 px, 50 epochs), cpu (128 px, 12 epochs) or tiny."),
+    epochs=typer.Option(None, "--epochs", min=1), batch_size=typer.Option(None, "--batch-size", min=1),
+    lr=typer.Option(None, "--lr"), input_size=typer.Option(None, "--input-size", min=32),
+    loss=typer.Option(None, "--loss", help="pc (Eq. 1), arcface or softmax."),
+    margin=typer.Option(None, "--margin", help="PC loss margin xi."), seed=typer.Option(None, "--seed"),
+    skip_bad=typer.Option(False, "--skip-bad", help="Leave out bad images and rows (counted) instead of stopping."),
+)
+
+
+@app.command()
+def rf(
+    data: Path = typer.Option(..., "--data", help="Manifest (with split) or class folders."),
+    out: Path = typer.Option(Path("runs/rf"), "--out", "-o"),
+    init: Optional[str] = typer.Option(None, "--init", help="AP checkpoint, or 'imagenet' (local cache only)."),
+    preset: str = COMMON["preset"], epochs: Optional[int] = COMMON["epochs"],
+    batch_size: Optional[int] = COMMON["batch_size"], lr: Optional[float] = COMMON["lr"],
+    input_size: Optional[int] = COMMON["input_size"], loss: Optional[str] = COMMON["loss"],
+    margin: Optional[float] = COMMON["margin"], seed: Optional[int] = COMMON["seed"],
+    skip_bad: bool = COMMON["skip_bad"],
+):
+    """Fine-tune the RF network (DenseNet-121, COVID / normal / pneumonia heads)."""
+    config = _config(preset, epochs=epochs, batch_size=batch_size, lr=lr, input_size=input_size, loss=loss,
+                     margin=margin, seed=seed)
+    _train("densenet121", data, out, config, None, init, skip_bad)
+
+
+@app.command()
+def ms(
+    data: Path = typer.Option(..., "--data", help="Manifest (with split) or class folders."),
+    model: str = typer.Option("shufflenet_v2_x1_0", "--model", "-m", help="The student network."),
+    teacher: Optional[Path] = typer.Option(None, "--teacher", help="RF checkpoint; omit for the no-teacher baseline."),
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="Eq. 2 distillation strength."),
+    temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help="Eq. 2 temperature."),
+    out: Path = typer.Option(Path("runs/ms"), "--out", "-o"),
+    init: Optional[str] = typer.Option(None, "--init", help="Student checkpoint or 'imagenet' (local cache only)."),
+    preset: str = COMMON["preset"], epochs: Optional[int] = COMMON["epochs"],
+    batch_size: Optional[int] = COMMON["batch_size"], lr: Optional[float] = COMMON["lr"],
+    input_size: Optional[int] = COMMON["input_size"], loss: Optional[str] = COMMON["loss"],
+    margin: Optional[float] = COMMON["margin"], seed: Optional[int] = COMMON["seed"],
+    skip_bad: bool = COMMON["skip_bad"],
+):
+    """Train a student (MS) network, distilled from the RF teacher with Eq. 2."""
+    config = _config(preset, epochs=epochs, batch_size=batch_size, lr=lr, input_size=input_size, loss=loss,
+                     margin=margin, seed=seed, alpha=alpha, temperature=temperature)
+    _train(model, data, out, config, teacher, init, skip_bad)
+
+
+def evaluate(
+    model: str = typer.Option(..., "--model", "-m"),
+    weights: Path = typer.Option(..., "--weights", "-w"),
+    data: Path = typer.Option(..., "--data", help="Manifest (with split) or class folders."),
+    split: Optional[str] = typer.Option("test", "--split", help="Split to evaluate; 'all' for every image."),
+    snapshots: Optional[Path] = typer.Option(None, "--snapshots", help="Snapshot twins (manifest from 'data snapshots')."),
+    out: Path = typer.Option(Path("runs/eval"), "--out", "-o"),
+    gradcam: int = typer.Option(4, "--gradcam", min=0, help="COVID images to explain with Grad-CAM (0: none)."),
+    skip_bad: bool = COMMON["skip_bad"],
+):
+    """Accuracy, per-class recall, the three AUROCs, per-source accuracy, ROC, t-SNE and Grad-CAM figures."""
+    import pandas as pd
+
+    from cmx_bench.cli.render import frame_table
+    from cmx_bench.evaluate.evaluation import evaluate_checkpoint
+
+    with console.status("evaluating"):
+        results = evaluate_checkpoint(model, weights, data, out, split=None if split == "all" else split,
+                                      snapshots=snapshots, gradcam_images=gradcam, skip_bad=skip_bad)
+    rows = []
+    for name, metrics in results["sets"].items():
+        rows.append({"Set": name, "Images": metrics["images"], "Accuracy": metrics["accuracy"],
+                     **{f"AUROC {k}": v for k, v in metrics["auroc"].items()}})
+    console.print(frame_table(pd.DataFrame(rows), f"{model} on {split}"))
+    for name, metrics in results["sets"].items():
+        for source, value in metrics.get("per_source_accuracy", {}).items():
+            console.print(f"  {name} {source}: accuracy {value['accuracy']:.3f} over {value['images']} images")
+    console.print(f"figures and evaluation.json in {out}")

@@ -1,0 +1,44 @@
+"""Stratified patient-level splits (the paper's 7:1:2): no patient's images in two parts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from cmx_bench.data.images import LabelledImage
+from cmx_bench.errors import DataError
+
+SPLITS = ("train", "val", "test")
+
+
+def patient_split(items: list[LabelledImage], fractions=(0.7, 0.1, 0.2), seed: int = 0) -> dict[str, list[LabelledImage]]:
+    """Assign whole patients to train / val / test so that each class's image counts follow `fractions`."""
+    patients_by_label: dict[str, dict[str, list[LabelledImage]]] = defaultdict(lambda: defaultdict(list))
+    for item in items:
+        patients_by_label[item.label][item.patient_id or str(item.path)].append(item)
+    rng = np.random.default_rng(seed)
+    parts = {name: [] for name in SPLITS}
+    for label in sorted(patients_by_label):
+        patients = sorted(patients_by_label[label].items())
+        order = rng.permutation(len(patients))
+        total = sum(len(images) for _, images in patients)
+        targets = [fraction * total for fraction in fractions]
+        filled = [0, 0, 0]
+        for index in order:
+            _, images = patients[index]
+            # Give the patient to the part furthest below its target share.
+            part = int(np.argmax([(t - f) / t if t else -1 for t, f in zip(targets, filled)]))
+            parts[SPLITS[part]] += images
+            filled[part] += len(images)
+    check_disjoint_patients(parts)
+    return parts
+
+
+def check_disjoint_patients(parts: dict[str, list[LabelledImage]]) -> None:
+    owner = {}
+    for name, images in parts.items():
+        for item in images:
+            key = item.patient_id or str(item.path)
+            if owner.setdefault(key, name) != name:
+                raise DataError(f"patient {key} is in both {owner[key]} and {name}; the split leaks patients")

@@ -1,0 +1,113 @@
+"""The three players: AP pre-training (multi-label), RF fine-tuning from AP, MS distillation from RF (Eq. 2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from cmx_bench.data.images import decode_all, list_images
+from cmx_bench.data.split import patient_split
+from cmx_bench.errors import CheckpointError, CmxError
+from cmx_bench.nets.checkpoint import load_model, read_state_dict
+from cmx_bench.nets.cxr_densenet import ap_network, transfer_ap_to_rf
+from cmx_bench.nets.heads import use_cosine_heads
+from cmx_bench.nets.registry import build_model, get_card
+from cmx_bench.train.datasets import CxrDataset
+from cmx_bench.train.loops import fit
+from cmx_bench.train.presets import TrainConfig
+
+CLASSES = ("covid", "normal", "pneumonia")
+
+
+@dataclass
+class SplitData:
+    train: CxrDataset
+    val: CxrDataset
+    skipped: list[str]
+    counts: dict[str, int]
+
+
+def load_split_data(data: Path, config: TrainConfig, card, *, skip_bad: bool = False) -> SplitData:
+    """Train and validation sets from a manifest with a split column, or split by patient (7:1:2) on the fly."""
+    skipped: list[str] = [] if skip_bad else None
+    items = list_images(data, CLASSES, skipped=skipped)
+    if not any(item.split for item in items):
+        parts = patient_split(items, seed=config.seed)
+    else:
+        parts = {name: [i for i in items if i.split == name] for name in ("train", "val", "test")}
+    sets = {}
+    for name in ("train", "val"):
+        if not parts[name]:
+            raise CmxError(f"data {data} has no '{name}' images; prepare a split with 'cmx-bench data prepare'")
+        kept, images, bad = decode_all(parts[name], skip_bad=skip_bad)
+        if skipped is not None:
+            skipped += bad
+        sets[name] = CxrDataset(images, [CLASSES.index(i.label) for i in kept], config.input_size, card.mean,
+                                card.std, augment=name == "train", seed=config.seed)
+    return SplitData(sets["train"], sets["val"], skipped or [], {k: len(v) for k, v in parts.items()})
+
+
+def imagenet_init(model_name: str, model: torch.nn.Module) -> None:
+    """torchvision ImageNet weights, only from the local torch hub cache: nothing is ever downloaded."""
+    import torchvision
+
+    weights = torchvision.models.get_model_weights(model_name).DEFAULT
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    if not cached.is_file():
+        raise CmxError(f"--init imagenet needs {cached} in the local torch cache and cmx-bench never downloads; "
+                       "put the file there or use --init PATH")
+    state = torch.load(cached, map_location="cpu", weights_only=True)
+    own = model.state_dict()
+    compatible = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(compatible, strict=False)
+
+
+def _initialise(model_name: str, model, init: str | None, card) -> dict:
+    if init is None:
+        return {"init": "random"}
+    if init == "imagenet":
+        imagenet_init(model_name, model if model_name != "densenet121" else _densenet_trunk(model))
+        return {"init": "imagenet (local cache)"}
+    if model_name == "densenet121":
+        # An AP checkpoint: transfer trunk, shared FC and pneumonia head (Section 3.3).
+        ap = ap_network()
+        try:
+            ap.load_state_dict(read_state_dict(init), strict=True)
+        except RuntimeError as exc:
+            raise CheckpointError(f"--init {init} is not an AP network checkpoint (train one with 'cmx-bench "
+                                  "train ap')") from exc
+        return {"init": f"AP {init}", "transferred": len(transfer_ap_to_rf(ap, model))}
+    loaded, _ = load_model(card, init)
+    model.load_state_dict(loaded.state_dict())
+    return {"init": str(init)}
+
+
+def _densenet_trunk(rf):
+    class Trunk(torch.nn.Module):  # torchvision's names: features.* match the RF trunk's
+        def __init__(self):
+            super().__init__()
+            self.features = rf.features
+    return Trunk()
+
+
+def train_classifier(model_name: str, data: Path, out_dir: Path, config: TrainConfig, *, teacher: Path | None = None,
+                     init: str | None = None, skip_bad: bool = False, on_epoch=None) -> dict:
+    """`train rf` (model densenet121) and `train ms` (a student, with --teacher for Eq. 2 distillation)."""
+    card = get_card(model_name)
+    split = load_split_data(data, config, card, skip_bad=skip_bad)
+    torch.manual_seed(config.seed)
+    model = build_model(card)
+    init_facts = _initialise(model_name, model, init, card)
+    if config.loss == "arcface":
+        use_cosine_heads(model, config.arcface_scale)
+    teacher_model = None
+    if teacher is not None:
+        teacher_model, _ = load_model(get_card("densenet121"), teacher)
+    meta = {"model": model_name, "classes": list(CLASSES), "head": "cosine" if config.loss == "arcface" else "linear",
+            "arcface_scale": config.arcface_scale, "input_size": config.input_size, "data": str(data),
+            "teacher": str(teacher) if teacher else None, **init_facts}
+    summary = fit(model, split.train, split.val, config, out_dir, meta, teacher=teacher_model, on_epoch=on_epoch)
+    summary.update(skipped=split.skipped, counts=split.counts)
+    return summary

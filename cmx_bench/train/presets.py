@@ -1,0 +1,40 @@
+"""Training presets: the paper's settings and a CPU-sized variant; every field can be overridden."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from cmx_bench.errors import UnknownNameError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 50
+    batch_size: int = 32
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    input_size: int = 224
+    loss: str = "pc"            # pc, arcface or softmax
+    margin: float = 0.8         # PC loss margin xi (Eq. 1)
+    arcface_scale: float = 30.0
+    arcface_margin: float = 0.5
+    alpha: float = 0.8          # distillation strength (Eq. 2)
+    temperature: float = 5.0    # distillation temperature t (Eq. 2)
+    student_loss_at_t: bool = True  # Eq. 2 as written: l(S^t(x), y); False: l(S(x), y) as in Hinton et al.
+    seed: int = 0
+
+
+PRESETS = {
+    # Section 3.3: Adam, mini-batch 32, 50 epochs, best validation checkpoint; 224 px inputs.
+    "paper": TrainConfig(),
+    # Fits a 2-core machine: 128 px inputs, fewer epochs, a larger learning rate for random initialisation.
+    "cpu": TrainConfig(epochs=12, input_size=128, lr=5e-4),
+    # For tests and demos on phantoms.
+    "tiny": TrainConfig(epochs=8, input_size=64, lr=5e-4, batch_size=16),
+}
+
+
+def preset(name: str, **overrides) -> TrainConfig:
+    if name not in PRESETS:
+        raise UnknownNameError(f"unknown preset '{name}'; choose one of: {', '.join(PRESETS)}")
+    return replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
