@@ -15,7 +15,7 @@ from cmx_bench.evaluate.metrics import classification_metrics
 from cmx_bench.fileio import ensure_writable_folder, write_bytes_atomic, write_json_atomic
 from cmx_bench.nets.checkpoint import checkpoint_meta, load_model
 from cmx_bench.nets.registry import get_card
-from cmx_bench.train.datasets import CxrDataset
+from cmx_bench.data.datasets import CxrDataset
 
 
 def _predict(model, dataset) -> tuple[np.ndarray, list[torch.Tensor]]:

@@ -14,7 +14,7 @@ from cmx_bench.nets.checkpoint import load_model, read_state_dict
 from cmx_bench.nets.cxr_densenet import ap_network, transfer_ap_to_rf
 from cmx_bench.nets.heads import use_cosine_heads
 from cmx_bench.nets.registry import build_model, get_card
-from cmx_bench.train.datasets import CxrDataset
+from cmx_bench.data.datasets import CxrDataset
 from cmx_bench.train.loops import fit
 from cmx_bench.train.presets import TrainConfig
 

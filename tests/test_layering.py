@@ -1,0 +1,35 @@
+"""Subpackages depend downwards only (README, Layout); report/ never imports torch or adb."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "cmx_bench"
+ORDER = ["cli", "bench", "results", "report", "devices", "measure", "runner", "export", "train", "evaluate", "data",
+         "nets"]
+
+
+def _imports(path: Path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+        elif isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+
+
+def test_no_subpackage_imports_one_above_it():
+    rank = {name: index for index, name in enumerate(ORDER)}
+    upward = []
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE).parts
+        if len(parts) < 2 or parts[0] not in rank:
+            continue
+        for module in _imports(path):
+            other = module.split(".")[1] if module.startswith("cmx_bench.") else None
+            if other in rank and rank[other] < rank[parts[0]]:
+                upward.append(f"{path.relative_to(PACKAGE)} -> {module}")
+    assert upward == []
+
+
+def test_report_never_imports_torch_or_adb():
+    for path in (PACKAGE / "report").rglob("*.py"):
+        assert not [m for m in _imports(path) if m.split(".")[0] in ("torch", "adbutils", "executorch")], path
