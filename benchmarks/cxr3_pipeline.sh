@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Real-data benchmark (not part of CI): the RF network and a distilled ShuffleNetV2 on ../shared/data/cxr3,
+# split by patient, trained with --preset cpu, evaluated on the test split on clean images and on synthesised
+# snapshots. Reads the images by path; writes everything under $OUT (default: runs/cxr3).
+#
+# Run: bash benchmarks/cxr3_pipeline.sh [CXR3_FOLDER] [OUT]
+set -euo pipefail
+DATA=${1:-../shared/data/cxr3}
+OUT=${2:-runs/cxr3}
+CMX=${CMX:-cmx-bench}
+mkdir -p "$OUT"
+step() { local name=$1; shift; local t0=$(date +%s); "$@"; echo "$name $(( $(date +%s) - t0 )) s" | tee -a "$OUT/timings.txt"; }
+: > "$OUT/timings.txt"
+step prepare   $CMX data prepare --manifest "$DATA/manifest.csv" --out "$OUT/split.csv" --seed 0
+step snapshots $CMX data snapshots "$OUT/split.csv" --out "$OUT/snapshots" --seed 0
+step train_rf  $CMX train rf --data "$OUT/split.csv" --preset cpu --out "$OUT/rf"
+step train_ms  $CMX train ms --model shufflenet_v2_x1_0 --teacher "$OUT/rf/best.pth" --data "$OUT/split.csv" \
+                   --preset cpu --out "$OUT/ms"
+step eval_rf   $CMX evaluate -m densenet121 -w "$OUT/rf/best.pth" --data "$OUT/split.csv" \
+                   --snapshots "$OUT/snapshots/manifest.csv" --out "$OUT/eval-rf"
+step eval_ms   $CMX evaluate -m shufflenet_v2_x1_0 -w "$OUT/ms/best.pth" --data "$OUT/split.csv" \
+                   --snapshots "$OUT/snapshots/manifest.csv" --out "$OUT/eval-ms"
+echo "total $(awk '{s += $2} END {print s}' "$OUT/timings.txt") s" | tee -a "$OUT/timings.txt"
