@@ -174,7 +174,7 @@ def compare(
 from cmx_bench.cli import data_commands, train_commands  # noqa: E402
 
 app.add_typer(data_commands.app, name="data")
-app.add_typer(train_commands.app, name="train")
+app.command(name="train")(train_commands.train)
 app.command(name="evaluate")(train_commands.evaluate)
 
 baseline_app = typer.Typer(help="Named baselines that CI compares against.", no_args_is_help=True)

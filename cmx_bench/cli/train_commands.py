@@ -9,9 +9,6 @@ import typer
 
 from cmx_bench.cli.render import console
 
-app = typer.Typer(help="Train the RF teacher and the MS students (Eq. 2 distillation).", no_args_is_help=True)
-
-
 def _config(preset, **overrides):
     from cmx_bench.train.presets import preset as make
 
@@ -41,52 +38,36 @@ def _train(model_name, data, out, config, teacher, init, skip_bad):
                   f"checkpoint {summary['checkpoint']}")
 
 
-COMMON = dict(
-    preset=typer.Option("cpu", "--preset", help="paper (224 px, 50 epochs), cpu (128 px, 12 epochs) or tiny."),
-    epochs=typer.Option(None, "--epochs", min=1), batch_size=typer.Option(None, "--batch-size", min=1),
-    lr=typer.Option(None, "--lr"), input_size=typer.Option(None, "--input-size", min=32),
-    loss=typer.Option(None, "--loss", help="pc (Eq. 1), arcface or softmax."),
-    margin=typer.Option(None, "--margin", help="PC loss margin xi."), seed=typer.Option(None, "--seed"),
-    skip_bad=typer.Option(False, "--skip-bad", help="Leave out bad images and rows (counted) instead of stopping."),
-)
-
-
-@app.command()
-def rf(
+def train(
+    player: str = typer.Argument(..., help="rf (the DenseNet-121 teacher) or ms (a student, distilled with --teacher)."),
     data: Path = typer.Option(..., "--data", help="Manifest (with split) or class folders."),
-    out: Path = typer.Option(Path("runs/rf"), "--out", "-o"),
-    init: Optional[str] = typer.Option(None, "--init", help="AP checkpoint, or 'imagenet' (local cache only)."),
-    preset: str = COMMON["preset"], epochs: Optional[int] = COMMON["epochs"],
-    batch_size: Optional[int] = COMMON["batch_size"], lr: Optional[float] = COMMON["lr"],
-    input_size: Optional[int] = COMMON["input_size"], loss: Optional[str] = COMMON["loss"],
-    margin: Optional[float] = COMMON["margin"], seed: Optional[int] = COMMON["seed"],
-    skip_bad: bool = COMMON["skip_bad"],
-):
-    """Fine-tune the RF network (DenseNet-121, COVID / normal / pneumonia heads)."""
-    config = _config(preset, epochs=epochs, batch_size=batch_size, lr=lr, input_size=input_size, loss=loss,
-                     margin=margin, seed=seed)
-    _train("densenet121", data, out, config, None, init, skip_bad)
-
-
-@app.command()
-def ms(
-    data: Path = typer.Option(..., "--data", help="Manifest (with split) or class folders."),
-    model: str = typer.Option("shufflenet_v2_x1_0", "--model", "-m", help="The student network."),
-    teacher: Optional[Path] = typer.Option(None, "--teacher", help="RF checkpoint; omit for the no-teacher baseline."),
+    model: str = typer.Option("shufflenet_v2_x1_0", "--model", "-m", help="ms: the student network."),
+    teacher: Optional[Path] = typer.Option(None, "--teacher", help="ms: RF checkpoint; omit for the no-teacher baseline."),
     alpha: Optional[float] = typer.Option(None, "--alpha", help="Eq. 2 distillation strength."),
     temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help="Eq. 2 temperature."),
-    out: Path = typer.Option(Path("runs/ms"), "--out", "-o"),
-    init: Optional[str] = typer.Option(None, "--init", help="Student checkpoint or 'imagenet' (local cache only)."),
-    preset: str = COMMON["preset"], epochs: Optional[int] = COMMON["epochs"],
-    batch_size: Optional[int] = COMMON["batch_size"], lr: Optional[float] = COMMON["lr"],
-    input_size: Optional[int] = COMMON["input_size"], loss: Optional[str] = COMMON["loss"],
-    margin: Optional[float] = COMMON["margin"], seed: Optional[int] = COMMON["seed"],
-    skip_bad: bool = COMMON["skip_bad"],
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for best.pth and history.json (runs/PLAYER)."),
+    init: Optional[str] = typer.Option(None, "--init", help="rf: an AP checkpoint; ms: a student one; or 'imagenet' "
+                                                           "(local torch cache only, never downloaded)."),
+    preset: str = typer.Option("cpu", "--preset", help="paper (224 px, 50 epochs), cpu (128 px, 12 epochs) or tiny."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
+    lr: Optional[float] = typer.Option(None, "--lr"),
+    input_size: Optional[int] = typer.Option(None, "--input-size", min=32),
+    loss: Optional[str] = typer.Option(None, "--loss", help="pc (Eq. 1), arcface or softmax."),
+    margin: Optional[float] = typer.Option(None, "--margin", help="PC loss margin xi."),
+    seed: Optional[int] = typer.Option(None, "--seed"),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave out bad images and rows (counted) instead of stopping."),
 ):
-    """Train a student (MS) network, distilled from the RF teacher with Eq. 2."""
+    """Train the RF teacher or an MS student (Eq. 2 distillation from the teacher); keeps the best validation checkpoint."""
+    from cmx_bench.errors import UnknownNameError
+
+    if player not in ("rf", "ms"):
+        raise UnknownNameError(f"unknown player '{player}'; choose rf or ms (AP pre-training is not built yet)")
     config = _config(preset, epochs=epochs, batch_size=batch_size, lr=lr, input_size=input_size, loss=loss,
                      margin=margin, seed=seed, alpha=alpha, temperature=temperature)
-    _train(model, data, out, config, teacher, init, skip_bad)
+    model_name = "densenet121" if player == "rf" else model
+    _train(model_name, data, out or Path("runs") / player, config, teacher if player == "ms" else None, init,
+           skip_bad)
 
 
 def evaluate(
@@ -97,7 +78,7 @@ def evaluate(
     snapshots: Optional[Path] = typer.Option(None, "--snapshots", help="Snapshot twins (manifest from 'data snapshots')."),
     out: Path = typer.Option(Path("runs/eval"), "--out", "-o"),
     gradcam: int = typer.Option(4, "--gradcam", min=0, help="COVID images to explain with Grad-CAM (0: none)."),
-    skip_bad: bool = COMMON["skip_bad"],
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave out bad images and rows (counted) instead of stopping."),
 ):
     """Accuracy, per-class recall, the three AUROCs, per-source accuracy, ROC, t-SNE and Grad-CAM figures."""
     import pandas as pd

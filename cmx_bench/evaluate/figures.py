@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import io
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
-
-from cmx_bench.evaluate.metrics import AUROC_TASKS  # noqa: E402
+from cmx_bench.evaluate.metrics import AUROC_TASKS
+from cmx_bench.pngfig import figure_png  # selects the headless Agg backend
 
 TASK_TITLES = {"covid_vs_normal": "COVID-19 vs normal", "covid_vs_pneumonia": "COVID-19 vs pneumonia",
                "covid_vs_rest": "COVID-19 vs normal + pneumonia"}
 
-
-def _png(figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.tight_layout()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    return buffer.getvalue()
 
 
 def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], classes) -> bytes:
@@ -42,7 +31,7 @@ def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], classes) -> byt
         axis.set_xlabel("1 - specificity")
         axis.set_ylabel("sensitivity")
         axis.legend(fontsize=8, loc="lower right")
-    return _png(figure)
+    return figure_png(figure)
 
 
 def tsne_figure(features_by_set: dict[str, tuple[np.ndarray, np.ndarray]], classes, seed: int = 0) -> bytes:
@@ -60,7 +49,7 @@ def tsne_figure(features_by_set: dict[str, tuple[np.ndarray, np.ndarray]], class
         axis.legend(fontsize=8)
         axis.set_xticks([])
         axis.set_yticks([])
-    return _png(figure)
+    return figure_png(figure)
 
 
 def gradcam_figure(model, target_layer, tensors, rgb_images, class_index: int, titles) -> bytes:
@@ -80,4 +69,4 @@ def gradcam_figure(model, target_layer, tensors, rgb_images, class_index: int, t
         axes[1, column].imshow(show_cam_on_image(rgb, heat, use_rgb=True))
         for row in (0, 1):
             axes[row, column].axis("off")
-    return _png(figure)
+    return figure_png(figure)

@@ -1,21 +1,10 @@
-"""Report figures as PNG bytes: latency distributions and CPU / memory over time."""
+"""Report figures as PNG bytes: latency distributions, CPU / memory over time, accuracy vs latency, energy."""
 
 from __future__ import annotations
 
-import io
+import matplotlib.pyplot as plt
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-
-def _png(figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.tight_layout()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    return buffer.getvalue()
+from cmx_bench.pngfig import figure_png  # selects the headless Agg backend
 
 
 def _label(record: dict) -> str:
@@ -33,7 +22,7 @@ def latency_distributions(records: list[dict]) -> bytes | None:
     axis.set_ylabel("latency per inference (ms)")
     axis.set_title("Latency distribution (all measured iterations)")
     axis.grid(axis="y", alpha=0.3)
-    return _png(figure)
+    return figure_png(figure)
 
 
 def resource_timeseries(records: list[dict]) -> bytes | None:
@@ -60,7 +49,7 @@ def resource_timeseries(records: list[dict]) -> bytes | None:
     cpu_axis.legend(fontsize=7)
     for axis in (cpu_axis, mem_axis):
         axis.grid(alpha=0.3)
-    return _png(figure)
+    return figure_png(figure)
 
 
 def latency_by_model_and_device(records: list[dict]) -> bytes | None:
@@ -90,7 +79,7 @@ def latency_by_model_and_device(records: list[dict]) -> bytes | None:
     axis.set_title("Latency per model and device")
     axis.legend(fontsize=8)
     axis.grid(axis="y", alpha=0.3)
-    return _png(figure)
+    return figure_png(figure)
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:
@@ -122,7 +111,7 @@ def accuracy_vs_latency(records: list[dict]) -> bytes | None:
     axis.set_title("Accuracy versus latency")
     axis.legend(fontsize=8)
     axis.grid(alpha=0.3)
-    return _png(figure)
+    return figure_png(figure)
 
 
 def energy_per_inference(records: list[dict]) -> bytes | None:
@@ -137,4 +126,4 @@ def energy_per_inference(records: list[dict]) -> bytes | None:
     methods = sorted({r["energy"]["method"] for r in runs})
     axis.set_title(f"Energy per inference (method: {', '.join(methods)})")
     axis.grid(axis="y", alpha=0.3)
-    return _png(figure)
+    return figure_png(figure)
