@@ -106,19 +106,30 @@ def _plan(options: BenchOptions) -> list[_Plan]:
     return plans
 
 
-def _fill_record(record: dict, plan: _Plan, device, options: BenchOptions, artifact: Path, manifest: dict,
-                 run: DeviceRun, inputs_description: str) -> None:
+def _describe(record: dict, plan: _Plan, device, facts: dict, options: BenchOptions) -> None:
+    """The parts of a record known before anything runs, so that even a failed run says what it was."""
     settings = options.settings
-    result = run.runner_result
     record["config"] = {
         "device": device.name, "model": plan.card.name, "format": plan.fmt.name, "warmup": settings.warmup,
         "iterations": settings.iterations, "min_duration_s": settings.min_duration_s, "threads": settings.threads,
         "sample_period_s": settings.sample_period_s, "sampling": settings.sampling, "weights": plan.weights,
-        "data": str(options.data) if options.data else None, "inputs": inputs_description,
+        "data": str(options.data) if options.data else None, "split": options.split,
         "cmx_bench_version": __version__,
     }
+    record["device"] = {"profile": device.name, **facts}
     record["model"] = {**plan.card.as_dict(), "display_name": plan.card.display_name,
                        "paper_table5_name": plan.card.paper_table5_name}
+    record["artifact"] = {"format": plan.fmt.name, "runtime": plan.fmt.runtime, "sha256": None}
+    record["energy"] = {"method": "none"}
+    reference = paper_table5(device.profile, plan.card.paper_table5_name)
+    record["paper_reference"] = (None if reference is None
+                                 else {**reference, "source": "paper Table 5 (PyTorch Mobile, 2020)"})
+
+
+def _fill_record(record: dict, plan: _Plan, artifact: Path, manifest: dict, run: DeviceRun,
+                 inputs_description: str) -> None:
+    result = run.runner_result
+    record["config"]["inputs"] = inputs_description
     record["artifact"] = {"path": str(artifact), "sha256": manifest["sha256"], "format": plan.fmt.name,
                           "runtime": plan.fmt.runtime, "quantization": plan.fmt.quantization,
                           "size_bytes": manifest.get("size_bytes"), "export_parity": manifest.get("parity"),
@@ -134,9 +145,6 @@ def _fill_record(record: dict, plan: _Plan, device, options: BenchOptions, artif
         record["errors"].append(f"runner: {result['error']}")
     elif not run.energy:
         record["energy"] = {"method": "none", "note": "sampling was off or too short; no energy figure"}
-    record["paper_reference"] = paper_table5(device.profile, plan.card.paper_table5_name)
-    if record["paper_reference"] is not None:
-        record["paper_reference"] = {**record["paper_reference"], "source": "paper Table 5 (PyTorch Mobile, 2020)"}
 
 
 def _accuracy_block(plan: _Plan, prepared, outputs) -> dict:
@@ -175,6 +183,7 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
         for plan in plans:
             label = f"{plan.card.name} {plan.fmt.name} on {device.name}"
             record = new_record(run_id)
+            _describe(record, plan, device, facts, options)
             try:
                 progress.step(f"export {label}" if plan.artifact is None else f"check {label}")
                 artifact = plan.artifact or cached_artifact(plan.card, plan.model, plan.weights, plan.fmt)
@@ -191,23 +200,12 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
                                return_outputs=images is not None,
                                settle_s=options.settings.settle_s)
                 run = device.run(artifact, prepared.files, job, options.settings, workdir)
-                _fill_record(record, plan, device, options, artifact, manifest, run, prepared.description)
-                record["device"] = {"profile": device.name, **facts}
+                _fill_record(record, plan, artifact, manifest, run, prepared.description)
                 if images is not None and run.runner_result["outputs"]:
                     record["accuracy"] = _accuracy_block(plan, prepared, run.runner_result["outputs"])
             except CmxError as exc:
                 record["status"] = "error"
                 record["errors"].append(str(exc))
-                record["config"] = record["config"] or {
-                    "device": device.name, "model": plan.card.name, "format": plan.fmt.name,
-                    "warmup": options.settings.warmup, "iterations": options.settings.iterations,
-                    "min_duration_s": options.settings.min_duration_s, "threads": options.settings.threads,
-                    "weights": plan.weights}
-                record["device"] = {"profile": device.name, **facts}
-                record["model"] = record["model"] or {**plan.card.as_dict()}
-                record["artifact"] = record["artifact"] or {"format": plan.fmt.name, "runtime": plan.fmt.runtime,
-                                                            "sha256": None}
-                record["energy"] = record["energy"] or {"method": "none"}
             write_record(run_dir, record)
             records.append(record)
             if record["status"] == "error":
@@ -215,7 +213,8 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
             progress.advance()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    report_paths = write_report(records, run_dir, title=f"cmx-bench run {run_id} on {device.name}")
+        if records:  # also on Ctrl-C: the report covers what was measured
+            report_paths = write_report(records, run_dir, title=f"cmx-bench run {run_id} on {device.name}")
     outcome = BenchOutcome(run_dir, records, report_paths)
     if failures:
         raise BenchFailed(outcome, failures)

@@ -63,3 +63,24 @@ def test_accuracy_and_auroc_match_the_eager_model(cli, tmp_path, phantom_dir, sq
     assert abs(block["auroc"]["covid_vs_rest"] - auroc) < 1e-6
     assert block["parity"]["argmax_agreement"] == 1.0 and block["parity"]["max_abs_delta_prob"] <= 1e-4
     assert record["config"]["weights"]["source"] == "checkpoint"
+
+
+def test_a_failure_mid_run_keeps_what_was_measured(cli, tmp_path, monkeypatch):
+    from cmx_bench.devices.local import LocalDevice
+    from cmx_bench.errors import RunnerError
+
+    original, calls = LocalDevice.run, []
+
+    def flaky(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RunnerError("host runner crashed (simulated)")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LocalDevice, "run", flaky)
+    code, _, err = cli("run", "-m", "squeezenet1_1", "-f", "ptl", "-f", "pte", "--iters", "3", *FAST, "--out", tmp_path)
+    assert code == 1 and "1 of 2 runs failed" in err and "simulated" in err
+    records = {r["config"]["format"]: r for r in _records(tmp_path)}
+    assert records["ptl"]["status"] == "ok" and records["pte"]["status"] == "error"
+    assert records["pte"]["errors"] == ["host runner crashed (simulated)"] and record_errors(records["pte"]) == []
+    assert (next(tmp_path.iterdir()) / "report.md").is_file()
