@@ -18,29 +18,33 @@ def _config(preset, **overrides):
 def _train(model_name, data, out, config, teacher, init, skip_bad):
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from cmx_bench.train.players import train_classifier
+    from cmx_bench.train.players import train_ap, train_classifier
 
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs"),
                   TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console) as progress:
         task = progress.add_task(f"train {model_name}", total=config.epochs, status="")
 
         def on_epoch(row, best):
-            progress.update(task, advance=1, status=f"loss {row['train_loss']:.3f}  val acc {row['val_accuracy']:.3f}"
-                                                     f"  best {best['val_accuracy']:.3f} (epoch {best['epoch']})")
+            progress.update(task, advance=1, status=f"loss {row['train_loss']:.3f}  val {row['val_score']:.3f}"
+                                                     f"  best {best['val_score']:.3f} (epoch {best['epoch']})")
 
-        summary = train_classifier(model_name, data, out, config, teacher=teacher, init=init, skip_bad=skip_bad,
-                                   on_epoch=on_epoch)
+        if model_name == "ap":
+            summary = train_ap(data, out, config, init=init, on_epoch=on_epoch)
+        else:
+            summary = train_classifier(model_name, data, out, config, teacher=teacher, init=init, skip_bad=skip_bad,
+                                       on_epoch=on_epoch)
     if summary["skipped"]:
         console.print(f"[yellow]skipped {len(summary['skipped'])} bad input(s)[/]: {summary['skipped'][0]}")
     if summary["interrupted"]:
         console.print("[yellow]interrupted: the last good checkpoint is kept[/]")
-    console.print(f"best validation accuracy {summary['best']['val_accuracy']:.3f} at epoch {summary['best']['epoch']}; "
+    console.print(f"best validation score {summary['best']['val_score']:.3f} at epoch {summary['best']['epoch']}; "
                   f"checkpoint {summary['checkpoint']}")
 
 
 def train(
-    player: str = typer.Argument(..., help="rf (the DenseNet-121 teacher) or ms (a student, distilled with --teacher)."),
-    data: Path = typer.Option(..., "--data", help="Manifest (with split) or class folders."),
+    player: str = typer.Argument(..., help="ap (pre-trained on ChestX-ray14), rf (the DenseNet-121 teacher) or ms "
+                                           "(a student, distilled with --teacher)."),
+    data: Path = typer.Option(..., "--data", help="Manifest (with split) or class folders; for ap the NIH folder."),
     model: str = typer.Option("shufflenet_v2_x1_0", "--model", "-m", help="ms: the student network."),
     teacher: Optional[Path] = typer.Option(None, "--teacher", help="ms: RF checkpoint; omit for the no-teacher baseline."),
     alpha: Optional[float] = typer.Option(None, "--alpha", help="Eq. 2 distillation strength."),
@@ -58,14 +62,14 @@ def train(
     seed: Optional[int] = typer.Option(None, "--seed"),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave out bad images and rows (counted) instead of stopping."),
 ):
-    """Train the RF teacher or an MS student (Eq. 2 distillation from the teacher); keeps the best validation checkpoint."""
+    """Train a player: AP (multi-label), RF (from --init AP) or MS (Eq. 2 from --teacher); keeps the best validation checkpoint."""
     from cmx_bench.errors import UnknownNameError
 
-    if player not in ("rf", "ms"):
-        raise UnknownNameError(f"unknown player '{player}'; choose rf or ms (AP pre-training is not built yet)")
+    if player not in ("ap", "rf", "ms"):
+        raise UnknownNameError(f"unknown player '{player}'; choose ap, rf or ms")
     config = _config(preset, epochs=epochs, batch_size=batch_size, lr=lr, input_size=input_size, loss=loss,
                      margin=margin, seed=seed, alpha=alpha, temperature=temperature)
-    model_name = "densenet121" if player == "rf" else model
+    model_name = {"ap": "ap", "rf": "densenet121"}.get(player, model)
     _train(model_name, data, out or Path("runs") / player, config, teacher if player == "ms" else None, init,
            skip_bad)
 

@@ -9,7 +9,8 @@ from torch.utils.data import Dataset
 
 
 class CxrDataset(Dataset):
-    """(image tensor, label index) pairs; random crop and small rotation when `augment`."""
+    """(image tensor, label) pairs; a label is a class index or a multi-hot tensor. Random crop and small
+    rotation when `augment`."""
 
     def __init__(self, images: list[Image.Image], labels: list[int], input_size: int, mean, std, augment: bool,
                  seed: int = 0):
@@ -40,4 +41,6 @@ class CxrDataset(Dataset):
             left, top = (image.width - size) // 2, (image.height - size) // 2
         crop = np.asarray(image.crop((left, top, left + size, top + size)), dtype=np.float32) / 255.0
         tensor = torch.from_numpy(crop)[None].expand(3, -1, -1)
-        return (tensor - self.mean) / self.std, self.labels[index]
+        label = self.labels[index]
+        return (tensor - self.mean) / self.std, torch.as_tensor(label, dtype=torch.float32) if isinstance(
+            label, (list, tuple)) else label

@@ -81,7 +81,7 @@ def load_model(card, path: str | os.PathLike, *, trust_pickle: bool = False):
     if meta.get("head") == "cosine":
         use_cosine_heads(model, meta.get("arcface_scale", 30.0))
     facts = load_weights(model, path, trust_pickle=trust_pickle)
-    facts["trained"] = {k: meta[k] for k in ("head", "input_size", "epoch", "val_accuracy", "teacher") if k in meta}
+    facts["trained"] = {k: meta[k] for k in ("head", "input_size", "epoch", "val_score", "teacher") if k in meta}
     return model, facts
 
 

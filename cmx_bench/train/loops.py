@@ -50,11 +50,31 @@ def save_checkpoint(model, path: Path, meta: dict) -> None:
     write_bytes_atomic(path, buffer.getvalue())
 
 
-def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dict, *, teacher=None,
-        on_epoch=None) -> dict:
-    """Train `model`; keeps out_dir/best.pth (best validation accuracy) and out_dir/history.json as it goes.
+def classification_batch_loss(config: TrainConfig, teacher=None):
+    """loss(logits, x, y): the config's student loss, wrapped in Eq. 2 when there is a teacher."""
+    student_loss = student_loss_fn(config)
+    if teacher is None:
+        return lambda logits, x, y: student_loss(logits, y)
+    teacher.eval()
 
-    With a `teacher`, the loss is Eq. 2 (alpha, temperature from the config) around the student loss.
+    def distilled(logits, x, y):
+        with torch.no_grad():
+            teacher_logits = teacher(x)
+        return distillation_loss(logits, teacher_logits, y, alpha=config.alpha, temperature=config.temperature,
+                                 student_loss=student_loss, student_loss_at_t=config.student_loss_at_t)
+    return distilled
+
+
+def accuracy_score(model, loader) -> float:
+    return evaluate_accuracy(model, loader)[0]
+
+
+def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dict, *, batch_loss=None,
+        score=accuracy_score, teacher=None, on_epoch=None) -> dict:
+    """Train `model`; keeps out_dir/best.pth (best validation score) and out_dir/history.json as it goes.
+
+    `batch_loss(logits, x, y)` defaults to the config's loss, in Eq. 2 (alpha, temperature from the config)
+    when a `teacher` is given; `score(model, loader)` (higher is better) picks the checkpoint.
     Ctrl-C stops between batches; best.pth then holds the last good checkpoint.
     """
     torch.manual_seed(config.seed)
@@ -63,26 +83,16 @@ def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dic
                         generator=torch.Generator().manual_seed(config.seed))
     val_loader = DataLoader(val_set, batch_size=64)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    student_loss = student_loss_fn(config)
-    if teacher is not None:
-        teacher.eval()
-    history, best = [], {"val_accuracy": -1.0, "epoch": None}
-    meta = {**meta, "config": asdict(config), "teacher": meta.get("teacher")}
+    batch_loss = batch_loss or classification_batch_loss(config, teacher)
+    history, best = [], {"val_score": -1.0, "epoch": None}
+    meta = {**meta, "config": asdict(config), "teacher": meta.get("teacher"), "score": getattr(score, "__name__", "")}
     interrupted = False
     try:
         for epoch in range(1, config.epochs + 1):
             model.train()
             started, total, seen = time.time(), 0.0, 0
             for x, y in loader:
-                logits = model(x)
-                if teacher is not None:
-                    with torch.no_grad():
-                        teacher_logits = teacher(x)
-                    loss = distillation_loss(logits, teacher_logits, y, alpha=config.alpha,
-                                             temperature=config.temperature, student_loss=student_loss,
-                                             student_loss_at_t=config.student_loss_at_t)
-                else:
-                    loss = student_loss(logits, y)
+                loss = batch_loss(model(x), x, y)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -91,13 +101,13 @@ def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dic
             # Small data sets give BatchNorm's running averages too few steps to settle: recompute them over
             # this epoch's training data (as SWA does) so that evaluation mode matches what was learned.
             update_bn(loader, model)
-            val_accuracy, _, _ = evaluate_accuracy(model, val_loader)
-            row = {"epoch": epoch, "train_loss": total / max(seen, 1), "val_accuracy": val_accuracy,
+            val_score = score(model, val_loader)
+            row = {"epoch": epoch, "train_loss": total / max(seen, 1), "val_score": val_score,
                    "seconds": time.time() - started}
             history.append(row)
-            if val_accuracy > best["val_accuracy"]:
-                best = {"val_accuracy": val_accuracy, "epoch": epoch}
-                save_checkpoint(model, out_dir / "best.pth", {**meta, "epoch": epoch, "val_accuracy": val_accuracy})
+            if val_score > best["val_score"]:
+                best = {"val_score": val_score, "epoch": epoch}
+                save_checkpoint(model, out_dir / "best.pth", {**meta, "epoch": epoch, "val_score": val_score})
             write_json_atomic(out_dir / "history.json", {"history": history, "best": best, "meta": meta})
             if on_epoch:
                 on_epoch(row, best)

@@ -111,3 +111,53 @@ def train_classifier(model_name: str, data: Path, out_dir: Path, config: TrainCo
     summary = fit(model, split.train, split.val, config, out_dir, meta, teacher=teacher_model, on_epoch=on_epoch)
     summary.update(skipped=split.skipped, counts=split.counts)
     return summary
+
+
+def mean_auroc_score(model, loader) -> float:
+    """Mean AUROC over the diseases present in the validation set (the AP network's selection score)."""
+    from sklearn.metrics import roc_auc_score
+
+    model.eval()
+    scores, targets = [], []
+    with torch.no_grad():
+        for x, y in loader:
+            scores.append(torch.sigmoid(model(x)))
+            targets.append(y)
+    scores, targets = torch.cat(scores).numpy(), torch.cat(targets).numpy()
+    values = [roc_auc_score(targets[:, d], scores[:, d]) for d in range(targets.shape[1])
+              if 0 < targets[:, d].sum() < len(targets)]
+    return float(sum(values) / len(values)) if values else 0.0
+
+
+def train_ap(data: Path, out_dir: Path, config: TrainConfig, *, init: str | None = None, on_epoch=None) -> dict:
+    """Pre-train the AP network on ChestX-ray14 (8 ChestX-ray8 diseases, multi-label BCE), split by patient."""
+    from cmx_bench.data.chestxray14 import DISEASES, read_chestxray14
+    from cmx_bench.data.images import LabelledImage, read_grayscale
+
+    items = read_chestxray14(data)
+    # The patient split works on single labels: stratify by "any disease" so both parts hold positives.
+    proxies = [LabelledImage(i.path, "sick" if any(i.targets) else "clear", i.patient_id) for i in items]
+    parts = patient_split(proxies, fractions=(0.9, 0.1, 0.0), seed=config.seed)
+    targets = {i.path: i.targets for i in items}
+    card = get_card("densenet121")
+    sets = {}
+    for name in ("train", "val"):
+        chosen = parts[name]
+        sets[name] = CxrDataset([read_grayscale(i.path) for i in chosen], [list(targets[i.path]) for i in chosen],
+                                config.input_size, card.mean, card.std, augment=name == "train", seed=config.seed)
+    torch.manual_seed(config.seed)
+    model = ap_network()
+    init_facts = {"init": "random"}
+    if init == "imagenet":
+        imagenet_init("densenet121", _densenet_trunk(model))
+        init_facts = {"init": "imagenet (local cache)"}
+    elif init:
+        model.load_state_dict(read_state_dict(init))
+        init_facts = {"init": str(init)}
+    bce = torch.nn.BCEWithLogitsLoss()
+    meta = {"model": "ap_densenet121", "labels": list(DISEASES), "input_size": config.input_size, "data": str(data),
+            **init_facts}
+    summary = fit(model, sets["train"], sets["val"], config, out_dir, meta,
+                  batch_loss=lambda logits, x, y: bce(logits, y), score=mean_auroc_score, on_epoch=on_epoch)
+    summary.update(skipped=[], counts={k: len(v) for k, v in parts.items()})
+    return summary

@@ -28,7 +28,7 @@ def test_training_keeps_the_best_checkpoint_and_history(trained):
     for summary, folder in ((rf, "rf"), (ms, "ms")):
         history = json.loads((root / folder / "history.json").read_text())
         assert len(history["history"]) == 2 and (root / folder / "best.pth").is_file()
-        assert history["best"]["val_accuracy"] == max(r["val_accuracy"] for r in history["history"])
+        assert history["best"]["val_score"] == max(r["val_score"] for r in history["history"])
     assert json.loads((root / "ms" / "history.json").read_text())["meta"]["teacher"].endswith("best.pth")
 
 
