@@ -176,6 +176,7 @@ from cmx_bench.cli import data_commands, train_commands  # noqa: E402
 app.add_typer(data_commands.app, name="data")
 app.command(name="train")(train_commands.train)
 app.command(name="evaluate")(train_commands.evaluate)
+app.command(name="sweep")(train_commands.sweep)
 
 baseline_app = typer.Typer(help="Named baselines that CI compares against.", no_args_is_help=True)
 app.add_typer(baseline_app, name="baseline")

@@ -102,3 +102,54 @@ def evaluate(
         for source, value in metrics.get("per_source_accuracy", {}).items():
             console.print(f"  {name} {source}: accuracy {value['accuracy']:.3f} over {value['images']} images")
     console.print(f"figures and evaluation.json in {out}")
+
+
+def _floats(text: str) -> list[float]:
+    from cmx_bench.errors import CmxError
+
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise CmxError(f"'{text}' is not a comma-separated list of numbers") from exc
+
+
+def sweep(
+    model: str = typer.Option("shufflenet_v2_x1_0", "--model", "-m", help="The student backbone."),
+    data: Path = typer.Option(..., "--data", help="Clean images: manifest with a split column."),
+    teacher: Path = typer.Option(..., "--teacher", help="RF checkpoint for the clean students."),
+    snapshots: Optional[Path] = typer.Option(None, "--snapshots", help="Snapshot twins' manifest: also train on them."),
+    snapshot_teacher: Optional[Path] = typer.Option(None, "--snapshot-teacher", help="RF trained on snapshots "
+                                                                                     "(default: --teacher)."),
+    alphas: str = typer.Option("0.2,0.4,0.6,0.8", "--alphas", help="Alpha values (rows at T = 5)."),
+    temperatures: str = typer.Option("1,5,10", "--temperatures", help="Temperatures (rows at alpha = 0.8)."),
+    losses: str = typer.Option("pc0.8,pc0.995,arcface,softmax", "--losses", help="pc<margin>, arcface, softmax."),
+    preset: str = typer.Option("cpu", "--preset"),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
+    input_size: Optional[int] = typer.Option(None, "--input-size", min=32),
+    lr: Optional[float] = typer.Option(None, "--lr"),
+    out: Path = typer.Option(Path("runs/sweep"), "--out", "-o", help="Cells, checkpoints and tables.md go here."),
+):
+    """Distil one student per (alpha, T, loss) cell on clean images and snapshots; resumable; Tables 2-4 layout."""
+    from rich.progress import Progress
+
+    from cmx_bench.fileio import write_text_atomic
+    from cmx_bench.report.sweep_tables import sweep_tables_markdown
+    from cmx_bench.train.sweep import paper_accuracy, paper_grid, run_sweep
+
+    loss_list = [v.strip() for v in losses.split(",") if v.strip()]
+    cells = paper_grid(_floats(alphas), _floats(temperatures), loss_list)
+    sets = {"clean": data, **({"snapshot": snapshots} if snapshots else {})}
+    teachers = {"clean": teacher, "snapshot": snapshot_teacher or teacher}
+    config = _config(preset, epochs=epochs, input_size=input_size, lr=lr)
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"sweep {model}", total=len(cells) * len(sets))
+
+        def on_cell(record, skipped):
+            progress.update(task, advance=1, description=f"{model} a={record['alpha']:g} t={record['temperature']:g} "
+                            f"{record['loss']} {record['data']}: {record['test_accuracy']:.3f}"
+                            + (" (done before)" if skipped else ""))
+
+        records = run_sweep(model, sets, teachers, out, config, cells, on_cell=on_cell)
+    tables = write_text_atomic(out / "tables.md", sweep_tables_markdown(model, records, paper_accuracy(model),
+                                                                       loss_list))
+    console.print(f"{len(records)} cells; Tables 2-4 layout in {tables}")

@@ -38,3 +38,7 @@ def preset(name: str, **overrides) -> TrainConfig:
     if name not in PRESETS:
         raise UnknownNameError(f"unknown preset '{name}'; choose one of: {', '.join(PRESETS)}")
     return replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
+
+
+def replace_config(config: TrainConfig, **changes) -> TrainConfig:
+    return replace(config, **changes)

@@ -1,0 +1,91 @@
+"""The paper's alpha x temperature x loss grid per backbone, on clean images and on snapshots; resumable."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from cmx_bench import paths
+from cmx_bench.errors import CmxError
+from cmx_bench.fileio import write_json_atomic
+from cmx_bench.train.presets import TrainConfig, replace_config
+
+LOSSES = ("pc0.8", "pc0.995", "arcface", "softmax")  # the paper's four columns
+FIXED_T, FIXED_ALPHA = 5.0, 0.8                      # Tables 2-4: alpha rows at T = 5, T rows at alpha = 0.8
+
+
+@dataclass(frozen=True)
+class Cell:
+    alpha: float
+    temperature: float
+    loss: str
+
+    @property
+    def name(self) -> str:
+        return f"a{self.alpha:g}_t{self.temperature:g}_{self.loss}"
+
+
+def parse_loss(spec: str) -> dict:
+    """'pc0.8' -> PC loss with margin 0.8; 'arcface'; 'softmax'."""
+    if spec.startswith("pc"):
+        try:
+            return {"loss": "pc", "margin": float(spec[2:] or 0.8)}
+        except ValueError as exc:
+            raise CmxError(f"loss '{spec}' is not pc<margin> (e.g. pc0.8), arcface or softmax") from exc
+    if spec in ("arcface", "softmax"):
+        return {"loss": spec}
+    raise CmxError(f"unknown loss '{spec}'; choose pc<margin> (e.g. pc0.8), arcface or softmax")
+
+
+def paper_grid(alphas=(0.2, 0.4, 0.6, 0.8), temperatures=(1.0, 5.0, 10.0), losses=LOSSES) -> list[Cell]:
+    """The cells of Tables 2-4: every alpha at T = 5 and every T at alpha = 0.8, for each loss."""
+    cells = []
+    for loss in losses:
+        parse_loss(loss)
+        for alpha in alphas:
+            cells.append(Cell(alpha, FIXED_T, loss))
+        for temperature in temperatures:
+            cells.append(Cell(FIXED_ALPHA, temperature, loss))
+    return list(dict.fromkeys(cells))
+
+
+def paper_accuracy(backbone: str) -> dict:
+    with open(paths.models_dir() / "paper" / "accuracy_tables.toml", "rb") as handle:
+        return tomllib.load(handle).get(backbone, {})
+
+
+def run_sweep(backbone: str, data: dict[str, Path], teachers: dict[str, Path], out_dir: Path, base: TrainConfig,
+              cells: list[Cell], *, on_cell=None) -> list[dict]:
+    """Train and test one student per (cell, data kind); a cell whose record exists is skipped (resume)."""
+    from cmx_bench.evaluate.evaluation import evaluate_set
+    from cmx_bench.nets.checkpoint import checkpoint_meta, load_model
+    from cmx_bench.nets.registry import get_card
+    from cmx_bench.train.players import train_classifier
+
+    card = get_card(backbone)
+    records = []
+    for cell in cells:
+        for kind, location in data.items():
+            record_path = Path(out_dir) / "cells" / f"{backbone}__{cell.name}__{kind}.json"
+            if record_path.is_file():
+                records.append(json.loads(record_path.read_text()))
+                if on_cell:
+                    on_cell(records[-1], skipped=True)
+                continue
+            config = replace_config(base, alpha=cell.alpha, temperature=cell.temperature, **parse_loss(cell.loss))
+            folder = Path(out_dir) / "checkpoints" / f"{backbone}__{cell.name}__{kind}"
+            summary = train_classifier(backbone, location, folder, config, teacher=teachers[kind])
+            model, _ = load_model(card, summary["checkpoint"])
+            size = checkpoint_meta(summary["checkpoint"]).get("input_size", config.input_size)
+            metrics = evaluate_set(model, card, location, "test", size)["metrics"]
+            record = {"kind": "sweep_cell", "backbone": backbone, "data": kind, "alpha": cell.alpha,
+                      "temperature": cell.temperature, "loss": cell.loss, "test_accuracy": metrics["accuracy"],
+                      "auroc": metrics["auroc"], "best_val_score": summary["best"]["val_score"],
+                      "checkpoint": summary["checkpoint"], "teacher": str(teachers[kind])}
+            write_json_atomic(record_path, record, overwrite=False)
+            records.append(record)
+            if on_cell:
+                on_cell(record, skipped=False)
+    return records
