@@ -25,7 +25,7 @@ def phantom(label: str, size: int = 256, seed: int = 0) -> np.ndarray:
         raise ValueError(f"label {label!r} is not one of {CLASSES}")
     rng = np.random.default_rng([seed, CLASSES.index(label), size])
     x, y = _grid(size)
-    body = 0.55 + 0.1 * rng.standard_normal()
+    body = 0.55 + 0.04 * rng.standard_normal()
     img = np.full((size, size), body)
     # Dark lung fields, one per side, with a little variation in shape and position.
     lungs = []
@@ -45,8 +45,8 @@ def phantom(label: str, size: int = 256, seed: int = 0) -> np.ndarray:
         for cx, lung in lungs:
             edge = cx + np.sign(cx - 0.5) * 0.08
             haze = _blob(x, y, edge, 0.6 + 0.05 * rng.standard_normal(), 0.09, 0.22)
-            img += 0.3 * haze * lung * (1 + 0.3 * rng.standard_normal((size, size)))
-    img += 0.03 * rng.standard_normal((size, size))
+            img += 0.45 * haze * lung * (1 + 0.3 * rng.standard_normal((size, size)))
+    img += 0.02 * rng.standard_normal((size, size))
     return (np.clip(img, 0, 1) * 255).astype(np.uint8)
 
 
