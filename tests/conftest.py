@@ -36,7 +36,7 @@ def squeezenet_checkpoint(tmp_path_factory):
 
 
 def run_cli(monkeypatch, capsys, *args):
-    """Run the cmx-bench entry point in-process; returns (exit code, stdout, stderr)."""
+    """Run the cmx-bench entry point in-process; returns (exit code, stdout, stderr); capsys None: output not kept."""
     from cmx_bench.cli.main import main
 
     monkeypatch.setattr(sys, "argv", ["cmx-bench", *map(str, args)])
@@ -45,6 +45,8 @@ def run_cli(monkeypatch, capsys, *args):
         main()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if capsys is None:
+        return code, "", ""
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

@@ -16,7 +16,7 @@ app = typer.Typer(help="Data sets: manifests and patient splits, snapshot twins,
 @app.command()
 def prepare(
     out: Path = typer.Option(..., "--out", "-o", help="Manifest CSV to write."),
-    manifest: Optional[Path] = typer.Option(None, "--manifest", help="An existing file,label,patient_id[,source] CSV."),
+    manifest: Optional[Path] = typer.Option(None, "--manifest", help="An existing file,label,patient_id[,source] CSV, or class folders."),
     covid_chestxray: Optional[Path] = typer.Option(None, "--covid-chestxray", help="ieee8023/covid-chestxray-dataset."),
     kermany: Optional[Path] = typer.Option(None, "--kermany", help="Kermany chest_xray/ folder."),
     rsna: Optional[Path] = typer.Option(None, "--rsna", help="RSNA pneumonia challenge folder."),
