@@ -15,7 +15,7 @@ def classifier_module(model: nn.Module) -> nn.Module:
     if hasattr(model, "fc"):
         return model.fc  # ShuffleNetV2
     classifier = model.classifier  # MobileNetV2: Dropout, Linear; SqueezeNet: Dropout, Conv, ReLU, Pool
-    return classifier[1]
+    return classifier[-1] if len(classifier) == 4 and isinstance(classifier[2], nn.Flatten) else classifier[1]
 
 
 def last_conv_layer(model: nn.Module) -> nn.Module:

@@ -41,5 +41,13 @@ def use_cosine_heads(model: nn.Module, scale: float = 30.0) -> nn.Module:
             else:
                 setattr(parent, attribute, head)
             return model
-    raise CmxError(f"{type(model).__name__} has no linear classifier to carry an ArcFace cosine head "
-                   "(SqueezeNet's is convolutional); train it with --loss pc or --loss softmax")
+    classifier = getattr(model, "classifier", None)
+    if isinstance(classifier, nn.Sequential) and len(classifier) > 1 and isinstance(classifier[1], nn.Conv2d):
+        # SqueezeNet classifies with a 1x1 convolution before pooling; ArcFace needs an embedding, so pool
+        # the 512 feature maps first and put the cosine head on that vector.
+        conv = classifier[1]
+        model.classifier = nn.Sequential(nn.Dropout(p=0.5), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                         ScaledCosineHead(conv.in_channels, conv.out_channels, scale))
+        return model
+    raise CmxError(f"{type(model).__name__} has no classifier that cmx-bench can give an ArcFace cosine head; "
+                   "train it with --loss pc or --loss softmax")

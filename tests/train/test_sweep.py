@@ -31,12 +31,12 @@ def test_sweep_writes_cells_resumes_and_renders_tables(cli, tmp_path):
     snapshots = make_snapshot_set(manifest, tmp_path / "snapshots")["manifest"]
     teacher = train_classifier("densenet121", manifest, tmp_path / "rf", preset("tiny", epochs=1))["checkpoint"]
     args = ["sweep", "-m", "squeezenet1_1", "--data", manifest, "--snapshots", snapshots, "--teacher", teacher,
-            "--alphas", "0.8", "--temperatures", "5", "--losses", "pc0.8,softmax", "--preset", "tiny", "--epochs", "1",
+            "--alphas", "0.8", "--temperatures", "5", "--losses", "pc0.8,arcface", "--preset", "tiny", "--epochs", "1",
             "--out", tmp_path / "sweep"]
     code, out, err = cli(*args)
     assert code == 0, err
     cells = sorted((tmp_path / "sweep" / "cells").glob("*.json"))
-    assert len(cells) == 4  # 2 losses x (clean, snapshot)
+    assert len(cells) == 4  # 2 losses (PC and ArcFace, which SqueezeNet takes on a pooled cosine head) x 2 sets
     record = json.loads(cells[0].read_text())
     assert 0 <= record["test_accuracy"] <= 1 and record["kind"] == "sweep_cell"
     tables = (tmp_path / "sweep" / "tables.md").read_text()
