@@ -1,0 +1,88 @@
+package org.cmxbench.runner.core;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** The timing loop of the runner protocol: load, first inference, warm-up, timed iterations, outputs. */
+public final class Runner {
+    /** Loads the artifact named by a job; the Android glue picks PyTorch Lite or ExecuTorch by the job's runtime. */
+    public interface Loader {
+        Model load(Job job) throws Exception;
+    }
+
+    private final Clock clock;
+    private final String runnerName;
+    private final String runnerVersion;
+
+    public Runner(Clock clock, String runnerName, String runnerVersion) {
+        this.clock = clock;
+        this.runnerName = runnerName;
+        this.runnerVersion = runnerVersion;
+    }
+
+    /** Runs the job; every failure becomes status "error" with a one-line message, never an exception. */
+    public Map<String, Object> run(Job job, List<float[]> inputs, Loader loader, String runtimeVersion, int threads) {
+        Map<String, Object> phases = new LinkedHashMap<>();
+        Map<String, Object> result = new LinkedHashMap<>();
+        List<Object> latencies = new ArrayList<>();
+        result.put("protocol_version", 1);
+        result.put("status", "ok");
+        result.put("error", null);
+        Map<String, Object> runner = new LinkedHashMap<>();
+        runner.put("name", runnerName);
+        runner.put("version", runnerVersion);
+        result.put("runner", runner);
+        Map<String, Object> runtime = new LinkedHashMap<>();
+        runtime.put("name", job.runtime);
+        runtime.put("version", runtimeVersion);
+        runtime.put("threads", threads);
+        result.put("runtime", runtime);
+        result.put("phases", phases);
+        result.put("load_ms", null);
+        result.put("first_inference_ms", null);
+        result.put("latencies_ms", latencies);
+        result.put("outputs", null);
+        phases.put("start", clock.wallSeconds());
+        try {
+            phases.put("load_start", clock.wallSeconds());
+            long tic = clock.nanoTime();
+            Model model = loader.load(job);
+            result.put("load_ms", (clock.nanoTime() - tic) / 1e6);
+            phases.put("load_end", clock.wallSeconds());
+            tic = clock.nanoTime();
+            model.run(inputs.get(0));
+            result.put("first_inference_ms", (clock.nanoTime() - tic) / 1e6);
+            for (int i = 0; i < job.warmup; i++) model.run(inputs.get(i % inputs.size()));
+            double measureStart = clock.wallSeconds();
+            phases.put("warmup_end", measureStart);
+            phases.put("measure_start", measureStart);
+            long started = clock.nanoTime();
+            long minimum = (long) (job.minDurationS * 1e9);
+            while (latencies.size() < job.maxIterations
+                    && (latencies.size() < job.iterations || clock.nanoTime() - started < minimum)) {
+                float[] x = inputs.get(latencies.size() % inputs.size());
+                tic = clock.nanoTime();
+                model.run(x);
+                latencies.add((clock.nanoTime() - tic) / 1e6);
+            }
+            phases.put("measure_end", clock.wallSeconds());
+            if (job.returnOutputs) {
+                List<Object> outputs = new ArrayList<>();
+                for (float[] x : inputs) {
+                    List<Object> probabilities = new ArrayList<>();
+                    for (float p : model.run(x)) probabilities.add((double) p);
+                    outputs.add(probabilities);
+                }
+                result.put("outputs", outputs);
+            }
+        } catch (Exception exc) {
+            String message = exc.getMessage() == null ? exc.getClass().getSimpleName() : exc.getMessage();
+            result.put("status", "error");
+            result.put("error", message.split("\n", 2)[0]);
+        }
+        phases.put("end", clock.wallSeconds());
+        return result;
+    }
+}

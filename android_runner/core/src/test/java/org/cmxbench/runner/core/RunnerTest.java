@@ -1,0 +1,85 @@
+package org.cmxbench.runner.core;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNull;
+import static org.junit.Assert.assertTrue;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.junit.Test;
+
+public class RunnerTest {
+    /** A clock that moves 2 ms per inference and 0 otherwise: latencies and durations are exact. */
+    static final class FakeClock implements Clock {
+        long nanos;
+
+        @Override
+        public long nanoTime() {
+            return nanos;
+        }
+
+        @Override
+        public double wallSeconds() {
+            return 1_000_000 + nanos / 1e9;
+        }
+    }
+
+    static Job job(int iterations, double minDuration, boolean outputs) {
+        return Job.parse("{\"protocol_version\": 1, \"artifact\": \"m.pte\", \"format\": \"pte\", \"runtime\": "
+                + "\"executorch\", \"input_shape\": [1, 2], \"inputs\": [\"a.f32\", \"b.f32\"], \"warmup\": 3, "
+                + "\"iterations\": " + iterations + ", \"min_duration_s\": " + minDuration + ", \"threads\": 0, "
+                + "\"return_outputs\": " + outputs + "}");
+    }
+
+    static Runner.Loader twoMillisecondModel(FakeClock clock, int[] calls) {
+        return j -> x -> {
+            clock.nanos += 2_000_000;
+            calls[0]++;
+            return new float[] {0.5f, 0.25f, 0.25f};
+        };
+    }
+
+    @Test
+    public void timesTheRequestedIterationsAfterWarmup() {
+        FakeClock clock = new FakeClock();
+        int[] calls = {0};
+        List<float[]> inputs = Arrays.asList(new float[2], new float[2]);
+        Map<String, Object> result = new Runner(clock, "test", "0").run(job(10, 0, true), inputs,
+                twoMillisecondModel(clock, calls), "1.5.1", 2);
+        assertEquals("ok", result.get("status"));
+        List<?> latencies = (List<?>) result.get("latencies_ms");
+        assertEquals(10, latencies.size());
+        assertEquals(2.0, (Double) latencies.get(0), 1e-9);
+        assertEquals(1 + 3 + 10 + 2, calls[0]); // first inference, warm-up, timed, one output per input
+        assertEquals(2, ((List<?>) result.get("outputs")).size());
+        Map<?, ?> phases = (Map<?, ?>) result.get("phases");
+        assertTrue((Double) phases.get("measure_end") - (Double) phases.get("measure_start") >= 0.0199);
+    }
+
+    @Test
+    public void minimumDurationExtendsTheLoop() {
+        FakeClock clock = new FakeClock();
+        Map<String, Object> result = new Runner(clock, "test", "0").run(job(1, 0.1, false),
+                Arrays.asList(new float[2]), twoMillisecondModel(clock, new int[1]), null, 1);
+        assertEquals(50, ((List<?>) result.get("latencies_ms")).size());
+        assertNull(result.get("outputs"));
+    }
+
+    @Test
+    public void aLoadFailureBecomesAnErrorResult() {
+        Map<String, Object> result = new Runner(new FakeClock(), "test", "0").run(job(5, 0, false),
+                Arrays.asList(new float[2]), j -> { throw new IllegalStateException("corrupt flatbuffer\nstack"); },
+                null, 1);
+        assertEquals("error", result.get("status"));
+        assertEquals("corrupt flatbuffer", result.get("error"));
+        assertTrue(((List<?>) result.get("latencies_ms")).isEmpty());
+    }
+
+    @Test(expected = IllegalArgumentException.class)
+    public void aJobWithoutIterationsIsRefused() {
+        Job.parse("{\"protocol_version\": 1, \"artifact\": \"m.pte\", \"format\": \"pte\", \"runtime\": \"executorch\","
+                + " \"input_shape\": [1], \"inputs\": [\"a\"], \"warmup\": 0, \"min_duration_s\": 0, \"threads\": 0,"
+                + " \"return_outputs\": false}");
+    }
+}
