@@ -13,14 +13,17 @@ from pathlib import Path
 import torch
 
 from cmx_bench import paths
-from cmx_bench.data.preprocess import generated_inputs
+from cmx_bench.data.images import list_images, read_grayscale
+from cmx_bench.data.preprocess import generated_inputs, to_tensor
 from cmx_bench.errors import ArtifactError
 from cmx_bench.export import lowering
-from cmx_bench.export.formats import ArtifactFormat
+from cmx_bench.export.formats import ArtifactFormat, get_format
 from cmx_bench.export.loaders import load_artifact
 from cmx_bench.export.manifest import MANIFEST_VERSION, library_versions, manifest_path, verify_artifact
 from cmx_bench.export.parity import FP32_MAX_DELTA, check_parity
-from cmx_bench.fileio import sha256_file, write_json_atomic
+from cmx_bench.fileio import ensure_writable_folder, sha256_file, write_json_atomic
+from cmx_bench.nets.checkpoint import load_model, random_init_facts
+from cmx_bench.nets.registry import build_model, card_for_trained, get_card
 
 
 @dataclass(frozen=True)
@@ -113,13 +116,6 @@ def export_to_folder(model_name: str, format_names: list[str], out_dir: Path, *,
                      trust_pickle: bool = False, calibration_dir: Path | None = None,
                      limits: ParityLimits = ParityLimits(), seed: int = 0) -> list[tuple[Path, dict]]:
     """`cmx-bench export`: one artifact (plus manifest) per format in out_dir; returns (path, manifest) pairs."""
-    from cmx_bench.data.images import list_images, read_grayscale
-    from cmx_bench.data.preprocess import to_tensor
-    from cmx_bench.fileio import ensure_writable_folder
-    from cmx_bench.nets.checkpoint import load_model, random_init_facts
-    from cmx_bench.nets.registry import build_model, card_for_trained, get_card
-    from cmx_bench.export.formats import get_format
-
     card = get_card(model_name)
     formats = [get_format(name) for name in format_names]
     out_dir = ensure_writable_folder(out_dir, "export folder")
