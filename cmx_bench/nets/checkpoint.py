@@ -62,11 +62,14 @@ def read_state_dict(path: str | os.PathLike, *, trust_pickle: bool = False) -> d
     return _strip_module_prefix(_unwrap(_load_object(path, trust_pickle), path))
 
 
-def checkpoint_meta(path: str | os.PathLike, *, trust_pickle: bool = False) -> dict:
-    """What cmx-bench's trainer stored beside the weights (model, head, input size, config), or {}."""
-    obj = _load_object(Path(path), trust_pickle)
+def _meta_of(obj) -> dict:
     meta = obj.get("cmx_bench") if isinstance(obj, dict) else None
     return meta if isinstance(meta, dict) else {}
+
+
+def checkpoint_meta(path: str | os.PathLike, *, trust_pickle: bool = False) -> dict:
+    """What cmx-bench's trainer stored beside the weights (model, head, input size, config), or {}."""
+    return _meta_of(_load_object(Path(path), trust_pickle))
 
 
 def load_model(card, path: str | os.PathLike, *, trust_pickle: bool = False):
@@ -74,20 +77,24 @@ def load_model(card, path: str | os.PathLike, *, trust_pickle: bool = False):
     from cmx_bench.nets.heads import use_cosine_heads
     from cmx_bench.nets.registry import build_model
 
-    meta = checkpoint_meta(path, trust_pickle=trust_pickle)
+    obj = _load_object(Path(path), trust_pickle)  # read once: weights and trainer metadata
+    meta = _meta_of(obj)
     if meta.get("model") and meta["model"] != card.name:
         raise CheckpointError(f"checkpoint {path} holds a {meta['model']} network; pass --model {meta['model']}")
     model = build_model(card)
     if meta.get("head") == "cosine":
         use_cosine_heads(model, meta.get("arcface_scale", 30.0))
-    facts = load_weights(model, path, trust_pickle=trust_pickle)
+    facts = _load_state(model, _strip_module_prefix(_unwrap(obj, Path(path))), path, trust_pickle)
     facts["trained"] = {k: meta[k] for k in ("head", "input_size", "epoch", "val_score", "teacher") if k in meta}
     return model, facts
 
 
 def load_weights(model: torch.nn.Module, path: str | os.PathLike, *, trust_pickle: bool = False) -> dict:
     """Load `path` into `model` strictly; returns provenance facts for the run record."""
-    state = read_state_dict(path, trust_pickle=trust_pickle)
+    return _load_state(model, read_state_dict(path, trust_pickle=trust_pickle), path, trust_pickle)
+
+
+def _load_state(model: torch.nn.Module, state: dict, path, trust_pickle: bool) -> dict:
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
