@@ -54,7 +54,8 @@ def run(
     console.print(frame_table(terminal_frame(table5_frame(outcome.records)), f"Table 5 view: {device}"))
     if any(r["config"]["weights"]["source"] == "random_init" for r in outcome.records):
         console.print("[yellow]Weights: randomly initialised (no --weights): cost figures are real, accuracy is not.")
-    console.print("Latency: median of all timed inferences; ! marks an unstable figure (see the report notes).")
+    console.print("ms: median latency (! unstable, see the report notes); CPU%: share of the whole device; "
+                  "CPU%1c: share of one core.")
     console.print(f"Report: {outcome.report_paths['markdown']}  (HTML: {outcome.report_paths['html']})")
 
 

@@ -77,9 +77,9 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 TERMINAL_COLUMNS = {
-    "model": "Model", "format": "Format", "latency_median_ms": "Latency ms", "cpu_device_pct": "CPU % dev",
-    "cpu_core_pct": "CPU % core", "memory_pss_peak_mb": "PSS MB", "energy_per_inference_mj": "mJ/inf",
-    "energy_class": "Energy", "accuracy": "Acc", "auroc_covid_vs_rest": "AUROC", "paper": "Paper CPU%/MB/Energy",
+    "model": "Model", "format": "Fmt", "latency_median_ms": "ms", "cpu_device_pct": "CPU%", "cpu_core_pct": "CPU%1c",
+    "memory_pss_peak_mb": "PSS MB", "energy_per_inference_mj": "mJ/inf", "energy_class": "Energy",
+    "accuracy": "Acc", "auroc_covid_vs_rest": "AUROC", "paper": "Paper CPU%/MB/Energy",
 }
 
 
