@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from cmx_bench.data.images import LabelledImage, read_grayscale
+from cmx_bench.data.images import LabelledImage
 from cmx_bench.data.preprocess import generated_inputs, to_tensor, write_raw_float32
 
 
@@ -18,11 +18,6 @@ class PreparedInputs:
     labels: list[int] | None
     sources: list[str] | None
     description: str
-
-
-def read_images(images: list[LabelledImage]) -> list:
-    """Decode every image up front, so that an unreadable one stops the run before anything is measured."""
-    return [read_grayscale(item.path) for item in images]
 
 
 def prepare_inputs(card, workdir: Path, images: list[LabelledImage] | None, decoded: list | None) -> PreparedInputs:

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from cmx_bench import __version__
-from cmx_bench.bench.inputs import prepare_inputs, read_images
-from cmx_bench.data.images import list_images
+from cmx_bench.bench.inputs import prepare_inputs
+from cmx_bench.data.images import decode_all, list_images
 from cmx_bench.devices.base import DeviceRun, RunSettings
 from cmx_bench.devices.profiles import paper_table5
 from cmx_bench.devices.registry import resolve_device
@@ -170,7 +170,8 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
     device = resolve_device(options.device)
     out_root = ensure_writable_folder(options.out_dir)
     images = list_images(options.data, get_card(options.models[0]).classes, split=options.split) if options.data else None
-    decoded = read_images(images) if images else None
+    # Decode every image up front, so that an unreadable one stops the run before anything is measured.
+    decoded = decode_all(images)[1] if images else None
     plans = _plan(options)
     run_id = new_run_id()
     run_dir = out_root / run_id

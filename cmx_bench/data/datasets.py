@@ -1,4 +1,4 @@
-"""In-memory training sets: decoded grayscale images, augmented on the fly, normalised as the model card says."""
+"""In-memory training sets: decoded grayscale images, augmented on the fly, pre-processed as the model card says."""
 
 from __future__ import annotations
 
@@ -7,40 +7,32 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from cmx_bench.data.preprocess import centre_offsets, crop_to_tensor, resize_shorter
+
 
 class CxrDataset(Dataset):
-    """(image tensor, label) pairs; a label is a class index or a multi-hot tensor. Random crop and small
-    rotation when `augment`."""
+    """(image tensor, label) pairs; a label is a class index or a multi-hot list. Without `augment` a sample is
+    exactly what the host pre-processing (data/preprocess.py) makes of the image for the same card; with it,
+    a small rotation and a random crop instead of the centre one."""
 
-    def __init__(self, images: list[Image.Image], labels: list[int], input_size: int, mean, std, augment: bool,
-                 seed: int = 0):
-        self.input_size, self.augment = input_size, augment
-        self.mean = torch.tensor(mean, dtype=torch.float32)[:, None, None]
-        self.std = torch.tensor(std, dtype=torch.float32)[:, None, None]
-        resize = int(round(input_size * 256 / 224))
-        self.images = [self._resize(image, resize) for image in images]
+    def __init__(self, images: list[Image.Image], labels: list, card, augment: bool, seed: int = 0):
+        self.card, self.augment = card, augment
+        self.images = [resize_shorter(image, card.resize_size) for image in images]
         self.labels = list(labels)
         self.rng = np.random.default_rng(seed)
-
-    @staticmethod
-    def _resize(image: Image.Image, shorter: int) -> Image.Image:
-        w, h = image.size
-        scale = shorter / min(w, h)
-        return image.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, index: int):
-        image, size = self.images[index], self.input_size
+        image, size = self.images[index], self.card.input_size
         if self.augment:
             image = image.rotate(float(self.rng.uniform(-7, 7)), resample=Image.BILINEAR)
             left = int(self.rng.integers(0, image.width - size + 1))
             top = int(self.rng.integers(0, image.height - size + 1))
         else:
-            left, top = (image.width - size) // 2, (image.height - size) // 2
-        crop = np.asarray(image.crop((left, top, left + size, top + size)), dtype=np.float32) / 255.0
-        tensor = torch.from_numpy(crop)[None].expand(3, -1, -1)
+            left, top = centre_offsets(image, self.card)
         label = self.labels[index]
-        return (tensor - self.mean) / self.std, torch.as_tensor(label, dtype=torch.float32) if isinstance(
-            label, (list, tuple)) else label
+        if isinstance(label, (list, tuple)):
+            label = torch.as_tensor(label, dtype=torch.float32)
+        return crop_to_tensor(image, left, top, self.card), label

@@ -13,8 +13,8 @@ from cmx_bench.evaluate import figures
 from cmx_bench.evaluate.features import last_conv_layer, penultimate_features
 from cmx_bench.evaluate.metrics import classification_metrics
 from cmx_bench.fileio import ensure_writable_folder, write_bytes_atomic, write_json_atomic
-from cmx_bench.nets.checkpoint import checkpoint_meta, load_model
-from cmx_bench.nets.registry import get_card
+from cmx_bench.nets.checkpoint import load_model
+from cmx_bench.nets.registry import card_for_trained, get_card
 from cmx_bench.data.datasets import CxrDataset
 
 
@@ -26,12 +26,13 @@ def _predict(model, dataset) -> tuple[np.ndarray, list[torch.Tensor]]:
     return probs.numpy(), batches
 
 
-def evaluate_set(model, card, data: Path, split: str | None, input_size: int, skip_bad: bool = False) -> dict:
+def evaluate_set(model, card, data: Path, split: str | None, skip_bad: bool = False) -> dict:
+    """Predict every image of `split` pre-processed for `card` (at the input size the model was trained at)."""
     skipped = [] if skip_bad else None
     items = list_images(data, card.classes, split=split, skipped=skipped)
     kept, images, bad = decode_all(items, skip_bad=skip_bad)
     labels = np.array([card.classes.index(i.label) for i in kept])
-    dataset = CxrDataset(images, labels.tolist(), input_size, card.mean, card.std, augment=False)
+    dataset = CxrDataset(images, labels.tolist(), card, augment=False)
     probs, batches = _predict(model, dataset)
     metrics = classification_metrics(probs, labels, card.classes)
     sources = [i.source for i in kept]
@@ -50,13 +51,12 @@ def evaluate_checkpoint(model_name: str, weights: Path, data: Path, out_dir: Pat
                         skip_bad: bool = False) -> dict:
     """Write evaluation.json and figures into out_dir; returns the metrics per set (clean, snapshots)."""
     out_dir = ensure_writable_folder(out_dir, "evaluation folder")
-    card = get_card(model_name)
-    model, facts = load_model(card, weights)
-    input_size = checkpoint_meta(weights).get("input_size", card.input_size)
-    sets = {"clean": evaluate_set(model, card, data, split, input_size, skip_bad)}
+    model, facts = load_model(get_card(model_name), weights)
+    card = card_for_trained(get_card(model_name), facts)
+    sets = {"clean": evaluate_set(model, card, data, split, skip_bad)}
     if snapshots is not None:
-        sets["snapshots"] = evaluate_set(model, card, snapshots, split, input_size, skip_bad)
-    results = {"model": model_name, "weights": facts, "split": split, "input_size": input_size,
+        sets["snapshots"] = evaluate_set(model, card, snapshots, split, skip_bad)
+    results = {"model": model_name, "weights": facts, "split": split, "input_size": card.input_size,
                "sets": {name: s["metrics"] for name, s in sets.items()}}
     write_bytes_atomic(out_dir / "roc.png", figures.roc_figure(
         {name: (s["probs"], s["labels"]) for name, s in sets.items()}, card.classes))

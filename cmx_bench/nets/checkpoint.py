@@ -63,13 +63,9 @@ def read_state_dict(path: str | os.PathLike, *, trust_pickle: bool = False) -> d
 
 
 def _meta_of(obj) -> dict:
+    """What cmx-bench's trainer stored beside the weights (model, head, input size, config), or {}."""
     meta = obj.get("cmx_bench") if isinstance(obj, dict) else None
     return meta if isinstance(meta, dict) else {}
-
-
-def checkpoint_meta(path: str | os.PathLike, *, trust_pickle: bool = False) -> dict:
-    """What cmx-bench's trainer stored beside the weights (model, head, input size, config), or {}."""
-    return _meta_of(_load_object(Path(path), trust_pickle))
 
 
 def load_model(card, path: str | os.PathLike, *, trust_pickle: bool = False):

@@ -60,12 +60,17 @@ def get_card(name: str) -> ModelCard:
     return cards[name]
 
 
+def card_at_input_size(card: ModelCard, size: int) -> ModelCard:
+    """The same card for a smaller or larger input; the resize keeps the card's resize / crop ratio."""
+    if size == card.input_size:
+        return card
+    return replace(card, input_size=int(size), resize_size=int(round(size * card.resize_size / card.input_size)))
+
+
 def card_for_trained(card: ModelCard, weights_facts: dict) -> ModelCard:
     """The card at the input size a checkpoint was trained at (cmx-bench trainer metadata), else unchanged."""
     size = (weights_facts.get("trained") or {}).get("input_size")
-    if not size or size == card.input_size:
-        return card
-    return replace(card, input_size=int(size), resize_size=int(round(size * card.resize_size / card.input_size)))
+    return card_at_input_size(card, size) if size else card
 
 
 def build_model(card: ModelCard):

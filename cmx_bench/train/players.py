@@ -13,7 +13,7 @@ from cmx_bench.errors import CheckpointError, CmxError
 from cmx_bench.nets.checkpoint import load_model, read_state_dict
 from cmx_bench.nets.cxr_densenet import ap_network, transfer_ap_to_rf
 from cmx_bench.nets.heads import use_cosine_heads
-from cmx_bench.nets.registry import build_model, get_card
+from cmx_bench.nets.registry import build_model, card_at_input_size, get_card
 from cmx_bench.data.datasets import CxrDataset
 from cmx_bench.train.loops import fit
 from cmx_bench.train.presets import TrainConfig
@@ -44,8 +44,8 @@ def load_split_data(data: Path, config: TrainConfig, card, *, skip_bad: bool = F
         kept, images, bad = decode_all(parts[name], skip_bad=skip_bad)
         if skipped is not None:
             skipped += bad
-        sets[name] = CxrDataset(images, [CLASSES.index(i.label) for i in kept], config.input_size, card.mean,
-                                card.std, augment=name == "train", seed=config.seed)
+        sets[name] = CxrDataset(images, [CLASSES.index(i.label) for i in kept],
+                                card_at_input_size(card, config.input_size), augment=name == "train", seed=config.seed)
     return SplitData(sets["train"], sets["val"], skipped or [], {k: len(v) for k, v in parts.items()})
 
 
@@ -139,12 +139,12 @@ def train_ap(data: Path, out_dir: Path, config: TrainConfig, *, init: str | None
     proxies = [LabelledImage(i.path, "sick" if any(i.targets) else "clear", i.patient_id) for i in items]
     parts = patient_split(proxies, fractions=(0.9, 0.1, 0.0), seed=config.seed)
     targets = {i.path: i.targets for i in items}
-    card = get_card("densenet121")
+    card = card_at_input_size(get_card("densenet121"), config.input_size)
     sets = {}
     for name in ("train", "val"):
         chosen = parts[name]
         sets[name] = CxrDataset([read_grayscale(i.path) for i in chosen], [list(targets[i.path]) for i in chosen],
-                                config.input_size, card.mean, card.std, augment=name == "train", seed=config.seed)
+                                card, augment=name == "train", seed=config.seed)
     torch.manual_seed(config.seed)
     model = ap_network()
     init_facts = {"init": "random"}

@@ -60,8 +60,8 @@ def run_sweep(backbone: str, data: dict[str, Path], teachers: dict[str, Path], o
               cells: list[Cell], *, on_cell=None) -> list[dict]:
     """Train and test one student per (cell, data kind); a cell whose record exists is skipped (resume)."""
     from cmx_bench.evaluate.evaluation import evaluate_set
-    from cmx_bench.nets.checkpoint import checkpoint_meta, load_model
-    from cmx_bench.nets.registry import get_card
+    from cmx_bench.nets.checkpoint import load_model
+    from cmx_bench.nets.registry import card_for_trained, get_card
     from cmx_bench.train.players import train_classifier
 
     card = get_card(backbone)
@@ -77,9 +77,8 @@ def run_sweep(backbone: str, data: dict[str, Path], teachers: dict[str, Path], o
             config = replace_config(base, alpha=cell.alpha, temperature=cell.temperature, **parse_loss(cell.loss))
             folder = Path(out_dir) / "checkpoints" / f"{backbone}__{cell.name}__{kind}"
             summary = train_classifier(backbone, location, folder, config, teacher=teachers[kind])
-            model, _ = load_model(card, summary["checkpoint"])
-            size = checkpoint_meta(summary["checkpoint"]).get("input_size", config.input_size)
-            metrics = evaluate_set(model, card, location, "test", size)["metrics"]
+            model, facts = load_model(card, summary["checkpoint"])
+            metrics = evaluate_set(model, card_for_trained(card, facts), location, "test")["metrics"]
             record = {"kind": "sweep_cell", "backbone": backbone, "data": kind, "alpha": cell.alpha,
                       "temperature": cell.temperature, "loss": cell.loss, "test_accuracy": metrics["accuracy"],
                       "auroc": metrics["auroc"], "best_val_score": summary["best"]["val_score"],
