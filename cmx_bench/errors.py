@@ -31,3 +31,7 @@ class OutputError(CmxError):
 
 class RecordError(CmxError):
     """A run record that is invalid, newer than this version, or not comparable."""
+
+
+class DeviceError(CmxError):
+    """A phone that cannot be reached, refused a pre-check, or went away during a run."""

@@ -37,3 +37,9 @@ def artifact_cache_dir() -> Path:
 
 def default_reports_dir() -> Path:
     return Path("reports")
+
+
+def device_state_dir() -> Path:
+    """Journals of device changes still to undo (a phone that vanished mid-run); CMX_BENCH_STATE overrides."""
+    env = os.environ.get("CMX_BENCH_STATE")
+    return Path(env) if env else artifact_cache_dir() / "device-state"

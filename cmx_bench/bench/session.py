@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,6 +151,7 @@ def _fill_record(record: dict, plan: _Plan, artifact: Path, manifest: dict, run:
 def _accuracy_block(plan: _Plan, prepared, outputs) -> dict:
     probs = np.asarray(outputs, dtype=float)
     block = classification_metrics(probs, np.asarray(prepared.labels), plan.card.classes)
+    block["outputs"] = probs.tolist()  # class probabilities per image, in the order of the data listing
     if prepared.sources and any(prepared.sources):
         predicted, labels = probs.argmax(1), np.asarray(prepared.labels)
         block["per_source_accuracy"] = {
@@ -166,8 +168,12 @@ def _accuracy_block(plan: _Plan, prepared, outputs) -> dict:
     return block
 
 
+# Device workers share the artifact cache: one export at a time, so two phones never write the same artifact.
+_EXPORT_LOCK = threading.Lock()
+
+
 def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> BenchOutcome:
-    device = resolve_device(options.device)
+    device = resolve_device(options.device, options.settings)
     out_root = ensure_writable_folder(options.out_dir)
     images = list_images(options.data, get_card(options.models[0]).classes, split=options.split) if options.data else None
     # Decode every image up front, so that an unreadable one stops the run before anything is measured.
@@ -187,7 +193,8 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
             _describe(record, plan, device, facts, options)
             try:
                 progress.step(f"export {label}" if plan.artifact is None else f"check {label}")
-                artifact = plan.artifact or cached_artifact(plan.card, plan.model, plan.weights, plan.fmt)
+                with _EXPORT_LOCK:
+                    artifact = plan.artifact or cached_artifact(plan.card, plan.model, plan.weights, plan.fmt)
                 manifest = verify_artifact(artifact)
                 progress.step(f"run {label}")
                 if plan.card.name not in prepared_by_model:

@@ -18,7 +18,9 @@ app = typer.Typer(help="Train, export and benchmark COVID-MobileXpert networks o
 
 @app.command()
 def run(
-    device: str = typer.Option("local", "--device", "-d", help="Device profile name or serial; 'local' is the host."),
+    device: Optional[list[str]] = typer.Option(None, "--device", "-d",
+                                               help="Device profile name or adb serial; 'local' is the host. Repeat "
+                                                    "for several devices (one worker each)."),
     model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Network(s); default: the three students."),
     fmt: Optional[list[str]] = typer.Option(None, "--format", "-f", help="pte, pte-int8 or ptl (repeatable); default pte."),
     weights: Optional[list[str]] = typer.Option(None, "--weights", "-w", help="Checkpoint: PATH or MODEL=PATH."),
@@ -35,22 +37,53 @@ def run(
     timeout: float = typer.Option(600.0, "--timeout", min=1.0, help="Seconds before a runner is stopped."),
     out: Path = typer.Option(Path("reports"), "--out", "-o", help="Folder that receives the run folder."),
     seed: int = typer.Option(0, "--seed", help="Seed of random initialisation."),
+    force: bool = typer.Option(False, "--force", help="Android: run even if battery, storage or cooldown checks fail."),
+    apk: Optional[Path] = typer.Option(None, "--apk", help="Android: runner APK to install if the phone lacks it."),
+    cooldown_max: Optional[float] = typer.Option(None, "--cooldown-max", min=0.0,
+                                                 help="Android: longest wait for the phone to cool (s); default: profile."),
+    min_battery: int = typer.Option(20, "--min-battery", min=0, max=100, help="Android: lowest battery level (%)."),
+    device_dir: str = typer.Option("/data/local/tmp/cmx-bench", "--device-dir", help="Android: working folder."),
 ):
     """Benchmark networks on a device and write a Table 5-style report."""
     from cmx_bench.bench.session import BenchOptions, run_benchmark
     from cmx_bench.cli.options import parse_weights
     from cmx_bench.devices.base import RunSettings
     from cmx_bench.nets.registry import STUDENTS
-    from cmx_bench.report.table5 import table5_frame, terminal_frame
 
     models = list(model or STUDENTS)
+    devices = list(dict.fromkeys(device or ["local"]))
     options = BenchOptions(
-        device=device, models=models, formats=list(fmt or ["pte"]), weights=parse_weights(weights or [], models),
+        device=devices[0], models=models, formats=list(fmt or ["pte"]), weights=parse_weights(weights or [], models),
         artifacts=list(artifact or []), data=data, split=split, trust_pickle=trust_pickle, out_dir=out, seed=seed,
         settings=RunSettings(warmup=warmup, iterations=iters, min_duration_s=min_duration, threads=threads,
-                             sample_period_s=sample_period, sampling=not no_sampling, timeout_s=timeout))
+                             sample_period_s=sample_period, sampling=not no_sampling, timeout_s=timeout, force=force,
+                             apk=apk, cooldown_max_s=cooldown_max, min_battery_pct=min_battery, device_dir=device_dir))
+    if len(devices) > 1:
+        return _run_on_devices(options, devices)
     with RichProgress() as progress:
         outcome = run_benchmark(options, progress)
+    _print_outcome(outcome, devices[0])
+
+
+def _run_on_devices(options, devices: list[str]) -> None:
+    from cmx_bench.bench.fleet import FleetFailed, run_on_devices
+
+    with RichProgress() as progress:
+        try:
+            fleet = run_on_devices(options, devices, progress.for_device)
+        except FleetFailed as exc:
+            fleet, failed = exc.fleet, exc
+        else:
+            failed = None
+    for name, outcome in fleet.outcomes.items():
+        _print_outcome(outcome, name)
+    if failed:
+        raise failed
+
+
+def _print_outcome(outcome, device: str) -> None:
+    from cmx_bench.report.table5 import table5_frame, terminal_frame
+
     console.print(frame_table(terminal_frame(table5_frame(outcome.records)), f"Table 5 view: {device}"))
     if any(r["config"]["weights"]["source"] == "random_init" for r in outcome.records):
         console.print("[yellow]Weights: randomly initialised (no --weights): cost figures are real, accuracy is not.")
@@ -105,9 +138,68 @@ def devices():
 
     from cmx_bench.devices.profiles import all_profiles
 
+    from cmx_bench.devices.android.discovery import list_phones
+    from cmx_bench.errors import DeviceError
+
     frame = pd.DataFrame([{"Device": p["name"], "Name": p["display_name"], "Kind": p["kind"], "Tier": p["tier"],
                            "SoC": p["soc"]} for p in all_profiles().values()])
     console.print(frame_table(frame, "Device profiles"))
+    try:
+        phones = list_phones()
+    except DeviceError as exc:
+        console.print(f"[yellow]No Android phones listed: {exc}")
+        return
+    if not phones:
+        console.print("No Android phones attached (see 'adb devices'); 'local' is always available.")
+        return
+    console.print(frame_table(pd.DataFrame([{
+        "Serial": p["serial"], "Model": p["model"], "ABI": p["abi"], "Android": p["android"],
+        "Battery": f"{p['battery_level_pct']}%{' charging' if p['charging'] else ''}",
+        "Thermal": f"{p['thermal_status']}, skin {p['skin_temperature_c']} C", "Profile": p["profile"]}
+        for p in phones]),
+        "Attached phones"))
+
+
+@app.command("virtual-device")
+def virtual_device(
+    profile: str = typer.Option("pixel2", "--profile", help="Android device profile the phone plays."),
+    port: int = typer.Option(5555, "--port", min=0, max=65535, help="TCP port on 127.0.0.1 (0: any free port)."),
+    state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="Folder for the phone's files and logs."),
+    connect: bool = typer.Option(False, "--connect", help="Run 'adb connect 127.0.0.1:PORT' once listening."),
+    preinstall_runner: bool = typer.Option(False, "--preinstall-runner", help="Start with the runner app installed."),
+    drop_after: Optional[float] = typer.Option(None, "--drop-after", help="Fault: cut the connection this many "
+                                                                          "seconds after the runner app starts."),
+    offline_for: Optional[float] = typer.Option(None, "--offline-for", help="Fault: come back after this long."),
+    runner_crash: bool = typer.Option(False, "--runner-crash", help="Fault: the runner dies after loading the model."),
+    storage_free_mb: Optional[float] = typer.Option(None, "--storage-free-mb", help="Fault: free space on /data."),
+    transfer_kbps: Optional[float] = typer.Option(None, "--transfer-kbps", help="Fault: slow pushes to this rate."),
+    battery_level: int = typer.Option(85, "--battery-level", min=0, max=100, help="Battery level (%)."),
+    thermal_status: int = typer.Option(2, "--thermal-status", min=0, max=6, help="Thermal status while hot."),
+    hot_for: float = typer.Option(0.0, "--hot-for", min=0.0, help="Seconds the phone stays hot after start."),
+    hot_after_run: float = typer.Option(0.0, "--hot-after-run", min=0.0, help="Seconds it stays hot after a run."),
+):
+    """A virtual Android phone on 127.0.0.1 that speaks the adb protocol (for CI without phones)."""
+    import signal
+    import threading
+
+    from cmx_bench.devices.virtual.launch import adb_connect, start_virtual_device
+    from cmx_bench.devices.virtual.phone import Faults
+
+    faults = Faults(drop_after_s=drop_after, offline_for_s=offline_for, runner_crash=runner_crash,
+                    storage_free_mb=storage_free_mb, transfer_kbps=transfer_kbps, battery_level=battery_level,
+                    thermal_status=thermal_status, hot_for_s=hot_for, hot_after_run_s=hot_after_run)
+    device = start_virtual_device(profile, port, state_dir, faults, preinstall_runner)
+    console.print(f"virtual {profile} listening on 127.0.0.1:{device.port} (files in {device.phone.state_dir})")
+    if connect:
+        console.print(adb_connect(device.port))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        device.stop()
 
 
 @app.command()

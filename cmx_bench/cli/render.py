@@ -17,7 +17,7 @@ def frame_table(frame: pd.DataFrame, title: str) -> Table:
     table = Table(title=title, header_style="bold")
     for column in frame.columns:
         style = "dim" if "paper" in str(column).lower() else None
-        text_column = column in ("Device", "Model")
+        text_column = column in ("Device", "Model", "Serial", "Profile", "ABI")
         table.add_column(str(column), style=style, justify="left" if text_column else "right", no_wrap=text_column)
     for row in frame.itertuples(index=False):
         table.add_row(*(format_cell(v) for v in row))
@@ -45,6 +45,25 @@ class RichProgress:
 
     def step(self, label: str) -> None:
         self.bar.update(self.task, description=label)
+
+    def advance(self) -> None:
+        self.bar.advance(self.task)
+
+    def for_device(self, name: str) -> "DeviceBar":
+        return DeviceBar(self.bar, name)
+
+
+class DeviceBar:
+    """One device worker's bar on a shared display."""
+
+    def __init__(self, bar: Progress, name: str):
+        self.bar, self.name, self.task = bar, name, None
+
+    def begin(self, total: int) -> None:
+        self.task = self.bar.add_task(f"{self.name}: starting", total=total)
+
+    def step(self, label: str) -> None:
+        self.bar.update(self.task, description=f"{self.name}: {label}")
 
     def advance(self) -> None:
         self.bar.advance(self.task)

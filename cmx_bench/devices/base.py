@@ -18,6 +18,14 @@ class RunSettings:
     settle_s: float = 0.3  # idle time before loading, so that the sampler reads a PSS baseline (~13 ms)
     sampling: bool = True
     timeout_s: float = 600.0
+    # Android only
+    force: bool = False  # run even when a pre-check or the cooldown fails (the record says so)
+    min_battery_pct: int = 20
+    cooldown_max_s: float | None = None  # None: the device profile's bound
+    apk: Path | None = None  # the runner APK to install when the phone lacks this version
+    device_dir: str = "/data/local/tmp/cmx-bench"
+    android_settle_s: float = 1.5  # the app idles this long before loading, so that a PSS baseline is read over adb
+    android_pss_period_s: float = 1.0
 
 
 @dataclass

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from cmx_bench.devices.base import Device
+from cmx_bench.devices.base import Device, RunSettings
 from cmx_bench.devices.local import LocalDevice
-from cmx_bench.devices.profiles import all_profiles, get_profile
-from cmx_bench.errors import CmxError, UnknownNameError
+from cmx_bench.devices.profiles import get_profile
 
 
-def resolve_device(name: str) -> Device:
+def resolve_device(name: str, settings: RunSettings | None = None) -> Device:
+    """'local' is the host; anything else is an Android profile name or an adb serial."""
     if name == "local":
         return LocalDevice(get_profile("local"))
-    profiles = all_profiles()
-    if name in profiles:
-        raise CmxError(f"device '{name}' is an Android profile and the Android backend is not available in "
-                       "this version; run on --device local")
-    raise UnknownNameError(f"unknown device '{name}'; choose one of: {', '.join(profiles)}")
+    from cmx_bench.devices.android.discovery import find_phone
+    from cmx_bench.devices.android.phone_device import AndroidDevice
+
+    link, profile = find_phone(name)
+    return AndroidDevice(link, profile, (settings or RunSettings()).device_dir)

@@ -19,3 +19,18 @@ def energy_class(avg_power_mw: float, thresholds: dict) -> str:
     if avg_power_mw < thresholds["medium_max_mw"]:
         return "Medium"
     return "Heavy"
+
+
+def mah_to_mj(mah: float, volts: float) -> float:
+    """Charge to energy at the battery's nominal voltage: mAh x V = mWh, x 3600 = mJ."""
+    return mah * volts * 3600.0
+
+
+def fuel_gauge_energy_mj(t: list[float], current_ua: list[float], voltage_uv: list[float],
+                         idle_power_mw: float = 0.0) -> float:
+    """Integrate |current| x voltage over time (trapezoids) and subtract the idle power; vendors differ in sign."""
+    import numpy as np
+
+    power_mw = np.abs(np.asarray(current_ua, float)) * np.asarray(voltage_uv, float) / 1e9
+    above_idle = np.clip(power_mw - idle_power_mw, 0.0, None)
+    return float(np.trapezoid(above_idle, np.asarray(t, float)))

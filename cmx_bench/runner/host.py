@@ -83,6 +83,7 @@ def run_job(job: dict, base: Path) -> dict:
             _mark(phases, "measure_end")
             if job["return_outputs"]:
                 result["outputs"] = [[float(v) for v in model(x).reshape(-1)] for x in inputs]
+            time.sleep(job.get("hold_s", 0.0))
     except Exception as exc:  # the protocol reports failures in result.json, never as a traceback
         result["status"] = "error"
         result["error"] = (str(exc).splitlines() or [type(exc).__name__])[0][:300]

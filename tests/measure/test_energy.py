@@ -27,3 +27,13 @@ def test_rapl_domains_totals_and_wraparound(tmp_path):
     assert rapl.read_total_uj(domains) == 1500
     assert rapl.energy_delta_uj(1000, 4000, 10_000) == 3000
     assert rapl.energy_delta_uj(9000, 1000, 10_000) == 2000
+
+
+def test_mah_to_mj_and_fuel_gauge_integration():
+    from cmx_bench.measure.energy import fuel_gauge_energy_mj, mah_to_mj
+
+    assert mah_to_mj(1.0, 3.85) == pytest.approx(13860.0)  # 1 mAh at 3.85 V = 3.85 mWh = 13.86 J
+    # 500 mA at 4 V = 2000 mW for 2 s = 4000 mJ; 1000 mW idle leaves 2000 mJ; the current's sign does not matter.
+    t, current, voltage = [0.0, 1.0, 2.0], [-500_000.0] * 3, [4_000_000.0] * 3
+    assert fuel_gauge_energy_mj(t, current, voltage) == pytest.approx(4000.0)
+    assert fuel_gauge_energy_mj(t, current, voltage, idle_power_mw=1000.0) == pytest.approx(2000.0)

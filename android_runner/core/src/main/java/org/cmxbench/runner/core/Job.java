@@ -18,6 +18,7 @@ public final class Job {
     public final int threads;
     public final boolean returnOutputs;
     public final double settleS;
+    public final double holdS;
 
     private Job(Map<String, Object> m) {
         int version = integer(m, "protocol_version");
@@ -38,6 +39,7 @@ public final class Job {
         threads = integer(m, "threads");
         returnOutputs = (Boolean) required(m, "return_outputs");
         settleS = m.containsKey("settle_s") ? ((Number) m.get("settle_s")).doubleValue() : 0.0;
+        holdS = m.containsKey("hold_s") ? ((Number) m.get("hold_s")).doubleValue() : 0.0;
         if (iterations < 1 || warmup < 0 || minDurationS < 0 || maxIterations < 1) {
             throw new IllegalArgumentException("job has a negative or zero count");
         }

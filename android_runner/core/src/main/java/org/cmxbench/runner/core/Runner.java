@@ -24,28 +24,14 @@ public final class Runner {
 
     /** Runs the job; every failure becomes status "error" with a one-line message, never an exception. */
     public Map<String, Object> run(Job job, List<float[]> inputs, Loader loader, String runtimeVersion, int threads) {
-        Map<String, Object> phases = new LinkedHashMap<>();
-        Map<String, Object> result = new LinkedHashMap<>();
-        List<Object> latencies = new ArrayList<>();
-        result.put("protocol_version", 1);
-        result.put("status", "ok");
-        result.put("error", null);
-        Map<String, Object> runner = new LinkedHashMap<>();
-        runner.put("name", runnerName);
-        runner.put("version", runnerVersion);
-        result.put("runner", runner);
-        Map<String, Object> runtime = new LinkedHashMap<>();
-        runtime.put("name", job.runtime);
-        runtime.put("version", runtimeVersion);
-        runtime.put("threads", threads);
-        result.put("runtime", runtime);
-        result.put("phases", phases);
-        result.put("load_ms", null);
-        result.put("first_inference_ms", null);
-        result.put("latencies_ms", latencies);
-        result.put("outputs", null);
+        Map<String, Object> result = skeleton(job.runtime, runtimeVersion, threads);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> phases = (Map<String, Object>) result.get("phases");
+        @SuppressWarnings("unchecked")
+        List<Object> latencies = (List<Object>) result.get("latencies_ms");
         phases.put("start", clock.wallSeconds());
         try {
+            clock.pause(job.settleS);
             phases.put("load_start", clock.wallSeconds());
             long tic = clock.nanoTime();
             Model model = loader.load(job);
@@ -77,12 +63,47 @@ public final class Runner {
                 }
                 result.put("outputs", outputs);
             }
+            clock.pause(job.holdS);
         } catch (Exception exc) {
             String message = exc.getMessage() == null ? exc.getClass().getSimpleName() : exc.getMessage();
             result.put("status", "error");
             result.put("error", message.split("\n", 2)[0]);
         }
         phases.put("end", clock.wallSeconds());
+        return result;
+    }
+
+    /** The result of a job that could not even start (unreadable job or inputs): status "error", no timings. */
+    public Map<String, Object> failure(String runtimeName, String message) {
+        Map<String, Object> result = skeleton(runtimeName == null ? "unknown" : runtimeName, null, 0);
+        result.put("status", "error");
+        result.put("error", message == null ? "unknown error" : message.split("\n", 2)[0]);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> phases = (Map<String, Object>) result.get("phases");
+        phases.put("start", clock.wallSeconds());
+        phases.put("end", clock.wallSeconds());
+        return result;
+    }
+
+    private Map<String, Object> skeleton(String runtimeName, String runtimeVersion, int threads) {
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("protocol_version", 1);
+        result.put("status", "ok");
+        result.put("error", null);
+        Map<String, Object> runner = new LinkedHashMap<>();
+        runner.put("name", runnerName);
+        runner.put("version", runnerVersion);
+        result.put("runner", runner);
+        Map<String, Object> runtime = new LinkedHashMap<>();
+        runtime.put("name", runtimeName);
+        runtime.put("version", runtimeVersion);
+        runtime.put("threads", threads);
+        result.put("runtime", runtime);
+        result.put("phases", new LinkedHashMap<String, Object>());
+        result.put("load_ms", null);
+        result.put("first_inference_ms", null);
+        result.put("latencies_ms", new ArrayList<Object>());
+        result.put("outputs", null);
         return result;
     }
 }

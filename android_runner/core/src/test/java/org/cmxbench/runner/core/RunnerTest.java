@@ -23,6 +23,11 @@ public class RunnerTest {
         public double wallSeconds() {
             return 1_000_000 + nanos / 1e9;
         }
+
+        @Override
+        public void pause(double seconds) {
+            nanos += (long) (seconds * 1e9);
+        }
     }
 
     static Job job(int iterations, double minDuration, boolean outputs) {
@@ -55,6 +60,30 @@ public class RunnerTest {
         assertEquals(2, ((List<?>) result.get("outputs")).size());
         Map<?, ?> phases = (Map<?, ?>) result.get("phases");
         assertTrue((Double) phases.get("measure_end") - (Double) phases.get("measure_start") >= 0.0199);
+    }
+
+    @Test
+    public void settleComesBeforeTheLoadAndHoldAfterTheOutputs() {
+        FakeClock clock = new FakeClock();
+        Job job = Job.parse("{\"protocol_version\": 1, \"artifact\": \"m.pte\", \"format\": \"pte\", "
+                + "\"runtime\": \"executorch\", \"input_shape\": [1, 2], \"inputs\": [\"a.f32\"], \"warmup\": 0, "
+                + "\"iterations\": 1, \"min_duration_s\": 0, \"threads\": 0, \"return_outputs\": false, "
+                + "\"settle_s\": 1.5, \"hold_s\": 2.0}");
+        Map<String, Object> result = new Runner(clock, "test", "0").run(job, Arrays.asList(new float[2]),
+                twoMillisecondModel(clock, new int[1]), null, 1);
+        Map<?, ?> phases = (Map<?, ?>) result.get("phases");
+        assertEquals(1.5, (Double) phases.get("load_start") - (Double) phases.get("start"), 1e-6);
+        assertEquals(2.0, (Double) phases.get("end") - (Double) phases.get("measure_end"), 1e-6);
+    }
+
+    @Test
+    public void aJobThatCannotStartGivesAnErrorResultWithTheSameFields() {
+        Map<String, Object> failed = new Runner(new FakeClock(), "test", "0").failure("executorch", "bad job\nmore");
+        Map<String, Object> ok = new Runner(new FakeClock(), "test", "0").run(job(1, 0, false),
+                Arrays.asList(new float[2]), twoMillisecondModel(new FakeClock(), new int[1]), null, 1);
+        assertEquals(ok.keySet(), failed.keySet());
+        assertEquals("error", failed.get("status"));
+        assertEquals("bad job", failed.get("error"));
     }
 
     @Test

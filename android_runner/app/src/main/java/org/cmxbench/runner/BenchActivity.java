@@ -1,0 +1,77 @@
+package org.cmxbench.runner;
+
+import android.app.Activity;
+import android.os.Bundle;
+import android.os.Process;
+import android.util.Log;
+import java.io.File;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import java.util.Map;
+import org.cmxbench.runner.core.Clock;
+import org.cmxbench.runner.core.Inputs;
+import org.cmxbench.runner.core.Job;
+import org.cmxbench.runner.core.Json;
+import org.cmxbench.runner.core.Runner;
+
+/**
+ * The thin Android glue: read the job named by the intent, run it with the plain-Java core, write
+ * files/RESULT atomically (the host reads it with run-as), then end the process so that samplers see it go.
+ */
+public final class BenchActivity extends Activity {
+    private static final String TAG = "cmx-runner";
+
+    @Override
+    protected void onCreate(Bundle savedInstanceState) {
+        super.onCreate(savedInstanceState);
+        String jobPath = getIntent().getStringExtra("job");
+        String resultName = safeName(getIntent().getStringExtra("result"));
+        new Thread(() -> {
+            writeResult(resultName, runJob(jobPath));
+            finishAndRemoveTask();
+            Process.killProcess(Process.myPid());
+        }, "cmx-runner").start();
+    }
+
+    private static String safeName(String name) {
+        // Only a plain file name inside the app's files folder: no separators, no way out of it.
+        return name != null && name.matches("[A-Za-z0-9._-]{1,100}") ? name : "result.json";
+    }
+
+    private Map<String, Object> runJob(String jobPath) {
+        Runner runner = new Runner(Clock.SYSTEM, "cmx-bench-android", BuildConfig.VERSION_NAME);
+        Job job = null;
+        try {
+            File jobFile = new File(jobPath);
+            job = Job.parse(new String(Files.readAllBytes(jobFile.toPath()), StandardCharsets.UTF_8));
+            Path base = jobFile.getAbsoluteFile().getParentFile().toPath();
+            List<float[]> inputs = Inputs.read(job, base);
+            boolean executorch = "executorch".equals(job.runtime);
+            Runner.Loader loader = executorch
+                    ? j -> ExecuTorchModel.load(base.resolve(j.artifact).toString(), j.inputShape)
+                    : j -> LiteModel.load(base.resolve(j.artifact).toString(), j.inputShape, j.threads);
+            Log.i(TAG, "running " + jobPath);
+            return runner.run(job, inputs, loader,
+                    executorch ? BuildConfig.EXECUTORCH_VERSION : BuildConfig.PYTORCH_LITE_VERSION,
+                    executorch ? 0 : job.threads);
+        } catch (Exception | LinkageError exc) {
+            Log.e(TAG, "job " + jobPath + " failed", exc);
+            return runner.failure(job == null ? null : job.runtime, String.valueOf(exc.getMessage()));
+        }
+    }
+
+    private void writeResult(String name, Map<String, Object> result) {
+        File target = new File(getFilesDir(), name);
+        File temporary = new File(getFilesDir(), name + ".tmp");
+        try {
+            Files.write(temporary.toPath(), Json.write(result).getBytes(StandardCharsets.UTF_8));
+            Files.move(temporary.toPath(), target.toPath(), StandardCopyOption.REPLACE_EXISTING,
+                    StandardCopyOption.ATOMIC_MOVE);
+        } catch (Exception exc) {
+            Log.e(TAG, "cannot write " + target, exc);
+        }
+    }
+}

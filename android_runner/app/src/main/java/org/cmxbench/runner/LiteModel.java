@@ -1,0 +1,35 @@
+package org.cmxbench.runner;
+
+import org.cmxbench.runner.core.Model;
+import org.pytorch.IValue;
+import org.pytorch.LiteModuleLoader;
+import org.pytorch.Module;
+import org.pytorch.PyTorchAndroid;
+import org.pytorch.Tensor;
+
+/** A .ptl artifact behind the core's Model interface (PyTorch Android Lite, the runtime the paper used). */
+final class LiteModel implements Model {
+    private final Module module;
+    private final long[] shape;
+
+    private LiteModel(Module module, long[] shape) {
+        this.module = module;
+        this.shape = shape;
+    }
+
+    static Model load(String path, int[] inputShape, int threads) {
+        if (threads > 0) PyTorchAndroid.setNumThreads(threads);
+        return new LiteModel(LiteModuleLoader.load(path), longShape(inputShape));
+    }
+
+    static long[] longShape(int[] shape) {
+        long[] out = new long[shape.length];
+        for (int i = 0; i < shape.length; i++) out[i] = shape[i];
+        return out;
+    }
+
+    @Override
+    public float[] run(float[] input) {
+        return module.forward(IValue.from(Tensor.fromBlob(input, shape))).toTensor().getDataAsFloatArray();
+    }
+}

@@ -1,0 +1,237 @@
+"""An Android phone as a Device: pre-checks, cooldown, push, the runner app, samplers, energy, restore."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+from cmx_bench.devices.android import restore, runner_app
+from cmx_bench.devices.android.adb_link import DeviceDisconnected, PhoneLink
+from cmx_bench.devices.android.discovery import describe, phone_state
+from cmx_bench.devices.android.sampler import AdbSampler
+from cmx_bench.devices.base import Device, DeviceRun, RunSettings
+from cmx_bench.errors import DeviceError, RunnerError
+from cmx_bench.fileio import sha256_file, write_json_atomic
+from cmx_bench.measure.android_dumpsys import (parse_batterystats_uid_mah, parse_cpu_possible, parse_df_available_kb,
+                                               parse_power_rails_mj)
+from cmx_bench.measure.energy import energy_class, fuel_gauge_energy_mj, mah_to_mj, power_model_energy_mj
+from cmx_bench.measure.summary import cpu_figures, memory_figures
+from cmx_bench.runner.protocol import validate
+
+POWER_STATS = "android.hardware.power.stats.IPowerStats/default"
+STORAGE_MARGIN_KB = 20 * 1024
+POLL_S = 0.5
+
+
+class AndroidDevice(Device):
+    def __init__(self, link: PhoneLink, profile: dict, device_dir: str = runner_app.DEVICE_DIR):
+        self.link, self.profile, self.device_dir = link, profile, device_dir.rstrip("/") or "/"
+        self.serial = link.serial
+        self._facts: dict | None = None
+
+    def facts(self) -> dict:
+        if self._facts is None:
+            self._facts = describe(self.link)
+            possible = self.link.read_text(["cat", "/sys/devices/system/cpu/possible"])
+            self._facts["ncpu"] = parse_cpu_possible(possible) if possible else None
+        return self._facts
+
+    # ---- before the run -------------------------------------------------------------------------
+    def _precheck(self, needed_bytes: int, settings: RunSettings) -> dict:
+        state = phone_state(self.link)
+        problems = []
+        level = state["battery_level_pct"]
+        if level is not None and level < settings.min_battery_pct and not state["charging"]:
+            problems.append(f"battery at {level}% and not charging (minimum {settings.min_battery_pct}%); charge it")
+        free_kb = parse_df_available_kb(self.link.shell(["df", "-k", "/data/local/tmp"], check=False))
+        if free_kb is not None and free_kb < needed_bytes // 1024 + STORAGE_MARGIN_KB:
+            problems.append(f"only {free_kb // 1024} MB free on /data, {needed_bytes // 2**20 + 20} MB needed; "
+                            "free some space")
+        if problems and not settings.force:
+            raise DeviceError(f"{self.serial} ({self.name}) is not ready: {'; '.join(problems)}; or pass --force")
+        return {**state, "free_storage_kb": free_kb, "precheck_problems": problems, "forced": bool(problems)}
+
+    def _cooldown(self, settings: RunSettings) -> dict:
+        """Wait until thermal status is 0 and skin/CPU temperature is under the profile's limit, within a bound."""
+        limit = self.profile["thermal"]["max_start_temp_c"]
+        bound = settings.cooldown_max_s if settings.cooldown_max_s is not None else self.profile["thermal"]["cooldown_max_s"]
+        started = time.monotonic()
+        while True:
+            state = phone_state(self.link)
+            temperature = state["skin_temperature_c"] or state["cpu_temperature_c"]
+            cool = (state["thermal_status"] or 0) == 0 and (temperature is None or temperature < limit)
+            waited = time.monotonic() - started
+            if cool:
+                return {"cooled": True, "waited_s": waited, **state}
+            if waited >= bound:
+                if settings.force:
+                    return {"cooled": False, "waited_s": waited, **state}
+                raise DeviceError(f"{self.serial} stayed hot for {bound:.0f} s (thermal status "
+                                  f"{state['thermal_status']}, {temperature} C, limit {limit} C); let it cool, raise "
+                                  "--cooldown-max, or pass --force")
+            time.sleep(min(5.0, max(0.5, bound / 20)))
+
+    def _push_if_changed(self, local: Path, remote: str) -> dict:
+        digest = sha256_file(local)
+        have = self.link.read_text(["sha256sum", remote])
+        if have and have.split()[0] == digest:
+            return {"path": remote, "pushed": False, "seconds": 0.0}
+        return {"path": remote, "pushed": True, "seconds": self.link.push(local, remote)}
+
+    def _cpufreq_khz(self) -> list[int | None]:
+        """scaling_cur_freq of every CPU now (a throttled phone shows lower clocks before or after a run)."""
+        files = [f"/sys/devices/system/cpu/cpu{n}/cpufreq/scaling_cur_freq" for n in range(self.facts()["ncpu"] or 0)]
+        values = (self.link.shell(["cat", *files], check=False) if files else "").split()
+        return [int(v) if v.isdigit() else None for v in values]
+
+    def _clock_offset_s(self) -> float:
+        tic = time.time()
+        out = self.link.read_text(["date", "+%s.%N"]) or ""
+        toc = time.time()
+        try:
+            return float(out.strip()) - (tic + toc) / 2
+        except ValueError:
+            return 0.0
+
+    # ---- the run ----------------------------------------------------------------------------------
+    def _stage(self, artifact: Path, inputs: list[Path], job: dict, settings: RunSettings, workdir: Path) -> dict:
+        """Push the artifact, inputs (unless the phone has them) and the job; returns the job's path and the pushes."""
+        link = self.link
+        link.shell(["mkdir", "-p", f"{self.device_dir}/artifacts", f"{self.device_dir}/inputs", f"{self.device_dir}/jobs"])
+        artifact_name = f"artifacts/{sha256_file(artifact)[:16]}-{artifact.name}"
+        pushes = [self._push_if_changed(artifact, f"{self.device_dir}/{artifact_name}")]
+        input_names = []
+        for path in inputs:
+            name = f"inputs/{sha256_file(path)[:16]}.f32"
+            pushes.append(self._push_if_changed(path, f"{self.device_dir}/{name}"))
+            input_names.append(f"../{name}")
+        token = uuid.uuid4().hex[:12]
+        # Paths are relative to the job file, so the app (and the virtual phone) need no host paths.
+        device_job = {**job, "artifact": f"../{artifact_name}", "inputs": input_names,
+                      "settle_s": max(job.get("settle_s", 0.0), settings.android_settle_s),
+                      # a PSS read lands after timing even when the timed phase is shorter than the PSS period
+                      "hold_s": settings.android_pss_period_s + 0.5}
+        job_local = write_json_atomic(workdir / f"job-{token}.json", validate(device_job, "job", "cmx-bench"))
+        job_remote = f"{self.device_dir}/jobs/job-{token}.json"
+        link.push(job_local, job_remote)
+        return {"job": job_remote, "result_name": f"result-{token}.json", "pushes": pushes}
+
+    def run(self, artifact: Path, inputs: list[Path], job: dict, settings: RunSettings, workdir: Path) -> DeviceRun:
+        link, facts = self.link, self.facts()
+        needed = artifact.stat().st_size + sum(p.stat().st_size for p in inputs)
+        precheck = self._precheck(needed, settings)
+        app = runner_app.ensure_installed(link, settings.apk)
+        staged = self._stage(artifact, inputs, job, settings, workdir)
+        job_remote, result_name, pushes = staged["job"], staged["result_name"], staged["pushes"]
+        cooldown = self._cooldown(settings)
+        thermal_before = {**phone_state(link), "cpufreq_khz": self._cpufreq_khz()}
+        sampler = None
+        energy_reads: dict = {}
+        try:
+            restore.remember(self.serial, [["dumpsys", "battery", "reset"], ["am", "force-stop", runner_app.PACKAGE]])
+            # BatteryStats only accumulates on battery: unplug (in software) and reset, restore afterwards.
+            link.shell(["dumpsys", "battery", "unplug"], check=False)
+            link.shell(["dumpsys", "batterystats", "--reset"], check=False)
+            energy_reads["rails_before"] = parse_power_rails_mj(link.shell(["dumpsys", POWER_STATS], check=False))
+            offset = self._clock_offset_s()
+            sampler = AdbSampler(link, runner_app.PACKAGE, offset, settings.sample_period_s, settings.android_pss_period_s)
+            runner_app.launch(link, job_remote, result_name)
+            if settings.sampling:
+                sampler.start()
+            result = self._wait_for_result(result_name, settings, sampler)
+            series = sampler.stop() if settings.sampling else sampler.series
+            if sampler.disconnected:
+                raise sampler.disconnected
+            energy_reads["rails_after"] = parse_power_rails_mj(link.shell(["dumpsys", POWER_STATS], check=False))
+            energy_reads["batterystats"] = link.shell(["dumpsys", "batterystats"], check=False)
+            thermal_after = {**phone_state(link), "cpufreq_khz": self._cpufreq_khz()}
+            restore.restore(link)
+            link.shell(["run-as", runner_app.PACKAGE, "rm", "-f", f"files/{result_name}"], check=False)
+            link.shell(["rm", "-f", job_remote], check=False)
+        except BaseException:
+            if sampler is not None:
+                sampler.stop()
+            try:
+                restore.restore(link)  # Ctrl-C and errors too; if the phone is gone the journal waits for it
+            except DeviceError:
+                pass
+            raise
+        result = validate(result, "result", f"the runner app on {self.serial}")
+        run = DeviceRun(runner_result=result, series=series,
+                        thermal={"before": thermal_before, "after": thermal_after, "cooldown": cooldown,
+                                 "before_c": thermal_before["skin_temperature_c"],
+                                 "after_c": thermal_after["skin_temperature_c"]},
+                        sampler={"period_s": settings.sample_period_s, "pss_period_s": settings.android_pss_period_s,
+                                 "samples": len(series["t"]), "adb_commands": sampler.commands,
+                                 "clock_offset_s": offset, "enabled": settings.sampling, "precheck": precheck,
+                                 "pushes": pushes, "runner_app": app})
+        if result["status"] == "ok" and settings.sampling and len(series["t"]) >= 2:
+            phases = result["phases"]
+            run.cpu = cpu_figures(series, phases["measure_start"], phases["measure_end"], facts.get("ncpu") or 1)
+            run.cpu["conventions"] = ("cpu_device_pct: Android Studio (share of all cores, 0-100); "
+                                      "cpu_core_pct: toybox top (100 = one core)")
+            run.memory = memory_figures(series, phases["load_start"], phases["load_end"], phases["end"])
+            run.memory["vm_hwm_mb"] = sampler.vm_hwm_kb / 1024 if sampler.vm_hwm_kb else None
+            run.memory["pss_source"] = "dumpsys meminfo TOTAL PSS"
+            run.energy = self._energy(result, run.cpu, energy_reads, sampler, app)
+        return run
+
+    def _wait_for_result(self, result_name: str, settings: RunSettings, sampler: AdbSampler) -> dict:
+        deadline = time.monotonic() + settings.timeout_s
+        gone_since = None
+        while time.monotonic() < deadline:
+            if sampler.disconnected:
+                raise sampler.disconnected
+            result = runner_app.read_result(self.link, result_name)
+            if result is not None:
+                return result
+            alive = self.link.read_text(["pidof", runner_app.PACKAGE])
+            if alive:
+                gone_since = None
+            else:
+                gone_since = gone_since or time.monotonic()
+                if time.monotonic() - gone_since > 2.0:  # a moment for the result file to land after exit
+                    raise RunnerError(f"the runner app on {self.serial} died without a result (a crash?); see "
+                                      f"'adb -s {self.serial} logcat -b crash'")
+            time.sleep(POLL_S)
+        self.link.shell(["am", "force-stop", runner_app.PACKAGE], check=False)
+        raise RunnerError(f"the runner app on {self.serial} gave no result within {settings.timeout_s:.0f} s; raise "
+                          "--timeout or lower --iters / --min-duration")
+
+    def _energy(self, result: dict, cpu: dict, reads: dict, sampler: AdbSampler, app: dict) -> dict:
+        """The best available method, always named: power rails, batterystats per UID, fuel gauge, power model."""
+        phases = result["phases"]
+        lifetime = phases["end"] - phases["start"]
+        inferences = 1 + len(result["latencies_ms"]) + (len(result["outputs"] or []))
+        before, after = reads.get("rails_before") or {}, reads.get("rails_after") or {}
+        mah = parse_batterystats_uid_mah(reads.get("batterystats", ""), app["uid"]) if app.get("uid") else None
+        volts = self.profile["battery_voltage_v"]
+        if before and after:
+            energy = sum(after[r] - before[r] for r in after if r in before)
+            method, note, window = "power_rails", "all power-stats rails: the whole phone, not only the app", lifetime
+        elif mah:
+            energy = mah_to_mj(mah, volts)
+            method = "batterystats_uid"
+            note = (f"BatteryStats estimate for the app's UID since reset ({mah:.4g} mAh at {volts} V): the whole app "
+                    "run (load, warm-up, measured inferences)")
+            window = lifetime
+        elif len(sampler.fuel["t"]) >= 3:
+            energy = fuel_gauge_energy_mj(sampler.fuel["t"], sampler.fuel["current_ua"], sampler.fuel["voltage_uv"])
+            method, note, window = "fuel_gauge", "battery current x voltage, whole phone, no idle baseline", lifetime
+        else:
+            core_w = self.profile["power_model"]["core_active_w"]
+            energy = power_model_energy_mj(cpu["cpu_seconds"], core_w)
+            method, window = "power_model", cpu["window_s"]
+            note = f"estimate: runner CPU time in the measured phase x {core_w} W per busy core (profile '{self.name}')"
+            inferences = len(result["latencies_ms"])
+        avg_power_mw = energy / window if window > 0 else None
+        thresholds = self.profile["energy_class"]
+        return {"method": method, "note": note, "energy_mj": energy, "window_s": window,
+                "energy_per_inference_mj": energy / inferences if inferences else None,
+                "avg_power_mw": avg_power_mw,
+                "energy_class": energy_class(avg_power_mw, thresholds) if avg_power_mw is not None else None,
+                "energy_class_rule": (f"average power over the window vs the profile's thresholds (Light < "
+                                      f"{thresholds['light_max_mw']} mW <= Medium < {thresholds['medium_max_mw']} mW "
+                                      "<= Heavy)")}

@@ -1,0 +1,89 @@
+"""The runner app on the phone: its identity, install or upgrade when the version differs, launch, result."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+from cmx_bench import paths
+from cmx_bench.errors import DeviceError
+from cmx_bench.measure.android_dumpsys import parse_kv_dump
+
+PACKAGE = "org.cmxbench.runner"
+ACTIVITY = f"{PACKAGE}/.BenchActivity"
+VERSION_NAME = "0.4.0"  # keep equal to versionName in android_runner/app/build.gradle
+DEVICE_DIR = "/data/local/tmp/cmx-bench"
+
+
+def default_apk() -> Path:
+    configured = os.environ.get("CMX_BENCH_RUNNER_APK")
+    if configured:
+        return Path(configured)
+    return paths.project_root() / "android_runner/app/build/outputs/apk/debug/app-debug.apk"
+
+
+def apk_version(apk: Path) -> str | None:
+    """versionName from Gradle's output-metadata.json beside the APK, or from a virtual-device stand-in APK."""
+    metadata = apk.parent / "output-metadata.json"
+    try:
+        elements = json.loads(metadata.read_text())["elements"]
+        return str(elements[0]["versionName"])
+    except (OSError, ValueError, KeyError, IndexError):
+        pass
+    try:
+        with zipfile.ZipFile(apk) as archive:
+            return str(json.loads(archive.read("cmx-virtual-apk.json"))["versionName"])
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+
+
+def installed_version(link) -> tuple[str | None, int | None]:
+    """(versionName, uid) of the installed runner app, (None, None) when it is not installed."""
+    found = parse_kv_dump(link.shell(["dumpsys", "package", PACKAGE], check=False))
+    uid = found.get("userId") or found.get("appId")
+    return found.get("versionName"), int(uid) if uid and uid.isdigit() else None
+
+
+def ensure_installed(link, apk: Path | None) -> dict:
+    """Install or upgrade the runner when its version differs from this cmx-bench's; returns what was done."""
+    have, uid = installed_version(link)
+    if have == VERSION_NAME:
+        return {"version": have, "uid": uid, "installed_now": False}
+    apk = apk or default_apk()
+    if not apk.is_file():
+        state = f"has version {have}" if have else "does not have it"
+        raise DeviceError(f"the runner app {PACKAGE} {VERSION_NAME} is needed and {link.serial} {state}; build it "
+                          f"(android_runner/README.md) or pass --apk PATH (looked for {apk})")
+    version = apk_version(apk)
+    if version != VERSION_NAME:
+        raise DeviceError(f"{apk} is runner version {version or 'unknown'}, this cmx-bench needs {VERSION_NAME}; "
+                          "rebuild the APK from this checkout")
+    remote = f"{DEVICE_DIR}/runner-{VERSION_NAME}.apk"
+    link.shell(["mkdir", "-p", DEVICE_DIR])
+    link.push(apk, remote)
+    out = link.shell(["pm", "install", "-r", "-t", remote], check=False)
+    link.shell(["rm", "-f", remote], check=False)
+    if "Success" not in out:
+        raise DeviceError(f"installing the runner app on {link.serial} failed: {out.strip()[:200]}")
+    have, uid = installed_version(link)
+    return {"version": have, "uid": uid, "installed_now": True}
+
+
+def launch(link, job_remote: str, result_name: str) -> None:
+    out = link.shell(["am", "start", "-W", "-S", "-n", ACTIVITY, "--es", "job", job_remote,
+                      "--es", "result", result_name])
+    if "Error" in out:
+        raise DeviceError(f"the runner app did not start on {link.serial}: "
+                          f"{[line for line in out.splitlines() if 'Error' in line][-1][:200]}")
+
+
+def read_result(link, result_name: str) -> dict | None:
+    text = link.read_text(["run-as", PACKAGE, "cat", f"files/{result_name}"])
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None  # still being written: the app renames into place, but a partial read is possible over run-as
