@@ -317,6 +317,10 @@ def main() -> None:
     except KeyboardInterrupt:
         error_console.print("[red]interrupted[/]: results measured so far are on disk")
         sys.exit(130)
+    except SystemExit as exc:
+        if exc.code == 130:  # Typer turns Ctrl-C into Exit(130) without a word
+            error_console.print("[red]interrupted[/]: results measured so far are on disk")
+        raise
 
 
 if __name__ == "__main__":

@@ -97,3 +97,18 @@ def test_a_serial_that_is_not_attached(cli, virtual_phone, tmp_path):
     message = one_line_error(cli, "run", "--device", "pixel3xl", "--out", tmp_path / "reports")
     assert "no attached phone matches profile 'pixel3xl'" in message
     assert not (tmp_path / "reports").exists()
+
+
+def test_ctrl_c_during_a_run_restores_the_phone(cli, virtual_phone, tmp_path, monkeypatch):
+    from cmx_bench.devices.android import runner_app
+
+    phone = virtual_phone()
+
+    def interrupted(link, name):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner_app, "read_result", interrupted)
+    code, _, err = cli("run", "--device", "pixel2", "--model", "squeezenet1_1", *FAST, "--out", tmp_path / "r")
+    assert code == 130 and "interrupted" in err
+    assert battery_restored(phone.serial) and restore.pending(phone.serial) == []
+    assert "am force-stop org.cmxbench.runner" in phone.phone.shell_log.read_text()

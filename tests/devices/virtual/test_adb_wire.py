@@ -42,6 +42,14 @@ def test_sync_push_pull_stat_and_list_keep_every_byte(virtual_phone, tmp_path):
     assert {"blob.bin", "again.bin"} <= {entry.path for entry in link.device.sync.list("/data/local/tmp")}
 
 
+def test_the_slow_transfer_fault_slows_pushes_down(virtual_phone, tmp_path):
+    phone = virtual_phone(transfer_kbps=1024)  # 1 MiB/s
+    blob = tmp_path / "half.bin"
+    blob.write_bytes(os.urandom(512 * 1024))
+    seconds = PhoneLink(adb_client(), phone.serial).push(blob, "/data/local/tmp/half.bin")
+    assert seconds >= 0.45  # a lower bound only: a busy machine can make it slower, never faster
+
+
 def test_sync_requests_split_or_merged_across_writes_are_reassembled():
     class Chunks:
         def __init__(self, parts):
