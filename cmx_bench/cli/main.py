@@ -136,9 +136,8 @@ def devices():
     """List the device profiles and the devices that can be used now."""
     import pandas as pd
 
-    from cmx_bench.devices.profiles import all_profiles
-
     from cmx_bench.devices.android.discovery import list_phones
+    from cmx_bench.devices.profiles import all_profiles
     from cmx_bench.errors import DeviceError
 
     frame = pd.DataFrame([{"Device": p["name"], "Name": p["display_name"], "Kind": p["kind"], "Tier": p["tier"],
@@ -169,6 +168,7 @@ def virtual_device(
     preinstall_runner: bool = typer.Option(False, "--preinstall-runner", help="Start with the runner app installed."),
     drop_after: Optional[float] = typer.Option(None, "--drop-after", help="Fault: cut the connection this many "
                                                                           "seconds after the runner app starts."),
+    drop_on_run: int = typer.Option(1, "--drop-on-run", min=1, help="Fault: ... counted from the N-th runner start."),
     offline_for: Optional[float] = typer.Option(None, "--offline-for", help="Fault: come back after this long."),
     runner_crash: bool = typer.Option(False, "--runner-crash", help="Fault: the runner dies after loading the model."),
     storage_free_mb: Optional[float] = typer.Option(None, "--storage-free-mb", help="Fault: free space on /data."),
@@ -185,7 +185,7 @@ def virtual_device(
     from cmx_bench.devices.virtual.launch import adb_connect, start_virtual_device
     from cmx_bench.devices.virtual.phone import Faults
 
-    faults = Faults(drop_after_s=drop_after, offline_for_s=offline_for, runner_crash=runner_crash,
+    faults = Faults(drop_after_s=drop_after, drop_on_run=drop_on_run, offline_for_s=offline_for, runner_crash=runner_crash,
                     storage_free_mb=storage_free_mb, transfer_kbps=transfer_kbps, battery_level=battery_level,
                     thermal_status=thermal_status, hot_for_s=hot_for, hot_after_run_s=hot_after_run)
     device = start_virtual_device(profile, port, state_dir, faults, preinstall_runner)

@@ -36,7 +36,7 @@ def commands(phone) -> dict:
             package = manifest["package"]
             if package in phone.packages and "-r" not in args:
                 return _ok("Failure [INSTALL_FAILED_ALREADY_EXISTS]\n")
-            uid = phone.packages.get(package, {}).get("uid") or 10100 + len(phone.packages) + 23
+            uid = phone.packages.get(package, {}).get("uid") or phone.next_app_uid()
             phone.force_stop(package)
             phone.packages[package] = {"uid": uid, "versionCode": manifest["versionCode"],
                                        "versionName": manifest["versionName"]}

@@ -15,7 +15,7 @@ from pathlib import Path
 from cmx_bench.devices.virtual import android_commands
 from cmx_bench.devices.virtual.toy_shell import Outcome, ToyShell, file_commands
 
-FIRST_APP_UID = 10100
+FIRST_APP_UID = 10123  # app UIDs start at 10000; any value in that range reads as u0aNNN in batterystats
 DEFAULT_FREE_BYTES = 50 * 2**30
 
 
@@ -69,7 +69,8 @@ class VirtualPhone:
         self._hot_until = self.started + self.faults.hot_for_s
         self.shell_log = self.state_dir / "shell.log"
         self._make_file_system()
-        self.shell = ToyShell({**file_commands(self.fs_path), **android_commands.commands(self)})
+        commands, write_file = file_commands(self.fs_path)
+        self.shell = ToyShell({**commands, **android_commands.commands(self)}, write_file)
 
     # ---- properties -------------------------------------------------------------------------------
     def properties(self) -> dict[str, str]:
@@ -137,6 +138,9 @@ class VirtualPhone:
         with open(self.shell_log, "a") as log:
             log.write(line.replace("\n", "\\n") + "\n")
         return self.shell.run(line)
+
+    def next_app_uid(self) -> int:
+        return FIRST_APP_UID + len(self.packages)
 
     # ---- processes ------------------------------------------------------------------------------
     def live_processes(self, package: str) -> list[AppProcess]:

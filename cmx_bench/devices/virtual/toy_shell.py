@@ -31,8 +31,8 @@ def tokenize(line: str) -> list[str]:
 
 
 class ToyShell:
-    def __init__(self, commands: dict[str, Command]):
-        self.commands = commands
+    def __init__(self, commands: dict[str, Command], write_file: Callable[[str, bytes, bool], None]):
+        self.commands, self.write_file = commands, write_file
 
     def run(self, line: str) -> Outcome:
         try:
@@ -75,7 +75,8 @@ class ToyShell:
                     out, err, status = b"", f"{words[0]}: {exc.strerror or exc}\n".encode(), 1
             stderr += err
             if redirect is not None:
-                out = self.commands["__write__"]([redirect, "append" if append else "truncate"], out)[0]
+                self.write_file(redirect, out, append)
+                out = b""
             stdin = out
         return stdin, bytes(stderr), status
 
@@ -105,8 +106,9 @@ def _split_on(tokens: list[str], separator: str) -> list[list[str]]:
     return parts
 
 
-def file_commands(fs_path) -> dict[str, Command]:
-    """toybox-like file commands over `fs_path(device_path) -> host Path` (which keeps paths inside the phone)."""
+def file_commands(fs_path) -> tuple[dict[str, Command], Callable[[str, bytes, bool], None]]:
+    """toybox-like file commands over `fs_path(device_path) -> host Path` (which keeps paths inside the phone),
+    and the writer behind `>` and `>>`."""
 
     def ok(text: str = "") -> tuple[bytes, bytes, int]:
         return text.encode(), b"", 0
@@ -175,20 +177,18 @@ def file_commands(fs_path) -> dict[str, Command]:
                 code = 1
         return "".join(lines).encode(), b"" if code == 0 else b"sha256sum: No such file or directory\n", code
 
-    def write(args, data):
-        target, mode = args
-        with open(fs_path(target), "ab" if mode == "append" else "wb") as handle:
+    def write_file(target: str, data: bytes, append: bool) -> None:
+        with open(fs_path(target), "ab" if append else "wb") as handle:
             handle.write(data)
-        return b"", b"", 0
 
     def sleep(args, stdin):
         time.sleep(min(float(args[0]) if args else 0.0, 60.0))
         return ok()
 
     return {
-        "cat": cat, "ls": ls, "rm": rm, "mkdir": mkdir, "touch": touch, "sha256sum": sha256sum, "__write__": write,
+        "cat": cat, "ls": ls, "rm": rm, "mkdir": mkdir, "touch": touch, "sha256sum": sha256sum,
         "echo": lambda args, stdin: ok(" ".join(args) + "\n"),
         "true": lambda args, stdin: ok(), "false": lambda args, stdin: (b"", b"", 1),
         "chmod": lambda args, stdin: ok(), "sleep": sleep,
         "date": lambda args, stdin: ok(f"{time.time():.6f}\n" if args == ["+%s.%N"] else time.strftime("%c\n")),
-    }
+    }, write_file

@@ -9,7 +9,7 @@ def _shell(tmp_path):
     def fs_path(path, cwd="/"):
         return tmp_path.joinpath(*[p for p in path.split("/") if p and p != ".."])
 
-    return ToyShell(file_commands(fs_path))
+    return ToyShell(*file_commands(fs_path))
 
 
 def test_lists_status_and_redirection(tmp_path):
