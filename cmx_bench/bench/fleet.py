@@ -12,6 +12,7 @@ from cmx_bench.errors import CmxError
 
 @dataclass
 class FleetOutcome:
+    devices: list[str] = field(default_factory=list)
     outcomes: dict[str, BenchOutcome] = field(default_factory=dict)  # every device that measured something
     failures: dict[str, str] = field(default_factory=dict)  # device -> one-line reason
 
@@ -22,19 +23,14 @@ class FleetFailed(CmxError):
     def __init__(self, fleet: FleetOutcome):
         name, reason = next(iter(fleet.failures.items()))
         kept = ", ".join(str(o.run_dir) for o in fleet.outcomes.values()) or "nothing was measured"
-        super().__init__(f"{len(fleet.failures)} of {len(fleet.failures) + len(fleet.outcomes) - _partial(fleet)} "
-                         f"devices failed ({name}: {reason}); kept: {kept}")
+        super().__init__(f"{len(fleet.failures)} of {len(fleet.devices)} devices failed ({name}: {reason}); "
+                         f"kept: {kept}")
         self.fleet = fleet
-
-
-def _partial(fleet: FleetOutcome) -> int:
-    """Devices counted both as failed and as having measured something (some runs failed)."""
-    return len(set(fleet.failures) & set(fleet.outcomes))
 
 
 def run_on_devices(options: BenchOptions, devices: list[str],
                    progress_for: Callable[[str], Progress] = lambda name: Progress()) -> FleetOutcome:
-    fleet = FleetOutcome()
+    fleet = FleetOutcome(devices=list(devices))
     lock = threading.Lock()
 
     def work(name: str) -> None:

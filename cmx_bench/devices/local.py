@@ -17,7 +17,7 @@ from cmx_bench.devices.base import Device, DeviceRun, RunSettings
 from cmx_bench.errors import RunnerError
 from cmx_bench.fileio import write_json_atomic
 from cmx_bench.measure import rapl
-from cmx_bench.measure.energy import energy_class, power_model_energy_mj
+from cmx_bench.measure.energy import energy_figure, power_model_energy_mj
 from cmx_bench.measure.host_sampler import HostProcessSampler
 from cmx_bench.measure.summary import cpu_figures, memory_figures
 from cmx_bench.runner.host import PHASE_PREFIX
@@ -67,16 +67,7 @@ def local_energy(series: dict, cpu: dict, profile: dict, iterations: int, start:
         energy_mj = power_model_energy_mj(cpu["cpu_seconds"], core_w)
         method = "power_model"
         note = f"estimate: runner CPU time x {core_w} W per busy core (device profile '{profile['name']}'); no RAPL here"
-    avg_power_mw = energy_mj / window if window > 0 else None
-    return {
-        "method": method, "note": note, "energy_mj": energy_mj,
-        "energy_per_inference_mj": energy_mj / iterations if iterations else None,
-        "avg_power_mw": avg_power_mw,
-        "energy_class": energy_class(avg_power_mw, profile["energy_class"]) if avg_power_mw is not None else None,
-        "energy_class_rule": (f"average power over the measured phase vs the profile's thresholds "
-                              f"(Light < {profile['energy_class']['light_max_mw']} mW <= Medium < "
-                              f"{profile['energy_class']['medium_max_mw']} mW <= Heavy)"),
-    }
+    return energy_figure(method, note, energy_mj, window, iterations, profile["energy_class"])
 
 
 # PSS baseline before the load and at the end of timing; the 2 s periodic reads fill the middle (a read costs ~13 ms).

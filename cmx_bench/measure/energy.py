@@ -21,6 +21,20 @@ def energy_class(avg_power_mw: float, thresholds: dict) -> str:
     return "Heavy"
 
 
+def energy_figure(method: str, note: str, energy_mj: float, window_s: float, inferences: int, thresholds: dict,
+                  window_name: str = "the measured phase") -> dict:
+    """The energy block of a record: the figure, the method that produced it, per inference, and its class."""
+    avg_power_mw = energy_mj / window_s if window_s > 0 else None
+    return {
+        "method": method, "note": note, "energy_mj": energy_mj, "window_s": window_s,
+        "energy_per_inference_mj": energy_mj / inferences if inferences else None,
+        "avg_power_mw": avg_power_mw,
+        "energy_class": energy_class(avg_power_mw, thresholds) if avg_power_mw is not None else None,
+        "energy_class_rule": (f"average power over {window_name} vs the profile's thresholds (Light < "
+                              f"{thresholds['light_max_mw']} mW <= Medium < {thresholds['medium_max_mw']} mW <= Heavy)"),
+    }
+
+
 def mah_to_mj(mah: float, volts: float) -> float:
     """Charge to energy at the battery's nominal voltage: mAh x V = mWh, x 3600 = mJ."""
     return mah * volts * 3600.0

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 
-def parse_pid_stat_ticks(text: str) -> dict:
-    """utime, stime, cutime, cstime (clock ticks) from /proc/<pid>/stat.
+def _stat_fields_from_state(text: str) -> list[str]:
+    """/proc/<pid>/stat fields from field 3 (state) on, counted after the last ')' because the command name
+    may hold spaces and parentheses."""
+    return text[text.rindex(")") + 2:].split()
 
-    Fields are counted after the last ')' because the command name may hold spaces and parentheses.
-    """
-    rest = text[text.rindex(")") + 2:].split()
+
+def parse_pid_stat_ticks(text: str) -> dict:
+    """utime, stime, cutime, cstime (clock ticks) from /proc/<pid>/stat."""
     # rest[0] is field 3 (state); utime is field 14, so rest[11].
-    utime, stime, cutime, cstime = (int(v) for v in rest[11:15])
+    utime, stime, cutime, cstime = (int(v) for v in _stat_fields_from_state(text)[11:15])
     return {"utime": utime, "stime": stime, "cutime": cutime, "cstime": cstime}
+
+
+def parse_pid_stat_rss_pages(text: str) -> int:
+    """Resident set size in pages (field 24) from /proc/<pid>/stat."""
+    return int(_stat_fields_from_state(text)[21])
 
 
 def parse_proc_stat_total_ticks(text: str) -> int:
@@ -23,20 +30,23 @@ def parse_proc_stat_total_ticks(text: str) -> int:
     return sum(int(v) for v in first[1:9])
 
 
-def parse_status_kb(text: str, field: str) -> int | None:
-    """A kB field such as VmRSS or VmHWM from /proc/<pid>/status."""
-    for line in text.splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return None
-
-
-def parse_smaps_rollup_kb(text: str) -> dict:
-    """Rss, Pss and USS (private clean + private dirty) in kB from /proc/<pid>/smaps_rollup."""
+def parse_kb_fields(text: str) -> dict[str, int]:
+    """Every `Name:  123 kB` line of /proc/<pid>/status or smaps_rollup, as {Name: 123}."""
     values = {}
     for line in text.splitlines():
         parts = line.split()
         if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
             values[parts[0][:-1]] = int(parts[1])
+    return values
+
+
+def parse_status_kb(text: str, field: str) -> int | None:
+    """A kB field such as VmRSS or VmHWM from /proc/<pid>/status."""
+    return parse_kb_fields(text).get(field)
+
+
+def parse_smaps_rollup_kb(text: str) -> dict:
+    """Rss, Pss and USS (private clean + private dirty) in kB from /proc/<pid>/smaps_rollup."""
+    values = parse_kb_fields(text)
     return {"rss_kb": values.get("Rss"), "pss_kb": values.get("Pss"),
             "uss_kb": (values.get("Private_Clean", 0) + values.get("Private_Dirty", 0)) if "Pss" in values else None}

@@ -16,7 +16,7 @@ from cmx_bench.errors import DeviceError, RunnerError
 from cmx_bench.fileio import sha256_file, write_json_atomic
 from cmx_bench.measure.android_dumpsys import (parse_batterystats_uid_mah, parse_cpu_possible, parse_df_available_kb,
                                                parse_power_rails_mj)
-from cmx_bench.measure.energy import energy_class, fuel_gauge_energy_mj, mah_to_mj, power_model_energy_mj
+from cmx_bench.measure.energy import energy_figure, fuel_gauge_energy_mj, mah_to_mj, power_model_energy_mj
 from cmx_bench.measure.summary import cpu_figures, memory_figures
 from cmx_bench.runner.protocol import validate
 
@@ -125,8 +125,9 @@ class AndroidDevice(Device):
         app = runner_app.ensure_installed(link, settings.apk)
         staged = self._stage(artifact, inputs, job, settings, workdir)
         job_remote, result_name, pushes = staged["job"], staged["result_name"], staged["pushes"]
-        cooldown = self._cooldown(settings)
-        thermal_before = {**phone_state(link), "cpufreq_khz": self._cpufreq_khz()}
+        cooldown = self._cooldown(settings)  # ends with the state just read: the thermal state before the run
+        thermal_before = {key: cooldown[key] for key in cooldown if key not in ("cooled", "waited_s")}
+        thermal_before["cpufreq_khz"] = self._cpufreq_khz()
         sampler = None
         energy_reads: dict = {}
         try:
@@ -208,30 +209,22 @@ class AndroidDevice(Device):
         before, after = reads.get("rails_before") or {}, reads.get("rails_after") or {}
         mah = parse_batterystats_uid_mah(reads.get("batterystats", ""), app["uid"]) if app.get("uid") else None
         volts = self.profile["battery_voltage_v"]
+        window, window_name = lifetime, "the app's whole run"
         if before and after:
             energy = sum(after[r] - before[r] for r in after if r in before)
-            method, note, window = "power_rails", "all power-stats rails: the whole phone, not only the app", lifetime
+            method, note = "power_rails", "all power-stats rails: the whole phone, not only the app"
         elif mah:
             energy = mah_to_mj(mah, volts)
             method = "batterystats_uid"
             note = (f"BatteryStats estimate for the app's UID since reset ({mah:.4g} mAh at {volts} V): the whole app "
                     "run (load, warm-up, measured inferences)")
-            window = lifetime
         elif len(sampler.fuel["t"]) >= 3:
             energy = fuel_gauge_energy_mj(sampler.fuel["t"], sampler.fuel["current_ua"], sampler.fuel["voltage_uv"])
-            method, note, window = "fuel_gauge", "battery current x voltage, whole phone, no idle baseline", lifetime
+            method, note = "fuel_gauge", "battery current x voltage, whole phone, no idle baseline"
         else:
             core_w = self.profile["power_model"]["core_active_w"]
             energy = power_model_energy_mj(cpu["cpu_seconds"], core_w)
-            method, window = "power_model", cpu["window_s"]
+            method, window, window_name = "power_model", cpu["window_s"], "the measured phase"
             note = f"estimate: runner CPU time in the measured phase x {core_w} W per busy core (profile '{self.name}')"
             inferences = len(result["latencies_ms"])
-        avg_power_mw = energy / window if window > 0 else None
-        thresholds = self.profile["energy_class"]
-        return {"method": method, "note": note, "energy_mj": energy, "window_s": window,
-                "energy_per_inference_mj": energy / inferences if inferences else None,
-                "avg_power_mw": avg_power_mw,
-                "energy_class": energy_class(avg_power_mw, thresholds) if avg_power_mw is not None else None,
-                "energy_class_rule": (f"average power over the window vs the profile's thresholds (Light < "
-                                      f"{thresholds['light_max_mw']} mW <= Medium < {thresholds['medium_max_mw']} mW "
-                                      "<= Heavy)")}
+        return energy_figure(method, note, energy, window, inferences, self.profile["energy_class"], window_name)

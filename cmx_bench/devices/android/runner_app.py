@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from pathlib import Path
 
 from cmx_bench import paths
@@ -25,17 +24,11 @@ def default_apk() -> Path:
 
 
 def apk_version(apk: Path) -> str | None:
-    """versionName from Gradle's output-metadata.json beside the APK, or from a virtual-device stand-in APK."""
-    metadata = apk.parent / "output-metadata.json"
+    """versionName from the output-metadata.json that Gradle writes beside the APK it built."""
     try:
-        elements = json.loads(metadata.read_text())["elements"]
-        return str(elements[0]["versionName"])
-    except (OSError, ValueError, KeyError, IndexError):
-        pass
-    try:
-        with zipfile.ZipFile(apk) as archive:
-            return str(json.loads(archive.read("cmx-virtual-apk.json"))["versionName"])
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        elements = json.loads((apk.parent / "output-metadata.json").read_text())["elements"]
+        return str(next(e for e in elements if e.get("outputFile", apk.name) == apk.name)["versionName"])
+    except (OSError, ValueError, KeyError, StopIteration, TypeError):
         return None
 
 

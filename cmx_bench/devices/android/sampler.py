@@ -7,7 +7,8 @@ import time
 
 from cmx_bench.devices.android.adb_link import DeviceDisconnected
 from cmx_bench.measure.android_dumpsys import NoProcessError, parse_meminfo_totals_kb
-from cmx_bench.measure.linux_proc import parse_pid_stat_ticks, parse_proc_stat_total_ticks, parse_status_kb
+from cmx_bench.measure.linux_proc import (parse_pid_stat_rss_pages, parse_pid_stat_ticks, parse_proc_stat_total_ticks,
+                                         parse_status_kb)
 
 PAGE_KB = 4  # /proc/<pid>/stat's rss is in pages; Android phones use 4 KiB pages
 FUEL_GAUGE = ["/sys/class/power_supply/battery/current_now", "/sys/class/power_supply/battery/voltage_now"]
@@ -61,7 +62,7 @@ class AdbSampler:
         if len(lines) < 2 or not lines[0].startswith(f"{self.pid} "):
             return False
         ticks = parse_pid_stat_ticks(lines[0])
-        rss_pages = int(lines[0][lines[0].rindex(")") + 2:].split()[21])
+        rss_pages = parse_pid_stat_rss_pages(lines[0])
         pss_mb = None
         if with_pss:
             try:
@@ -102,7 +103,7 @@ class AdbSampler:
                     break
                 if due and self.pid is not None:
                     next_pss = tic + self.pss_period_s
-                self.read_fuel_gauge()
+                    self.read_fuel_gauge()  # at the slow period: the gauge itself averages over seconds
                 self._stop.wait(max(0.0, self.period_s - (time.monotonic() - tic)))
         except DeviceDisconnected as exc:
             self.disconnected = exc

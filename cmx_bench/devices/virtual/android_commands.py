@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from cmx_bench.devices.virtual.standin_apk import read_standin_apk
+from cmx_bench.measure.linux_proc import parse_kb_fields
 
 
 def _ok(text: str = ""):
@@ -203,12 +205,8 @@ def _meminfo_text(phone, target: str) -> str:
                else next(iter(phone.live_processes(target)), None))
     if process is None:
         return f"No process found for: {target}\n"
-    fields = {}
     try:
-        for line in open(f"/proc/{process.popen.pid}/smaps_rollup"):
-            parts = line.split()
-            if len(parts) >= 2 and parts[1].isdigit():
-                fields[parts[0].rstrip(":")] = int(parts[1])
+        fields = parse_kb_fields(Path(f"/proc/{process.popen.pid}/smaps_rollup").read_text())
     except OSError:
         return f"No process found for: {target}\n"
     pss, rss, swap = fields.get("Pss", 0), fields.get("Rss", 0), fields.get("SwapPss", 0)

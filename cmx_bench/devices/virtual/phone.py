@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cmx_bench.devices.virtual import android_commands
 from cmx_bench.devices.virtual.toy_shell import Outcome, ToyShell, file_commands
+from cmx_bench.measure.linux_proc import parse_pid_stat_ticks
 
 FIRST_APP_UID = 10123  # app UIDs start at 10000; any value in that range reads as u0aNNN in batterystats
 DEFAULT_FREE_BYTES = 50 * 2**30
@@ -45,8 +46,8 @@ class AppProcess:
 
 
 def process_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    ticks = parse_pid_stat_ticks(Path(f"/proc/{pid}/stat").read_text())
+    return (ticks["utime"] + ticks["stime"]) / os.sysconf("SC_CLK_TCK")
 
 
 class VirtualPhone:

@@ -10,11 +10,15 @@ STANDIN_ENTRY = "cmx-virtual-apk.json"
 
 
 def write_standin_apk(path: Path, package: str, version_code: int, version_name: str) -> Path:
-    """What `pm install` on the virtual phone accepts in place of a real APK (there is no Android SDK here)."""
+    """What `pm install` on the virtual phone accepts in place of a real APK (there is no Android SDK here),
+    with the output-metadata.json that Gradle writes beside a built APK, where the backend reads the version."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr(STANDIN_ENTRY, json.dumps({"package": package, "versionCode": version_code,
                                                     "versionName": version_name}))
+    (path.parent / "output-metadata.json").write_text(json.dumps({
+        "version": 3, "applicationId": package, "elements": [
+            {"type": "SINGLE", "versionCode": version_code, "versionName": version_name, "outputFile": path.name}]}))
     return path
 
 

@@ -51,8 +51,8 @@ public final class BenchActivity extends Activity {
             List<float[]> inputs = Inputs.read(job, base);
             boolean executorch = "executorch".equals(job.runtime);
             Runner.Loader loader = executorch
-                    ? j -> ExecuTorchModel.load(base.resolve(j.artifact).toString(), j.inputShape)
-                    : j -> LiteModel.load(base.resolve(j.artifact).toString(), j.inputShape, j.threads);
+                    ? j -> ExecuTorchModel.load(base.resolve(j.artifact).toString(), j.inputShapeAsLongs())
+                    : j -> LiteModel.load(base.resolve(j.artifact).toString(), j.inputShapeAsLongs(), j.threads);
             Log.i(TAG, "running " + jobPath);
             return runner.run(job, inputs, loader,
                     executorch ? BuildConfig.EXECUTORCH_VERSION : BuildConfig.PYTORCH_LITE_VERSION,

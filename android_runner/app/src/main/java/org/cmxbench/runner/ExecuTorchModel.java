@@ -15,13 +15,13 @@ final class ExecuTorchModel implements Model {
         this.shape = shape;
     }
 
-    static Model load(String path, int[] inputShape) {
+    static Model load(String path, long[] inputShape) {
         Module module = Module.load(path);
         // Module.load is lazy; loading the method here keeps the load out of the first inference's time.
         int status = module.loadMethod("forward");
         if (status != 0) throw new IllegalStateException("ExecuTorch could not load forward() of " + path
                 + " (error 0x" + Integer.toHexString(status) + ")");
-        return new ExecuTorchModel(module, LiteModel.longShape(inputShape));
+        return new ExecuTorchModel(module, inputShape);
     }
 
     @Override

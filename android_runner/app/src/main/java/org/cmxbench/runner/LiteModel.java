@@ -17,15 +17,9 @@ final class LiteModel implements Model {
         this.shape = shape;
     }
 
-    static Model load(String path, int[] inputShape, int threads) {
+    static Model load(String path, long[] inputShape, int threads) {
         if (threads > 0) PyTorchAndroid.setNumThreads(threads);
-        return new LiteModel(LiteModuleLoader.load(path), longShape(inputShape));
-    }
-
-    static long[] longShape(int[] shape) {
-        long[] out = new long[shape.length];
-        for (int i = 0; i < shape.length; i++) out[i] = shape[i];
-        return out;
+        return new LiteModel(LiteModuleLoader.load(path), inputShape);
     }
 
     @Override

@@ -20,6 +20,13 @@ public final class Job {
     public final double settleS;
     public final double holdS;
 
+    /** The input shape as the runtimes' tensor factories take it. */
+    public long[] inputShapeAsLongs() {
+        long[] out = new long[inputShape.length];
+        for (int i = 0; i < inputShape.length; i++) out[i] = inputShape[i];
+        return out;
+    }
+
     private Job(Map<String, Object> m) {
         int version = integer(m, "protocol_version");
         if (version != 1) throw new IllegalArgumentException("job protocol_version " + version + " is not 1");

@@ -87,6 +87,11 @@ public class RunnerTest {
     }
 
     @Test
+    public void theInputShapeIsGivenAsLongsForTheRuntimes() {
+        assertTrue(Arrays.equals(new long[] {1, 2}, job(1, 0, false).inputShapeAsLongs()));
+    }
+
+    @Test
     public void minimumDurationExtendsTheLoop() {
         FakeClock clock = new FakeClock();
         Map<String, Object> result = new Runner(clock, "test", "0").run(job(1, 0.1, false),
