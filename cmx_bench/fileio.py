@@ -27,11 +27,31 @@ def _temp_beside(path: Path) -> tuple[int, str]:
         raise OutputError(f"cannot write to folder {path.parent}: {exc.strerror}; choose another output folder") from exc
 
 
+def default_file_mode() -> int:
+    """The mode open() would give a new file under the process umask (mkstemp's own 0600 is too private)."""
+    return 0o666 & ~_process_umask()
+
+
+def _process_umask() -> int:
+    """The umask without changing it (Linux reports it in /proc); else the classic set-and-restore."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> Path:
     """Write to a temporary file beside `path`, then rename (or hard-link when overwriting is forbidden)."""
     path = Path(path)
     fd, tmp = _temp_beside(path)
     try:
+        # Reports are shared with teams and published from CI: readable as the umask allows, not 0600.
+        os.fchmod(fd, default_file_mode())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

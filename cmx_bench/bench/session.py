@@ -48,6 +48,7 @@ class BenchOptions:
     settings: RunSettings = field(default_factory=RunSettings)
     out_dir: Path = Path("reports")
     seed: int = 0
+    label: str | None = None  # names the run in combined reports; else its id's random suffix
 
 
 @dataclass
@@ -115,7 +116,7 @@ def _describe(record: dict, plan: _Plan, device, facts: dict, options: BenchOpti
         "iterations": settings.iterations, "min_duration_s": settings.min_duration_s, "threads": settings.threads,
         "sample_period_s": settings.sample_period_s, "sampling": settings.sampling, "weights": plan.weights,
         "data": str(options.data) if options.data else None, "split": options.split,
-        "cmx_bench_version": __version__,
+        "cmx_bench_version": __version__, "label": options.label,
     }
     record["device"] = {"profile": device.name, **facts}
     record["model"] = {**plan.card.as_dict(), "display_name": plan.card.display_name,

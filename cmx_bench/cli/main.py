@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from cmx_bench.cli.render import RichProgress, console, error_console, frame_table
+from cmx_bench.cli.render import RichProgress, console, error_console, frame_table, honour_columns
 
 app = typer.Typer(help="Train, export and benchmark COVID-MobileXpert networks on phones and on the host.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -36,6 +36,7 @@ def run(
     no_sampling: bool = typer.Option(False, "--no-sampling", help="Measure latency only (no CPU/memory/energy)."),
     timeout: float = typer.Option(600.0, "--timeout", min=1.0, help="Seconds before a runner is stopped."),
     out: Path = typer.Option(Path("reports"), "--out", "-o", help="Folder that receives the run folder."),
+    label: Optional[str] = typer.Option(None, "--label", help="Name of this run in combined reports and comparisons."),
     seed: int = typer.Option(0, "--seed", help="Seed of random initialisation."),
     force: bool = typer.Option(False, "--force", help="Android: run even if battery, storage or cooldown checks fail."),
     apk: Optional[Path] = typer.Option(None, "--apk", help="Android: runner APK to install if the phone lacks it."),
@@ -55,6 +56,7 @@ def run(
     options = BenchOptions(
         device=devices[0], models=models, formats=list(fmt or ["pte"]), weights=parse_weights(weights or [], models),
         artifacts=list(artifact or []), data=data, split=split, trust_pickle=trust_pickle, out_dir=out, seed=seed,
+        label=label,
         settings=RunSettings(warmup=warmup, iterations=iters, min_duration_s=min_duration, threads=threads,
                              sample_period_s=sample_period, sampling=not no_sampling, timeout_s=timeout, force=force,
                              apk=apk, cooldown_max_s=cooldown_max, min_battery_pct=min_battery, device_dir=device_dir))
@@ -82,14 +84,25 @@ def _run_on_devices(options, devices: list[str]) -> None:
 
 
 def _print_outcome(outcome, device: str) -> None:
-    from cmx_bench.report.table5 import table5_frame, terminal_frame
-
-    console.print(frame_table(terminal_frame(table5_frame(outcome.records)), f"Table 5 view: {device}"))
-    if any(r["config"]["weights"]["source"] == "random_init" for r in outcome.records):
-        console.print("[yellow]Weights: randomly initialised (no --weights): cost figures are real, accuracy is not.")
-    console.print("ms: median latency (! unstable, see the report notes); CPU%: share of the whole device; "
-                  "CPU%1c: share of one core.")
+    _print_table5(outcome.records, f"Table 5 view: {device}")
     console.print(f"Report: {outcome.report_paths['markdown']}  (HTML: {outcome.report_paths['html']})")
+
+
+def _print_table5(records: list[dict], title: str) -> None:
+    """The terminal Table 5 view, then what its figures mean: weights, energy method, column legend."""
+    from cmx_bench.report.provenance import random_weights_note
+    from cmx_bench.report.table5 import TERMINAL_DROP_ORDER, table5_frame, terminal_frame
+
+    console.print(frame_table(terminal_frame(table5_frame(records)), title, TERMINAL_DROP_ORDER))
+    note = random_weights_note(records)
+    if note:
+        console.print(f"[yellow]Weights: {note}", soft_wrap=True)
+    methods = sorted({r["energy"].get("method") for r in records if r["energy"].get("energy_per_inference_mj")})
+    if methods:
+        console.print(f"mJ/inf: energy per inference, method {', '.join(methods)} (see the report notes).")
+    console.print("ms: median latency (! unstable: robust CV > 0.10 or median CI > +/-5%); rCV: robust CV; "
+                  "CPU%: share of the whole device; Model MB: the runner's memory rise over its pre-load reading; "
+                  "App MB: the app's total PSS (phones).")
 
 
 @app.command()
@@ -209,13 +222,12 @@ def report(
     title: str = typer.Option("cmx-bench report", "--title", help="Report title."),
 ):
     """One report over many runs: Table 5 view (networks by devices), plots, Markdown / CSV / HTML."""
-    from cmx_bench.report.table5 import table5_frame, terminal_frame
     from cmx_bench.report.writers import write_report
     from cmx_bench.results.store import load_records
 
     loaded = load_records(records)
     paths = write_report(loaded, out, title=title)
-    console.print(frame_table(terminal_frame(table5_frame(loaded)), f"{len(loaded)} runs"))
+    _print_table5(loaded, f"{len(loaded)} runs")
     console.print(f"Report: {paths['markdown']}  (HTML: {paths['html']})")
 
 
@@ -232,7 +244,8 @@ def compare(
     """Compare runs against a base; exit 0 when nothing regressed, 1 when something did, 2 on bad input."""
     from cmx_bench.errors import CmxError
     from cmx_bench.fileio import write_json_atomic, write_text_atomic
-    from cmx_bench.report.comparison import comparison_frame, comparison_markdown, github_action_benchmark
+    from cmx_bench.report.comparison import (TERMINAL_DROP_ORDER, comparison_markdown, github_action_benchmark,
+                                             terminal_comparison_frame)
     from cmx_bench.results.compare import compare_records
     from cmx_bench.results.store import load_records
     from cmx_bench.results.thresholds import load_thresholds
@@ -244,17 +257,18 @@ def compare(
         error_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     rows = result.as_dicts()
+    differences = [d.describe() for d in result.configuration_differences]
     if markdown:
-        write_text_atomic(markdown, comparison_markdown(rows, result.only_in_base, result.only_in_current))
+        write_text_atomic(markdown, comparison_markdown(rows, result.only_in_base, result.only_in_current, differences))
     if gab_json:
         write_json_atomic(gab_json, github_action_benchmark(rows))
     if rows:
-        frame = comparison_frame(rows)[["device", "model", "format", "metric", "base", "current", "relative_change",
-                                        "p_value", "verdict"]]
-        console.print(frame_table(frame, "Comparison"))
+        console.print(frame_table(terminal_comparison_frame(rows), "Comparison", TERMINAL_DROP_ORDER))
     for title, keys in (("only in base", result.only_in_base), ("only in current", result.only_in_current)):
         if keys:
             console.print(f"[yellow]{title}:[/] " + ", ".join(" / ".join(k) for k in keys))
+    for text in differences:
+        console.print(f"[yellow]configuration differs:[/] {text}", highlight=False, soft_wrap=True)
     if not rows:
         error_console.print("[red]error:[/] no run matches between base and current (device, model, format)")
         raise typer.Exit(2)
@@ -294,14 +308,13 @@ def baseline_show(
     root: Path = typer.Option(Path("baselines"), "--root", help="Folder that holds baselines."),
 ):
     """Show a baseline's runs and the environment that made them."""
-    from cmx_bench.report.table5 import table5_frame, terminal_frame
     from cmx_bench.results.baseline import load_baseline
 
     description, loaded = load_baseline(name, root)
     env = description["saved_with"]
     console.print(f"baseline '{name}' saved {description['created_utc']} with Python {env['python']}, "
                   + ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v))
-    console.print(frame_table(terminal_frame(table5_frame(loaded)), f"baseline {name}"))
+    _print_table5(loaded, f"baseline {name}")
 
 
 def main() -> None:
@@ -309,6 +322,7 @@ def main() -> None:
 
     warnings.filterwarnings("ignore")
     logging.getLogger("torch").setLevel(logging.ERROR)  # torch's pytree notice is not the user's concern
+    honour_columns()
     try:
         app()
     except CmxError as exc:

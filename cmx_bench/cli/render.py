@@ -13,14 +13,56 @@ console = Console()
 error_console = Console(stderr=True)
 
 
-def frame_table(frame: pd.DataFrame, title: str) -> Table:
+def honour_columns() -> None:
+    """Apply COLUMNS as it is now (rich reads it once, when the consoles are made at import)."""
+    import os
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        console.width = error_console.width = int(columns)
+
+
+# Columns that are never wrapped or cut: names and verdicts must read whole.
+KEY_COLUMNS = ("Run", "Device", "Model", "Serial", "Profile", "ABI", "Verdict", "Metric")
+
+
+def _build_table(frame: pd.DataFrame, title: str) -> Table:
     table = Table(title=title, header_style="bold")
-    for column in frame.columns:
+    cells = [[format_cell(v) for v in row] for row in frame.itertuples(index=False)]
+    for index, column in enumerate(frame.columns):
         style = "dim" if "paper" in str(column).lower() else None
-        text_column = column in ("Device", "Model", "Serial", "Profile", "ABI")
-        table.add_column(str(column), style=style, justify="left" if text_column else "right", no_wrap=text_column)
-    for row in frame.itertuples(index=False):
-        table.add_row(*(format_cell(v) for v in row))
+        text_column = column in KEY_COLUMNS
+        # Values are never cut (headers may wrap): a column is at least as wide as its widest value.
+        widest = max((len(row[index]) for row in cells), default=1)
+        table.add_column(str(column), style=style, justify="left" if text_column else "right", no_wrap=text_column,
+                         min_width=widest)
+    for row in cells:
+        table.add_row(*row)
+    return table
+
+
+def _needed_width(frame: pd.DataFrame) -> int:
+    """Columns as wide as their widest value or header word, plus rich's padding and borders."""
+    widths = [max([len(format_cell(v)) for v in frame[column]] + [len(w) for w in str(column).split()] + [1])
+              for column in frame.columns]
+    return sum(widths) + 3 * len(widths) + 1
+
+
+def frame_table(frame: pd.DataFrame, title: str, drop_order: tuple[str, ...] = (),
+                target: Console | None = None) -> Table:
+    """A table that fits the terminal (COLUMNS honoured): columns in `drop_order` are left out, least important
+    first, until it fits; the caption names what was left out. Key columns are never cut."""
+    target = target or console
+    dropped = []
+    for column in drop_order:
+        if _needed_width(frame) <= target.width:
+            break
+        if column in frame.columns:
+            frame = frame.drop(columns=[column])
+            dropped.append(column)
+    table = _build_table(frame, title)
+    if dropped:
+        table.caption = f"left out to fit {target.width} columns: {', '.join(dropped)} (in the report files)"
     return table
 
 

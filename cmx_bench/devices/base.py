@@ -16,6 +16,7 @@ class RunSettings:
     sample_period_s: float = 0.1
     pss_period_s: float = 2.0
     settle_s: float = 0.3  # idle time before loading, so that the sampler reads a PSS baseline (~13 ms)
+    hold_s: float = 0.3  # idle time after timing, so that the PSS read at measure_end lands before the runner exits
     sampling: bool = True
     timeout_s: float = 600.0
     # Android only

@@ -101,6 +101,8 @@ class LocalDevice(Device):
 
     def run(self, artifact: Path, inputs: list[Path], job: dict, settings: RunSettings, workdir: Path) -> DeviceRun:
         job_path, result_path = workdir / "job.json", workdir / "result.json"
+        if settings.sampling:
+            job = {**job, "hold_s": max(job.get("hold_s", 0.0), settings.hold_s)}
         write_json_atomic(job_path, job)
         thermal = {"before_c": host_temperature_c()}
         command = [sys.executable, "-m", "cmx_bench.runner", str(job_path), str(result_path)]

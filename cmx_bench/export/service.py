@@ -21,7 +21,7 @@ from cmx_bench.export.formats import ArtifactFormat, get_format
 from cmx_bench.export.loaders import load_artifact
 from cmx_bench.export.manifest import MANIFEST_VERSION, library_versions, manifest_path, verify_artifact
 from cmx_bench.export.parity import FP32_MAX_DELTA, check_parity
-from cmx_bench.fileio import ensure_writable_folder, sha256_file, write_json_atomic
+from cmx_bench.fileio import default_file_mode, ensure_writable_folder, sha256_file, write_json_atomic
 from cmx_bench.nets.checkpoint import load_model, random_init_facts
 from cmx_bench.nets.registry import build_model, card_for_trained, get_card
 
@@ -65,6 +65,7 @@ def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFo
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, default_file_mode())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         max_delta, min_agreement = _limits_for(fmt, limits)

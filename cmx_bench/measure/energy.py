@@ -23,15 +23,22 @@ def energy_class(avg_power_mw: float, thresholds: dict) -> str:
 
 def energy_figure(method: str, note: str, energy_mj: float, window_s: float, inferences: int, thresholds: dict,
                   window_name: str = "the measured phase") -> dict:
-    """The energy block of a record: the figure, the method that produced it, per inference, and its class."""
+    """The energy block of a record: the figure, the method that produced it, per inference, and its class.
+
+    A profile without band thresholds (the host) gets no class, and the record carries the profile's reason."""
     avg_power_mw = energy_mj / window_s if window_s > 0 else None
+    banded = "light_max_mw" in thresholds
+    if banded:
+        rule = (f"average power over {window_name} vs the profile's thresholds (Light < "
+                f"{thresholds['light_max_mw']} mW <= Medium < {thresholds['medium_max_mw']} mW <= Heavy)")
+    else:
+        rule = "no class: " + thresholds.get("no_class_reason", "the device profile defines no energy bands")
     return {
         "method": method, "note": note, "energy_mj": energy_mj, "window_s": window_s,
         "energy_per_inference_mj": energy_mj / inferences if inferences else None,
         "avg_power_mw": avg_power_mw,
-        "energy_class": energy_class(avg_power_mw, thresholds) if avg_power_mw is not None else None,
-        "energy_class_rule": (f"average power over {window_name} vs the profile's thresholds (Light < "
-                              f"{thresholds['light_max_mw']} mW <= Medium < {thresholds['medium_max_mw']} mW <= Heavy)"),
+        "energy_class": energy_class(avg_power_mw, thresholds) if banded and avg_power_mw is not None else None,
+        "energy_class_rule": rule,
     }
 
 

@@ -6,19 +6,39 @@ import pandas as pd
 
 from cmx_bench.report.writers import markdown_table
 
-VERDICT_MARK = {"worse": "worse (regression)", "better": "better", "unchanged": "unchanged"}
+VERDICT_MARK = {"worse": "worse (regression)", "better": "better", "unchanged": "unchanged",
+                "not judged": "not judged (config)"}
+# Short metric names for the terminal, where every column counts.
+METRIC_SHORT = {"latency_median_ms": "latency ms", "cpu_ms_per_inference": "CPU ms/inf", "memory_pss_peak_mb": "PSS MB",
+                "energy_per_inference_mj": "energy mJ/inf", "load_ms": "load ms", "accuracy": "accuracy",
+                "auroc_covid_vs_rest": "AUROC"}
+TERMINAL_DROP_ORDER = ("Threshold", "p", "Threads", "Format", "Device", "Change")
 
 
 def comparison_frame(rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["device", "model", "format", "metric", "unit", "base", "current", "change",
-                                        "relative_change", "threshold", "p_value", "verdict", "regression"])
+                                        "relative_change", "threshold", "p_value", "verdict", "regression",
+                                        "base_threads", "current_threads"])
     frame["relative_change"] = [None if pd.isna(v) else f"{v:+.1%}" for v in frame["relative_change"]]
     frame["p_value"] = [None if pd.isna(v) else f"{v:.3g}" for v in frame["p_value"]]
     frame["verdict"] = [VERDICT_MARK[v] for v in frame["verdict"]]
-    return frame.drop(columns=["regression"])
+    frame["threads"] = [b if b == c else f"{b} -> {c}" for b, c in zip(frame.base_threads, frame.current_threads)]
+    return frame.drop(columns=["regression", "base_threads", "current_threads"])
 
 
-def comparison_markdown(rows: list[dict], only_in_base: list, only_in_current: list) -> str:
+def terminal_comparison_frame(rows: list[dict]) -> pd.DataFrame:
+    """The comparison for the terminal: short metric names, capitalised headers, widest-first drop order."""
+    frame = comparison_frame(rows)
+    frame["metric"] = [METRIC_SHORT.get(m, m) for m in frame.metric]
+    frame = frame[["device", "model", "format", "threads", "metric", "base", "current", "relative_change", "p_value",
+                   "threshold", "verdict"]]
+    return frame.rename(columns={"device": "Device", "model": "Model", "format": "Format", "threads": "Threads",
+                                 "metric": "Metric", "base": "Base", "current": "Current", "relative_change": "Change",
+                                 "p_value": "p", "threshold": "Threshold", "verdict": "Verdict"})
+
+
+def comparison_markdown(rows: list[dict], only_in_base: list, only_in_current: list,
+                        configuration_differences: list[str] = ()) -> str:
     regressions = [r for r in rows if r["regression"]]
     lines = ["## cmx-bench comparison", "",
              f"**{len(regressions)} regression(s)** over {len(rows)} metric comparisons." if regressions
@@ -28,8 +48,13 @@ def comparison_markdown(rows: list[dict], only_in_base: list, only_in_current: l
     for title, keys in (("Only in base", only_in_base), ("Only in current", only_in_current)):
         if keys:
             lines += [f"{title}: " + ", ".join(" / ".join(k) for k in keys), ""]
+    if configuration_differences:
+        lines += ["Configuration differences (not regressions):", ""]
+        lines += [f"- {text}" for text in configuration_differences] + [""]
     lines.append("A regression is a change past its threshold in the worse direction that is also statistically "
-                 "significant where raw samples exist (Mann-Whitney U, p < 0.05).")
+                 "significant where raw samples exist (Mann-Whitney U, p < 0.05). "
+                 "CPU is judged as CPU time per inference; where threads or the runtime differ, CPU and energy per "
+                 "inference are shown but not judged.")
     return "\n".join(lines) + "\n"
 
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from cmx_bench.pngfig import figure_png  # selects the headless Agg backend
+from cmx_bench.report.table5 import run_label
 
 
-def _label(record: dict) -> str:
+def _label(record: dict, with_run: bool = False) -> str:
     config = record["config"]
-    return f"{config['model']}\n{config['format']} @ {config['device']}"
+    run = f" [{run_label(record)}]" if with_run else ""
+    return f"{config['model']}\n{config['format']} @ {config['device']}{run}"
+
+
+def _several_runs(records: list[dict]) -> bool:
+    return len({r["run_id"] for r in records}) > 1
 
 
 def latency_distributions(records: list[dict]) -> bytes | None:
@@ -18,37 +24,51 @@ def latency_distributions(records: list[dict]) -> bytes | None:
         return None
     figure, axis = plt.subplots(figsize=(max(5, 1.8 * len(runs)), 4))
     axis.violinplot([r["latency"]["samples_ms"] for r in runs], showmedians=True)
-    axis.set_xticks(range(1, len(runs) + 1), [_label(r) for r in runs], fontsize=8)
+    axis.set_xticks(range(1, len(runs) + 1), [_label(r, _several_runs(runs)) for r in runs], fontsize=8)
     axis.set_ylabel("latency per inference (ms)")
     axis.set_title("Latency distribution (all measured iterations)")
     axis.grid(axis="y", alpha=0.3)
     return figure_png(figure)
 
 
+def _until_exit(record: dict) -> tuple[list[float], list[float], list[float]]:
+    """Seconds since start, CPU % of one core and RSS, cut at the runner's end (a dead process reads as 0 MB)."""
+    series = record["timeseries"]
+    end = (record["runner"].get("phases") or {}).get("end", float("inf"))
+    kept = [i for i, (t, rss) in enumerate(zip(series["t"], series["rss_mb"])) if t <= end and rss]
+    t0 = series["t"][0]
+    times = [series["t"][i] - t0 for i in kept]
+    cpu = [0.0] + [100 * (series["cpu_s"][j] - series["cpu_s"][i]) / (series["t"][j] - series["t"][i])
+                   if series["t"][j] > series["t"][i] else 0.0 for i, j in zip(kept, kept[1:])]
+    return times, cpu[:len(kept)], [series["rss_mb"][i] for i in kept]
+
+
 def resource_timeseries(records: list[dict]) -> bytes | None:
+    """Small multiples: one row per run (CPU left, RSS right), so that many runs stay readable."""
     runs = [r for r in records if len(r["timeseries"].get("t", [])) >= 2]
     if not runs:
         return None
-    figure, (cpu_axis, mem_axis) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
-    for record in runs:
-        series = record["timeseries"]
-        t0 = series["t"][0]
-        times = [t - t0 for t in series["t"]]
-        cpu = [0.0] + [100 * (c1 - c0) / (t1 - t0_) if t1 > t0_ else 0.0
-                       for c0, c1, t0_, t1 in zip(series["cpu_s"], series["cpu_s"][1:], series["t"], series["t"][1:])]
-        label = _label(record).replace("\n", " ")
-        cpu_axis.plot(times, cpu, label=label, linewidth=1)
-        mem_axis.plot(times, series["rss_mb"], label=label, linewidth=1)
+    several = _several_runs(runs)
+    figure, axes = plt.subplots(len(runs), 2, figsize=(9, 1.9 * len(runs) + 0.8), sharex=True, squeeze=False)
+    for (cpu_axis, mem_axis), record in zip(axes, runs):
+        times, cpu, rss = _until_exit(record)
+        cpu_axis.plot(times, cpu, color="C0", linewidth=1)
+        mem_axis.plot(times, rss, color="C1", linewidth=1)
         phases = record["runner"].get("phases") or {}
         if "measure_start" in phases:
-            cpu_axis.axvspan(phases["measure_start"] - t0, phases["measure_end"] - t0, alpha=0.08)
-    cpu_axis.set_ylabel("CPU % of one core")
-    cpu_axis.set_title("CPU and memory over time (shaded: measured phase)")
-    mem_axis.set_ylabel("RSS (MB)")
-    mem_axis.set_xlabel("seconds since runner start")
-    cpu_axis.legend(fontsize=7)
-    for axis in (cpu_axis, mem_axis):
-        axis.grid(alpha=0.3)
+            t0 = record["timeseries"]["t"][0]
+            for axis in (cpu_axis, mem_axis):
+                axis.axvspan(phases["measure_start"] - t0, phases["measure_end"] - t0, color="C2", alpha=0.12)
+        cpu_axis.set_title(_label(record, several).replace("\n", " "), fontsize=8, loc="left")
+        cpu_axis.set_ylabel("CPU % (1 core)", fontsize=8)
+        mem_axis.set_ylabel("RSS (MB)", fontsize=8)
+        for axis in (cpu_axis, mem_axis):
+            axis.grid(alpha=0.3)
+            axis.tick_params(labelsize=7)
+    for axis in axes[-1]:
+        axis.set_xlabel("seconds since runner start", fontsize=8)
+    figure.suptitle("CPU and memory over time, one row per run (green: measured phase; lines end when the runner exits)",
+                    fontsize=9)
     return figure_png(figure)
 
 
@@ -102,7 +122,7 @@ def accuracy_vs_latency(records: list[dict]) -> bytes | None:
     figure, axis = plt.subplots(figsize=(6, 4))
     for index, (record, (latency, accuracy)) in enumerate(zip(runs, points)):
         axis.scatter(latency, accuracy, color="C3" if index in front else "C0", zorder=3)
-        axis.annotate(_label(record).replace("\n", " "), (latency, accuracy), fontsize=7, xytext=(4, 4),
+        axis.annotate(_label(record, _several_runs(runs)).replace("\n", " "), (latency, accuracy), fontsize=7, xytext=(4, 4),
                       textcoords="offset points")
     ordered = sorted(points[i] for i in front)
     axis.plot([p[0] for p in ordered], [p[1] for p in ordered], color="C3", linestyle="--", label="Pareto front")
@@ -121,7 +141,7 @@ def energy_per_inference(records: list[dict]) -> bytes | None:
     figure, axis = plt.subplots(figsize=(max(5, 1.4 * len(runs)), 4))
     values = [r["energy"]["energy_per_inference_mj"] for r in runs]
     axis.bar(range(len(runs)), values, color=[f"C{i % 10}" for i in range(len(runs))])
-    axis.set_xticks(range(len(runs)), [_label(r) for r in runs], fontsize=7)
+    axis.set_xticks(range(len(runs)), [_label(r, _several_runs(runs)) for r in runs], fontsize=7)
     axis.set_ylabel("energy per inference (mJ)")
     methods = sorted({r["energy"]["method"] for r in runs})
     axis.set_title(f"Energy per inference (method: {', '.join(methods)})")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from cmx_bench.report.provenance import weights_origin
+
 
 def _get(mapping, *keys):
     for key in keys:
@@ -13,32 +15,54 @@ def _get(mapping, *keys):
     return mapping
 
 
+def run_label(record: dict) -> str:
+    """The run column: the --label given at `run`, else the run id's random suffix (unique, short)."""
+    return record["config"].get("label") or record["run_id"].rsplit("-", 1)[-1]
+
+
+def _is_phone(record: dict) -> bool:
+    return record["device"].get("kind") == "android"
+
+
+def _mb(size_bytes):
+    return None if size_bytes is None else size_bytes / 2**20
+
+
 def table5_row(record: dict) -> dict:
     stats = record["latency"].get("stats") or {}
     accuracy = record.get("accuracy") or {}
     paper = record.get("paper_reference") or {}
+    memory, cpu, energy = record["memory"], record["cpu"], record["energy"]
     ci = stats.get("median_ci95_ms") or [None, None]
     return {
+        "run": run_label(record),
         "device": record["config"]["device"],
         "model": record["config"]["model"],
         "format": record["config"]["format"],
+        "threads": _get(record, "runner", "runtime", "threads") or record["config"].get("threads") or "default",
         "status": record["status"],
-        "weights": record["config"]["weights"]["source"],
+        "weights": weights_origin(record),
         "latency_median_ms": stats.get("median_ms"),
         "latency_ci95_low_ms": ci[0],
         "latency_ci95_high_ms": ci[1],
         "latency_p90_ms": stats.get("p90_ms"),
         "latency_cv": stats.get("cv"),
+        # The unstable flag is judged on the robust CV (and the median's CI); this is the column shown.
+        "latency_robust_cv": stats.get("robust_cv"),
         "unstable": stats.get("unstable"),
         "load_ms": _get(record, "runner", "load_ms"),
-        "cpu_device_pct": record["cpu"].get("cpu_device_pct"),
-        "cpu_core_pct": record["cpu"].get("cpu_core_pct"),
-        "memory_pss_peak_mb": record["memory"].get("pss_peak_mb"),
-        "memory_pss_delta_mb": record["memory"].get("pss_delta_mb"),
-        "memory_rss_peak_mb": record["memory"].get("rss_peak_mb"),
-        "energy_per_inference_mj": record["energy"].get("energy_per_inference_mj"),
-        "energy_class": record["energy"].get("energy_class"),
-        "energy_method": record["energy"].get("method"),
+        "artifact_size_mb": _mb(record["artifact"].get("size_bytes")),
+        "cpu_device_pct": cpu.get("cpu_device_pct"),
+        "cpu_core_pct": cpu.get("cpu_core_pct"),
+        "cpu_ms_per_inference": cpu_ms_per_inference(record),
+        "memory_model_mb": model_memory_mb(memory),
+        # The app's whole PSS is what the paper's phones report; on a host it is Python + torch, so not shown.
+        "memory_app_pss_mb": memory.get("pss_peak_mb") if _is_phone(record) else None,
+        "memory_pss_peak_mb": memory.get("pss_peak_mb"),
+        "memory_rss_peak_mb": memory.get("rss_peak_mb"),
+        "energy_per_inference_mj": energy.get("energy_per_inference_mj"),
+        "energy_class": energy.get("energy_class"),
+        "energy_method": energy.get("method"),
         "accuracy": accuracy.get("accuracy"),
         "auroc_covid_vs_rest": _get(accuracy, "auroc", "covid_vs_rest"),
         "parity_argmax_agreement": _get(accuracy, "parity", "argmax_agreement"),
@@ -49,20 +73,48 @@ def table5_row(record: dict) -> dict:
     }
 
 
+def model_memory_mb(memory: dict) -> float | None:
+    """The model's own memory: the rise over the runner's reading before the load. Private memory (USS) where it is
+    sampled (the host), since PSS there also moves when other processes map or unmap the same torch libraries;
+    else (phones, dumpsys meminfo) the PSS rise."""
+    uss = memory.get("uss_delta_mb")
+    return uss if uss is not None else memory.get("pss_delta_mb")
+
+
+def cpu_ms_per_inference(record: dict) -> float | None:
+    """CPU time per inference in the measured window: unlike a CPU share, it does not move with the thread count."""
+    cpu = record["cpu"]
+    seconds, inferences = cpu.get("cpu_seconds"), len(record["latency"].get("samples_ms") or [])
+    if seconds is None or not inferences:
+        return None
+    return 1e3 * seconds / inferences
+
+
 def table5_frame(records: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame([table5_row(r) for r in records])
-    return frame.sort_values(["device", "model", "format"], kind="stable").reset_index(drop=True)
+    return frame.sort_values(["device", "model", "format", "run"], kind="stable").reset_index(drop=True)
 
 
-# Short headers for the human-facing tables; measured columns first, the paper's marked "(paper)".
+# Headers for the report tables; each paper column sits right after the measured column it compares with.
 DISPLAY_COLUMNS = {
-    "device": "Device", "model": "Model", "format": "Format", "weights": "Weights",
-    "latency_median_ms": "Latency median (ms)", "latency_cv": "CV", "cpu_device_pct": "CPU % (device)",
-    "cpu_core_pct": "CPU % (one core)", "memory_pss_peak_mb": "Memory PSS peak (MB)",
-    "energy_per_inference_mj": "Energy / inf (mJ)", "energy_class": "Energy class", "energy_method": "Energy method",
-    "accuracy": "Accuracy", "auroc_covid_vs_rest": "AUROC COVID vs rest", "paper_cpu_pct": "CPU % (paper)",
-    "paper_memory_mb": "Memory MB (paper)", "paper_energy": "Energy (paper)",
+    "run": "Run", "device": "Device", "model": "Model", "format": "Format", "threads": "Threads",
+    "weights": "Weights", "latency_median_ms": "Latency median (ms) [95% CI]", "latency_robust_cv": "Robust CV",
+    "load_ms": "Load (ms)", "artifact_size_mb": "Artifact (MB)", "cpu_device_pct": "CPU % (device)",
+    "paper_cpu_pct": "CPU % (paper)", "cpu_core_pct": "CPU % (one core)", "cpu_ms_per_inference": "CPU ms / inf",
+    "memory_model_mb": "Model memory (MB)", "memory_app_pss_mb": "App PSS (MB)", "paper_memory_mb": "Memory MB (paper)",
+    "energy_per_inference_mj": "Energy / inf (mJ)", "energy_method": "Energy method", "energy_class": "Energy class",
+    "paper_energy": "Energy (paper)", "accuracy": "Accuracy", "auroc_covid_vs_rest": "AUROC COVID vs rest",
 }
+
+# Columns shown only when some run has a value (accuracy needs --data; app PSS and paper values need a phone).
+OPTIONAL_COLUMNS = ("accuracy", "auroc_covid_vs_rest", "memory_app_pss_mb", "paper_cpu_pct", "paper_memory_mb",
+                    "paper_energy", "paper", "energy_class")
+
+
+def _present(frame: pd.DataFrame, column: str) -> bool:
+    if column == "run":
+        return frame.run.nunique() > 1
+    return column in frame and (column not in OPTIONAL_COLUMNS or frame[column].notna().any())
 
 
 def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -71,20 +123,23 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
         None if pd.isna(m) else f"{m:.2f} [{lo:.2f}, {hi:.2f}]" + (" unstable" if u else "")
         for m, lo, hi, u in zip(frame.latency_median_ms, frame.latency_ci95_low_ms, frame.latency_ci95_high_ms,
                                 frame.unstable)]
-    columns = [c for c in DISPLAY_COLUMNS if c in shown and (c not in ("accuracy", "auroc_covid_vs_rest")
-                                                                or shown[c].notna().any())]
+    columns = [c for c in DISPLAY_COLUMNS if _present(shown, c)]
     return shown[columns].rename(columns=DISPLAY_COLUMNS)
 
 
 TERMINAL_COLUMNS = {
-    "model": "Model", "format": "Fmt", "latency_median_ms": "ms", "cpu_device_pct": "CPU%", "cpu_core_pct": "CPU%1c",
-    "memory_pss_peak_mb": "PSS MB", "energy_per_inference_mj": "mJ/inf", "energy_class": "Energy",
-    "accuracy": "Acc", "auroc_covid_vs_rest": "AUROC", "paper": "Paper CPU%/MB/Energy",
+    "run": "Run", "model": "Model", "format": "Fmt", "latency_median_ms": "ms", "latency_robust_cv": "rCV",
+    "load_ms": "Load ms", "artifact_size_mb": "Size MB", "cpu_device_pct": "CPU%", "cpu_ms_per_inference": "CPU ms/inf",
+    "memory_model_mb": "Model MB", "memory_app_pss_mb": "App MB", "energy_per_inference_mj": "mJ/inf",
+    "energy_class": "Energy", "accuracy": "Acc", "auroc_covid_vs_rest": "AUROC", "paper": "Paper CPU%/MB/Energy",
 }
+# When the terminal is too narrow, these go first (least important first); the report files keep every column.
+TERMINAL_DROP_ORDER = ("Paper CPU%/MB/Energy", "CPU ms/inf", "rCV", "Energy", "CPU%", "App MB", "mJ/inf", "Load ms",
+                       "Size MB", "Fmt")
 
 
 def terminal_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A narrow view for an 80-column terminal; the report files hold every column."""
+    """A compact view for the terminal (render it with a width-fitting table); the report files hold every column."""
     shown = frame.copy()
     shown["latency_median_ms"] = [None if pd.isna(m) else f"{m:.2f}" + ("!" if u else "")
                                   for m, u in zip(frame.latency_median_ms, frame.unstable)]
@@ -92,8 +147,7 @@ def terminal_frame(frame: pd.DataFrame) -> pd.DataFrame:
                       for c, m, e in zip(frame.paper_cpu_pct, frame.paper_memory_mb, frame.paper_energy)]
     if frame.device.nunique() > 1:
         shown["model"] = frame.device + " " + frame.model
-    columns = [c for c in TERMINAL_COLUMNS if c in shown and (c not in ("accuracy", "auroc_covid_vs_rest", "paper")
-                                                                 or shown[c].notna().any())]
+    columns = [c for c in TERMINAL_COLUMNS if _present(shown, c)]
     return shown[columns].rename(columns=TERMINAL_COLUMNS)
 
 
@@ -101,28 +155,30 @@ def format_cell(value) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "-"
     if isinstance(value, float):
-        return f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+        return f"{value:.3f}" if abs(value) < 1 else f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
     return str(value)
 
 
 WIDE_MEASURES = {
-    "cpu_device_pct": "CPU %", "memory_pss_peak_mb": "Memory MB", "energy_class": "Energy",
-    "energy_per_inference_mj": "mJ/inf", "latency_median_ms": "Latency ms", "accuracy": "Accuracy",
-    "auroc_covid_vs_rest": "AUROC", "paper_cpu_pct": "CPU % (paper)", "paper_memory_mb": "Memory MB (paper)",
-    "paper_energy": "Energy (paper)",
+    "latency_median_ms": "Latency ms", "cpu_device_pct": "CPU %", "paper_cpu_pct": "CPU % (paper)",
+    "memory_model_mb": "Model memory MB", "memory_app_pss_mb": "App PSS MB", "paper_memory_mb": "Memory MB (paper)",
+    "load_ms": "Load ms", "energy_per_inference_mj": "mJ/inf", "energy_method": "Energy method",
+    "energy_class": "Energy", "paper_energy": "Energy (paper)", "accuracy": "Accuracy", "auroc_covid_vs_rest": "AUROC",
 }
 
 
 def table5_wide(frame: pd.DataFrame) -> pd.DataFrame:
     """The paper's layout: student networks as rows, devices across, measured and paper columns per device."""
+    several_runs = frame.duplicated(["device", "model", "format"]).any()
+    keys = ["model", "format", "run"] if several_runs else ["model", "format"]
     rows = []
-    for (model, fmt), group in frame.groupby(["model", "format"], sort=True):
-        row = {"Model": model, "Format": fmt}
+    for key, group in frame.groupby(keys, sort=True):
+        row = dict(zip([k.capitalize() for k in keys], key))
+        row["Size MB"] = group.artifact_size_mb.iloc[0]
         for _, run in group.iterrows():
+            on_device = frame[frame.device == run.device]
             for column, title in WIDE_MEASURES.items():
-                if column in ("accuracy", "auroc_covid_vs_rest") and not frame[column].notna().any():
-                    continue
-                if column.startswith("paper_") and not frame[frame.device == run.device][column].notna().any():
+                if column in OPTIONAL_COLUMNS and not on_device[column].notna().any():
                     continue
                 row[f"{run.device} {title}"] = run[column]
         rows.append(row)

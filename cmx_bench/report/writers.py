@@ -10,7 +10,9 @@ import pandas as pd
 
 from cmx_bench.fileio import write_bytes_atomic, write_text_atomic
 from cmx_bench.report import plots
-from cmx_bench.report.table5 import display_frame, format_cell, table5_frame, table5_wide
+from cmx_bench.measure.stats import CI_UNSTABLE, CV_UNSTABLE
+from cmx_bench.report.provenance import random_weights_note
+from cmx_bench.report.table5 import display_frame, format_cell, run_label, table5_frame, table5_wide
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -29,11 +31,24 @@ def html_table(frame: pd.DataFrame) -> str:
 
 def _notes(records: list[dict]) -> list[str]:
     notes = []
-    if any(r["config"]["weights"]["source"] == "random_init" for r in records):
-        notes.append("Some networks ran with randomly initialised weights: their latency, CPU, memory and energy are "
-                     "real, any accuracy is not. Pass --weights for trained networks.")
+    random_note = random_weights_note(records)
+    if random_note:
+        notes.append(random_note)
+    runs = {run_label(r): r for r in records}
+    if len(runs) > 1:
+        notes.append("Run column: " + "; ".join(f"`{label}` = run {r['run_id']}" for label, r in sorted(runs.items())))
     methods = {r["energy"].get("method"): r["energy"].get("note") for r in records if r["energy"]}
     notes += [f"Energy method `{m}`: {n}" for m, n in methods.items()]
+    rules = {r["config"]["device"]: r["energy"].get("energy_class_rule") for r in records
+             if r["energy"].get("energy_class_rule")}
+    notes += [f"Energy class on {device}: {rule}" for device, rule in rules.items()]
+    notes.append(f"Stability: a latency is flagged unstable when its robust CV (1.4826 x MAD / median, the "
+                 f"'Robust CV' column) exceeds {CV_UNSTABLE} or the bootstrap 95% CI of its median is wider than "
+                 f"+/-{CI_UNSTABLE:.0%}; the plain CV (std / mean) is in table5.csv.")
+    notes.append("Memory: 'Model memory' is the runner's rise over its reading before the model loaded (private "
+                 "memory, USS, where it is sampled, as on the host; else the PSS rise), comparable across devices; "
+                 "'App PSS' is the app's total PSS on a phone, the quantity in the paper's Table 5. On a host the "
+                 "runner's total is Python plus torch, so it is kept in table5.csv only.")
     notes += [f"{r['config']['model']} {r['config']['format']} on {r['config']['device']}: latency unstable "
               f"({', '.join(r['latency']['stats']['unstable_reasons'])})"
               for r in records if (r["latency"].get("stats") or {}).get("unstable")]

@@ -9,9 +9,13 @@ import numpy as np
 from scipy.stats import mannwhitneyu
 
 from cmx_bench.errors import RecordError
+from cmx_bench.report.table5 import cpu_ms_per_inference
 from cmx_bench.results.thresholds import Metric
 
 ALPHA = 0.05  # significance level for metrics with raw samples
+# Figures that follow the runtime's configuration (threads, runtime version), not the code under test: when the
+# configuration differs they are shown but not judged.
+CONFIGURATION_BOUND = ("cpu_ms_per_inference", "energy_per_inference_mj")
 
 
 def run_key(record: dict) -> tuple[str, str, str]:
@@ -23,7 +27,7 @@ def _metric_value(record: dict, name: str):
     accuracy = record.get("accuracy") or {}
     values = {
         "latency_median_ms": (record["latency"].get("stats") or {}).get("median_ms"),
-        "cpu_device_pct": record["cpu"].get("cpu_device_pct"),
+        "cpu_ms_per_inference": cpu_ms_per_inference(record),
         "memory_pss_peak_mb": record["memory"].get("pss_peak_mb"),
         "energy_per_inference_mj": record["energy"].get("energy_per_inference_mj"),
         "load_ms": (record.get("runner") or {}).get("load_ms"),
@@ -46,8 +50,10 @@ class MetricComparison:
     relative_change: float | None
     threshold: str
     p_value: float | None
-    verdict: str  # better / worse / unchanged
+    verdict: str  # better / worse / unchanged / not judged
     regression: bool
+    base_threads: str = ""
+    current_threads: str = ""
 
 
 def _pooled(records: list[dict], name: str):
@@ -83,10 +89,35 @@ def compare_metric(metric: Metric, base_records: list[dict], current_records: li
         verdict = "worse" if worse_direction else "better"
     else:
         verdict = "unchanged"
-    threshold = f"{metric.threshold:.0%}" if metric.relative else f"{metric.threshold:g} {metric.unit}"
     return {"metric": metric.name, "unit": metric.unit, "base": base, "current": current, "change": change,
-            "relative_change": relative, "threshold": threshold, "p_value": p_value, "verdict": verdict,
+            "relative_change": relative, "threshold": metric.threshold_text(), "p_value": p_value, "verdict": verdict,
             "regression": verdict == "worse"}
+
+
+def runtime_settings(records: list[dict]) -> dict[str, str]:
+    """The runtime configuration of a group of runs: threads in force and runtime version (joined when mixed)."""
+    def joined(values):
+        return ", ".join(sorted({str(v) for v in values}))
+
+    runtimes = [(r.get("runner") or {}).get("runtime") or {} for r in records]
+    threads = [rt.get("threads") or r["config"].get("threads") or "default" for rt, r in zip(runtimes, records)]
+    return {"threads": joined(threads),
+            "runtime": joined(f"{rt.get('name', r['artifact']['runtime'])} {rt.get('version') or '?'}"
+                              for rt, r in zip(runtimes, records))}
+
+
+@dataclass
+class ConfigurationDifference:
+    device: str
+    model: str
+    format: str
+    setting: str
+    base: str
+    current: str
+
+    def describe(self) -> str:
+        return (f"{self.model} {self.format} @ {self.device}: {self.setting} {self.base} (base) vs {self.current} "
+                f"(current); CPU and energy per inference not judged")
 
 
 @dataclass
@@ -94,6 +125,7 @@ class Comparison:
     rows: list[MetricComparison]
     only_in_base: list[tuple]
     only_in_current: list[tuple]
+    configuration_differences: list[ConfigurationDifference]
 
     @property
     def regressions(self) -> list[MetricComparison]:
@@ -129,11 +161,20 @@ def compare_records(base: list[dict], current: list[dict], metrics: dict[str, Me
         check_comparable(base, current)
     by_model_only = allow_mismatch and not set(map(run_key, base)) & set(map(run_key, current))
     base_groups, current_groups = _group(base, by_model_only), _group(current, by_model_only)
-    rows = []
+    rows, differences = [], []
     for key in sorted(set(base_groups) & set(current_groups)):
+        base_settings, current_settings = runtime_settings(base_groups[key]), runtime_settings(current_groups[key])
+        changed = [ConfigurationDifference(*key, setting, base_settings[setting], current_settings[setting])
+                   for setting in base_settings if base_settings[setting] != current_settings[setting]]
+        differences += changed
         for metric in metrics.values():
             result = compare_metric(metric, base_groups[key], current_groups[key])
-            if result is not None:
-                rows.append(MetricComparison(device=key[0], model=key[1], format=key[2], **result))
+            if result is None:
+                continue
+            if changed and metric.name in CONFIGURATION_BOUND:
+                result.update(verdict="not judged", regression=False)
+            rows.append(MetricComparison(device=key[0], model=key[1], format=key[2], **result,
+                                         base_threads=base_settings["threads"],
+                                         current_threads=current_settings["threads"]))
     return Comparison(rows, sorted(set(base_groups) - set(current_groups)),
-                      sorted(set(current_groups) - set(base_groups)))
+                      sorted(set(current_groups) - set(base_groups)), differences)

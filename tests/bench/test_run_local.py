@@ -20,7 +20,8 @@ def _records(out):
     return [json.loads(p.read_text()) for p in sorted(out.glob("*/records/*.json"))]
 
 
-def test_one_record_per_format_with_samples_series_and_statistics(cli, tmp_path):
+def test_one_record_per_format_with_samples_series_and_statistics(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
     code, stdout, stderr = cli("run", "--device", "local", "--model", "shufflenet_v2_x1_0", "--format", "ptl",
                                "--format", "pte", "--iters", "50", *FAST, "--out", tmp_path)
     assert code == 0, stderr
@@ -37,6 +38,25 @@ def test_one_record_per_format_with_samples_series_and_statistics(cli, tmp_path)
     run_dir = next(tmp_path.iterdir())
     assert {p.name for p in run_dir.iterdir()} >= {"report.md", "report.html", "table5.csv", "records"}
     assert "Table 5 view" in stdout and "randomly initialised" in stdout
+    table = stdout[stdout.index("Table 5 view"):stdout.index("Weights:")].splitlines()
+    assert max(map(len, table)) <= 80 and "…" not in "".join(table)
+    assert sum("shufflenet_v2_x1_0" in line for line in table) == 2
+    # The model's own memory (private memory rise), not the runner's hundreds of MB of Python and torch.
+    for record in records:
+        assert 0 < record["memory"]["uss_delta_mb"] < 100 < record["memory"]["pss_peak_mb"]
+
+
+def test_an_artifact_exported_without_weights_says_so_everywhere(cli, tmp_path):
+    from cmx_bench.export.service import export_to_folder
+
+    [(artifact, _)] = export_to_folder("squeezenet1_1", ["ptl"], tmp_path / "artifacts")
+    code, stdout, stderr = cli("run", "--artifact", artifact, "--iters", "5", *FAST, "--out", tmp_path / "out")
+    assert code == 0, stderr
+    [record] = _records(tmp_path / "out")
+    assert record["config"]["weights"]["artifact_weights_source"] == "random_init"
+    assert "randomly initialised" in stdout and "from artifacts exported without --weights" in stdout
+    report = next((tmp_path / "out").glob("*/report.md")).read_text()
+    assert "randomly initialised" in report and "artifact:random_init" in report
 
 
 def _eager_metrics(checkpoint, data):

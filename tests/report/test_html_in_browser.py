@@ -62,3 +62,41 @@ def test_the_console_check_catches_errors(tmp_path):
     page = tmp_path / "broken.html"
     page.write_text("<html><body><script>console.error('broken page')</script></body></html>")
     assert any("broken page" in line for line in _console_messages(page, tmp_path / "b.png", tmp_path))
+
+
+def _five_runs():
+    runs = []
+    for index, (model, label) in enumerate([("mobilenet_v2", None), ("shufflenet_v2_x1_0", "threads-1"),
+                                            ("shufflenet_v2_x1_0", "threads-2"), ("squeezenet1_1", None),
+                                            ("squeezenet1_1", "nightly")]):
+        record = make_record(model=model, run_id=f"20261127T00000{index}Z-run00{index}", label=label, seed=index,
+                             median=5.0 + index)
+        record["runner"]["phases"]["end"] = record["timeseries"]["t"][-4]
+        record["timeseries"]["rss_mb"][-3:] = [0.0, 0.0, 0.0]  # the process has exited
+        runs.append(record)
+    return runs
+
+
+def test_a_report_over_five_runs_tells_each_row_apart(tmp_path):
+    paths = write_report(_five_runs(), tmp_path / "five")
+    markdown = paths["markdown"].read_text()
+    section = markdown[markdown.index("## All runs"):markdown.index("## Notes")]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "Run" not in line]
+    assert sorted(row.split(" | ")[0][2:] for row in rows) == ["nightly", "run000", "run003", "threads-1", "threads-2"]
+    assert "`threads-1` = run 20261127T000001Z-run001" in markdown
+    assert (tmp_path / "five" / "cpu_and_memory.png").is_file()
+
+
+def test_resource_lines_end_when_the_runner_exits():
+    from cmx_bench.report.plots import _until_exit
+
+    times, cpu, rss = _until_exit(_five_runs()[0])
+    assert len(times) == len(cpu) == len(rss) == 27 and min(rss) > 0
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is installed by .ci/run")
+def test_five_run_report_opens_in_headless_chromium(tmp_path):
+    paths = write_report(_five_runs(), tmp_path / "five")
+    screenshot = tmp_path / "five.png"
+    assert _console_messages(paths["html"], screenshot, tmp_path) == []
+    assert screenshot.stat().st_size > 20_000

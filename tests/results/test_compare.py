@@ -100,3 +100,51 @@ def test_baseline_save_show_and_compare(cli, tmp_path):
 def test_threshold_values(value, relative):
     metric = load_thresholds(overrides=[f"latency_median_ms={value}"])["latency_median_ms"]
     assert metric.relative is relative
+
+
+def test_a_thread_change_is_a_configuration_difference_not_a_cpu_regression(cli, tmp_path):
+    # Two threads: twice the CPU share and a little more CPU time per inference, but faster.
+    one = make_record(threads=1, median=10.0, cpu_seconds=0.8, seed=1)
+    two = make_record(threads=2, median=6.0, cpu_seconds=1.0, seed=2)
+    two["cpu"]["cpu_device_pct"] = 80.0
+    result = compare_records([one], [two], load_thresholds())
+    cpu = next(row for row in result.rows if row.metric == "cpu_ms_per_inference")
+    assert cpu.verdict == "not judged" and not cpu.regression and (cpu.base_threads, cpu.current_threads) == ("1", "2")
+    assert not result.regressions
+    assert [(d.setting, d.base, d.current) for d in result.configuration_differences] == [("threads", "1", "2")]
+    code, out, _ = cli("compare", _write(tmp_path / "base", [one]), _write(tmp_path / "current", [two]))
+    assert code == 0 and "configuration differs" in out and "threads 1 (base) vs 2 (current)" in out
+
+
+def test_a_slower_run_still_regresses_when_threads_differ(cli, tmp_path):
+    base = _write(tmp_path / "base", [make_record(threads=1, median=10.0, seed=1)])
+    current = _write(tmp_path / "current", [make_record(threads=2, median=15.0, seed=2)])
+    code, out, _ = cli("compare", base, current)
+    assert code == 1 and "worse (regression)" in out
+
+
+def test_cpu_time_per_inference_regresses_with_the_same_configuration():
+    result = compare_records([make_record(cpu_seconds=0.8, seed=1)], [make_record(cpu_seconds=1.2, seed=1)],
+                             load_thresholds())
+    assert [row.metric for row in result.regressions] == ["cpu_ms_per_inference"]
+
+
+def test_threshold_column_uses_one_convention(tmp_path):
+    from cmx_bench.report.comparison import comparison_markdown
+
+    result = compare_records([make_record(seed=1)], [make_record(seed=1)], load_thresholds())
+    thresholds = {row.metric: row.threshold for row in result.rows}
+    assert thresholds["latency_median_ms"] == "10 % of base" and thresholds["memory_pss_peak_mb"] == "10 MB"
+    assert "10 % of base" in comparison_markdown(result.as_dicts(), [], [])
+
+
+def test_compare_table_fits_80_columns_with_whole_names_and_verdicts(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    base = _write(tmp_path / "base", [make_record(model="shufflenet_v2_x1_0", median=10.0, noise=0.2, seed=1)])
+    current = _write(tmp_path / "current", [make_record(model="shufflenet_v2_x1_0", median=13.0, noise=0.2, seed=2)])
+    code, out, _ = cli("compare", base, current)
+    assert code == 1
+    lines = out.splitlines()
+    assert max(map(len, lines)) <= 80
+    assert any("shufflenet_v2_x1_0" in line and "worse (regression)" in line for line in lines)
+    assert "…" not in out
