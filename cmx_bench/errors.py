@@ -33,5 +33,9 @@ class RecordError(CmxError):
     """A run record that is invalid, newer than this version, or not comparable."""
 
 
+class ParseError(CmxError, ValueError):
+    """Device or OS output without the expected layout (truncated, garbled, or from an unknown release)."""
+
+
 class DeviceError(CmxError):
     """A phone that cannot be reached, refused a pre-check, or went away during a run."""

@@ -21,9 +21,11 @@ from cmx_bench.errors import CmxError
 from cmx_bench.evaluate.metrics import classification_metrics
 from cmx_bench.export.formats import format_of_file, get_format
 from cmx_bench.export.lowering import WithSoftmax
-from cmx_bench.export.manifest import verify_artifact
+from cmx_bench.export.compatibility import check_artifact_runtime
+from cmx_bench.export.manifest import library_versions, verify_artifact
 from cmx_bench.export.parity import compare_outputs
 from cmx_bench.export.probe import probe_artifact
+from cmx_bench.export.program_facts import program_facts
 from cmx_bench.export.service import cached_artifact
 from cmx_bench.fileio import ensure_writable_folder
 from cmx_bench.measure.stats import latency_stats
@@ -73,6 +75,10 @@ class _Plan:
     model: torch.nn.Module | None
     weights: dict
     artifact: Path | None = None
+    manifest: dict | None = None  # of a given --artifact; exports get theirs when they are made
+
+    def label(self, device_name: str) -> str:
+        return f"{self.card.name} {self.fmt.name} on {device_name}"
 
 
 def _plan(options: BenchOptions) -> list[_Plan]:
@@ -88,7 +94,7 @@ def _plan(options: BenchOptions) -> list[_Plan]:
         if card.name in options.weights:
             model, facts = load_model(card, options.weights[card.name], trust_pickle=options.trust_pickle)
             weights.update(facts, source="artifact")
-        plans.append(_Plan(card, fmt, model, weights, Path(artifact)))
+        plans.append(_Plan(card, fmt, model, weights, Path(artifact), manifest))
     if options.artifacts:
         return plans
     formats = [get_format(name) for name in options.formats]
@@ -173,6 +179,25 @@ def _accuracy_block(plan: _Plan, prepared, outputs) -> dict:
 _EXPORT_LOCK = threading.Lock()
 
 
+def _with_program(manifest: dict, artifact: Path, runtime: str) -> dict:
+    """A manifest with the artifact's program facts (manifests written before they were recorded lack them)."""
+    return manifest if manifest.get("program") else {**manifest, "program": program_facts(artifact, runtime)}
+
+
+def _check_runtimes_first(plans: list[_Plan], device, runtimes: dict, options: BenchOptions) -> None:
+    """Refuse, before anything is pushed or measured, what the device's runtime is not known to load. Exports not
+    made yet are judged by the exporter's version; a .ptl's operators are checked once it exists."""
+    for plan in plans:
+        if plan.manifest is not None:
+            manifest = _with_program(plan.manifest, plan.artifact, plan.fmt.runtime)
+        elif plan.fmt.runtime == "executorch":
+            manifest = {"versions": library_versions()}
+        else:
+            continue
+        check_artifact_runtime(plan.label(device.name), plan.fmt.runtime, manifest, device.name, runtimes,
+                               options.settings.allow_version_skew)
+
+
 def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> BenchOutcome:
     device = resolve_device(options.device, options.settings)
     out_root = ensure_writable_folder(options.out_dir)
@@ -180,6 +205,8 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
     # Decode every image up front, so that an unreadable one stops the run before anything is measured.
     decoded = decode_all(images)[1] if images else None
     plans = _plan(options)
+    runtimes = device.runtimes(options.settings)
+    _check_runtimes_first(plans, device, runtimes, options)
     run_id = new_run_id()
     run_dir = out_root / run_id
     records, failures = [], []
@@ -189,14 +216,16 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
     prepared_by_model = {}
     try:
         for plan in plans:
-            label = f"{plan.card.name} {plan.fmt.name} on {device.name}"
+            label = plan.label(device.name)
             record = new_record(run_id)
             _describe(record, plan, device, facts, options)
             try:
                 progress.step(f"export {label}" if plan.artifact is None else f"check {label}")
                 with _EXPORT_LOCK:
                     artifact = plan.artifact or cached_artifact(plan.card, plan.model, plan.weights, plan.fmt)
-                manifest = verify_artifact(artifact)
+                manifest = _with_program(verify_artifact(artifact), artifact, plan.fmt.runtime)
+                runtime_check = check_artifact_runtime(label, plan.fmt.runtime, manifest, device.name, runtimes,
+                                                       options.settings.allow_version_skew)
                 progress.step(f"run {label}")
                 if plan.card.name not in prepared_by_model:
                     prepared_by_model[plan.card.name] = prepare_inputs(
@@ -210,6 +239,7 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
                                settle_s=options.settings.settle_s)
                 run = device.run(artifact, prepared.files, job, options.settings, workdir)
                 _fill_record(record, plan, artifact, manifest, run, prepared.description)
+                record["artifact"]["runtime_check"] = runtime_check
                 if images is not None and run.runner_result["outputs"]:
                     record["accuracy"] = _accuracy_block(plan, prepared, run.runner_result["outputs"])
             except CmxError as exc:

@@ -42,6 +42,8 @@ def run(
     apk: Optional[Path] = typer.Option(None, "--apk", help="Android: runner APK to install if the phone lacks it."),
     cooldown_max: Optional[float] = typer.Option(None, "--cooldown-max", min=0.0,
                                                  help="Android: longest wait for the phone to cool (s); default: profile."),
+    allow_version_skew: bool = typer.Option(False, "--allow-version-skew",
+                                            help="Run artifacts the device's runtime is not known to load."),
     min_battery: int = typer.Option(20, "--min-battery", min=0, max=100, help="Android: lowest battery level (%)."),
     device_dir: str = typer.Option("/data/local/tmp/cmx-bench", "--device-dir", help="Android: working folder."),
 ):
@@ -59,7 +61,8 @@ def run(
         label=label,
         settings=RunSettings(warmup=warmup, iterations=iters, min_duration_s=min_duration, threads=threads,
                              sample_period_s=sample_period, sampling=not no_sampling, timeout_s=timeout, force=force,
-                             apk=apk, cooldown_max_s=cooldown_max, min_battery_pct=min_battery, device_dir=device_dir))
+                             apk=apk, cooldown_max_s=cooldown_max, min_battery_pct=min_battery, device_dir=device_dir,
+                             allow_version_skew=allow_version_skew))
     if len(devices) > 1:
         return _run_on_devices(options, devices)
     with RichProgress() as progress:
@@ -179,6 +182,8 @@ def virtual_device(
     state_dir: Optional[Path] = typer.Option(None, "--state-dir", help="Folder for the phone's files and logs."),
     connect: bool = typer.Option(False, "--connect", help="Run 'adb connect 127.0.0.1:PORT' once listening."),
     preinstall_runner: bool = typer.Option(False, "--preinstall-runner", help="Start with the runner app installed."),
+    executorch_version: Optional[str] = typer.Option(None, "--executorch-version",
+                                                     help="ExecuTorch version the runner reports (default: the pin)."),
     drop_after: Optional[float] = typer.Option(None, "--drop-after", help="Fault: cut the connection this many "
                                                                           "seconds after the runner app starts."),
     drop_on_run: int = typer.Option(1, "--drop-on-run", min=1, help="Fault: ... counted from the N-th runner start."),
@@ -201,8 +206,10 @@ def virtual_device(
     faults = Faults(drop_after_s=drop_after, drop_on_run=drop_on_run, offline_for_s=offline_for, runner_crash=runner_crash,
                     storage_free_mb=storage_free_mb, transfer_kbps=transfer_kbps, battery_level=battery_level,
                     thermal_status=thermal_status, hot_for_s=hot_for, hot_after_run_s=hot_after_run)
-    device = start_virtual_device(profile, port, state_dir, faults, preinstall_runner)
-    console.print(f"virtual {profile} listening on 127.0.0.1:{device.port} (files in {device.phone.state_dir})")
+    runtimes = {"executorch": executorch_version} if executorch_version else None
+    device = start_virtual_device(profile, port, state_dir, faults, preinstall_runner, runtimes)
+    console.print(f"virtual {profile} listening on 127.0.0.1:{device.port} (files in {device.phone.state_dir}; "
+                  f"runtimes {device.phone.runtimes})")
     if connect:
         console.print(adb_connect(device.port))
     stop = threading.Event()

@@ -17,6 +17,7 @@ class RunSettings:
     pss_period_s: float = 2.0
     settle_s: float = 0.3  # idle time before loading, so that the sampler reads a PSS baseline (~13 ms)
     hold_s: float = 0.3  # idle time after timing, so that the PSS read at measure_end lands before the runner exits
+    allow_version_skew: bool = False  # run artifacts the device's runtime is not known to load (the record says so)
     sampling: bool = True
     timeout_s: float = 600.0
     # Android only
@@ -54,6 +55,10 @@ class Device(ABC):
     @abstractmethod
     def facts(self) -> dict:
         """Model, ABI, OS version, governor, thermal state: what the record says about the device."""
+
+    @abstractmethod
+    def runtimes(self, settings: RunSettings) -> dict:
+        """The runtime versions the device's runner reports: {'executorch': V, 'pytorch_lite': V, 'reported_by': ...}."""
 
     @abstractmethod
     def run(self, artifact: Path, inputs: list[Path], job: dict, settings: RunSettings, workdir: Path) -> DeviceRun:

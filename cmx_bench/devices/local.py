@@ -20,7 +20,7 @@ from cmx_bench.measure import rapl
 from cmx_bench.measure.energy import energy_figure, power_model_energy_mj
 from cmx_bench.measure.host_sampler import HostProcessSampler
 from cmx_bench.measure.summary import cpu_figures, memory_figures
-from cmx_bench.runner.host import PHASE_PREFIX
+from cmx_bench.runner.host import PHASE_PREFIX, runtime_versions
 from cmx_bench.runner.protocol import validate
 
 
@@ -98,6 +98,9 @@ class LocalDevice(Device):
             "memory_total_mb": round(psutil.virtual_memory().total / 2**20),
             "thermal_status": None, "temperature_c": host_temperature_c(),
         }
+
+    def runtimes(self, settings: RunSettings) -> dict:
+        return {**runtime_versions(), "reported_by": "host runner (installed packages)"}
 
     def run(self, artifact: Path, inputs: list[Path], job: dict, settings: RunSettings, workdir: Path) -> DeviceRun:
         job_path, result_path = workdir / "job.json", workdir / "result.json"

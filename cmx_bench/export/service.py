@@ -18,9 +18,12 @@ from cmx_bench.data.preprocess import generated_inputs, to_tensor
 from cmx_bench.errors import ArtifactError
 from cmx_bench.export import lowering
 from cmx_bench.export.formats import ArtifactFormat, get_format
+from cmx_bench.export.compatibility import lite_runtime_table
 from cmx_bench.export.loaders import load_artifact
 from cmx_bench.export.manifest import MANIFEST_VERSION, library_versions, manifest_path, verify_artifact
 from cmx_bench.export.parity import FP32_MAX_DELTA, check_parity
+from cmx_bench.export.program_facts import program_facts
+from cmx_bench.export.runtime_pins import pinned_runtimes
 from cmx_bench.fileio import default_file_mode, ensure_writable_folder, sha256_file, write_json_atomic
 from cmx_bench.nets.checkpoint import load_model, random_init_facts
 from cmx_bench.nets.registry import build_model, card_for_trained, get_card
@@ -68,6 +71,7 @@ def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFo
         os.fchmod(fd, default_file_mode())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        backported_from = backport_for_pinned_lite(tmp) if fmt.runtime == "pytorch_lite" else None
         max_delta, min_agreement = _limits_for(fmt, limits)
         parity = check_parity(eager, load_artifact(tmp, fmt.runtime), checks, max_delta, min_agreement)
         if not parity["passed"]:
@@ -89,6 +93,8 @@ def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFo
             "output": "probabilities",
             "weights": weights,
             "versions": library_versions(),
+            "program": program_facts(tmp, fmt.runtime),
+            "backported_from_bytecode": backported_from,
             "parity": parity,
             "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
@@ -98,6 +104,28 @@ def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFo
         if os.path.exists(tmp):
             os.unlink(tmp)
     return manifest
+
+
+def backport_for_pinned_lite(path: str) -> int | None:
+    """Rewrite a .ptl in place at the newest bytecode version the runner app's PyTorch Lite reads, when torch wrote a
+    newer one; returns the version it had, or None when nothing was needed."""
+    import torch.jit.mobile as mobile
+
+    table = lite_runtime_table(pinned_runtimes()["pytorch_lite"])
+    written = int(mobile._get_model_bytecode_version(path))
+    if table is None or written <= table["bytecode_versions"][1]:
+        return None
+    target = table["bytecode_versions"][1]
+    backported = f"{path}.backport"
+    try:
+        if not mobile._backport_for_mobile(path, backported, target):
+            raise ArtifactError(f"torch {torch.__version__} cannot back-port a .ptl from bytecode {written} to {target} "
+                                f"(PyTorch Lite {pinned_runtimes()['pytorch_lite']}); export with an older torch")
+        os.replace(backported, path)
+    finally:
+        if os.path.exists(backported):
+            os.unlink(backported)
+    return written
 
 
 def cached_artifact(card, model, weights: dict, fmt: ArtifactFormat, *, limits: ParityLimits = ParityLimits()) -> Path:

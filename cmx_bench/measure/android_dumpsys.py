@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import re
 
+from cmx_bench.errors import ParseError
+from cmx_bench.measure.parse_guard import parser
 
-class NoProcessError(ValueError):
+
+class NoProcessError(ParseError):
     """`dumpsys meminfo` found no process of that name (it has not started yet, or it died)."""
 
 
+@parser("dumpsys meminfo")
 def parse_meminfo_totals_kb(text: str) -> dict:
     """TOTAL PSS / RSS / SWAP PSS in KB from the App Summary (Android 10+), or `TOTAL:` (8-9), or the table's TOTAL row."""
     if "No process found for:" in text:
@@ -27,6 +31,7 @@ def parse_meminfo_totals_kb(text: str) -> dict:
     return totals
 
 
+@parser("dumpsys battery")
 def parse_battery(text: str) -> dict:
     """`dumpsys battery`: level (%), plugged sources, status code, temperature (deg C) and voltage (mV)."""
     def field(name):
@@ -54,6 +59,7 @@ def android_uid_name(uid: int) -> str:
     return f"u{user}a{app - 10000}" if app >= 10000 else str(uid)
 
 
+@parser("dumpsys batterystats")
 def parse_batterystats_uid_mah(text: str, uid: int) -> float | None:
     """Estimated power (mAh) of one UID since the last reset: `Uid u0a123: 1.23 (...)` (<= 11) or `UID u0a123: ...` (12+)."""
     section = text.split("Estimated power use (mAh):", 1)
@@ -63,6 +69,7 @@ def parse_batterystats_uid_mah(text: str, uid: int) -> float | None:
     return float(match.group(1)) if match else 0.0
 
 
+@parser("dumpsys thermalservice")
 def parse_thermal(text: str) -> dict:
     """`dumpsys thermalservice`: Thermal Status (0 NONE .. 6 SHUTDOWN) and the HAL's current temperatures."""
     if "Can't find service" in text:
@@ -85,6 +92,7 @@ def hottest(temperatures: list[dict], kind: int) -> float | None:
     return max(values) if values else None
 
 
+@parser("power-stats")
 def parse_power_rails_mj(text: str) -> dict[str, float]:
     """Cumulative per-rail energy from the power-stats HAL's energy-meter table ('Energy (mWs)' = mJ); {} if absent."""
     lines = text.splitlines()
@@ -109,6 +117,7 @@ def parse_power_rails_mj(text: str) -> dict[str, float]:
     return rails
 
 
+@parser("df")
 def parse_df_available_kb(text: str) -> int | None:
     """toybox `df -k PATH`: the Available column of the last line."""
     rows = [line.split() for line in text.strip().splitlines()[1:]]
@@ -116,6 +125,7 @@ def parse_df_available_kb(text: str) -> int | None:
     return int(rows[-1][3]) if rows else None
 
 
+@parser("/sys/devices/system/cpu/possible")
 def parse_cpu_possible(text: str) -> int:
     """/sys/devices/system/cpu/possible, such as '0-7' or '0-3,6': the number of CPUs."""
     count = 0
@@ -125,6 +135,7 @@ def parse_cpu_possible(text: str) -> int:
     return count
 
 
+@parser("dumpsys package")
 def parse_kv_dump(text: str) -> dict[str, str]:
     """`dumpsys package PKG` lines such as `versionName=1.2` or `userId=10123` (first occurrence wins)."""
     found = {}
@@ -133,6 +144,7 @@ def parse_kv_dump(text: str) -> dict[str, str]:
     return found
 
 
+@parser("getprop")
 def parse_getprop(text: str) -> dict[str, str]:
     """`getprop` with no argument: lines of `[key]: [value]`."""
     return dict(re.findall(r"^\[([^\]]+)\]: \[(.*)\]\s*$", text, re.M))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cmx_bench.measure.parse_guard import parser
+
 
 def _stat_fields_from_state(text: str) -> list[str]:
     """/proc/<pid>/stat fields from field 3 (state) on, counted after the last ')' because the command name
@@ -9,6 +11,7 @@ def _stat_fields_from_state(text: str) -> list[str]:
     return text[text.rindex(")") + 2:].split()
 
 
+@parser("/proc/<pid>/stat")
 def parse_pid_stat_ticks(text: str) -> dict:
     """utime, stime, cutime, cstime (clock ticks) from /proc/<pid>/stat."""
     # rest[0] is field 3 (state); utime is field 14, so rest[11].
@@ -16,11 +19,13 @@ def parse_pid_stat_ticks(text: str) -> dict:
     return {"utime": utime, "stime": stime, "cutime": cutime, "cstime": cstime}
 
 
+@parser("/proc/<pid>/stat")
 def parse_pid_stat_rss_pages(text: str) -> int:
     """Resident set size in pages (field 24) from /proc/<pid>/stat."""
     return int(_stat_fields_from_state(text)[21])
 
 
+@parser("/proc/stat")
 def parse_proc_stat_total_ticks(text: str) -> int:
     """All CPU ticks of the machine so far, from the first ('cpu ') line of /proc/stat."""
     first = text.splitlines()[0].split()
@@ -30,6 +35,7 @@ def parse_proc_stat_total_ticks(text: str) -> int:
     return sum(int(v) for v in first[1:9])
 
 
+@parser("/proc status")
 def parse_kb_fields(text: str) -> dict[str, int]:
     """Every `Name:  123 kB` line of /proc/<pid>/status or smaps_rollup, as {Name: 123}."""
     values = {}
@@ -40,11 +46,13 @@ def parse_kb_fields(text: str) -> dict[str, int]:
     return values
 
 
+@parser("/proc/<pid>/status")
 def parse_status_kb(text: str, field: str) -> int | None:
     """A kB field such as VmRSS or VmHWM from /proc/<pid>/status."""
     return parse_kb_fields(text).get(field)
 
 
+@parser("smaps_rollup")
 def parse_smaps_rollup_kb(text: str) -> dict:
     """Rss, Pss and USS (private clean + private dirty) in kB from /proc/<pid>/smaps_rollup."""
     values = parse_kb_fields(text)

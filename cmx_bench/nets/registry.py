@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import tomllib
+from cmx_bench.tomlcompat import tomllib
 from dataclasses import dataclass, replace
 from functools import lru_cache
 

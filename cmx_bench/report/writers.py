@@ -52,6 +52,9 @@ def _notes(records: list[dict]) -> list[str]:
     notes += [f"{r['config']['model']} {r['config']['format']} on {r['config']['device']}: latency unstable "
               f"({', '.join(r['latency']['stats']['unstable_reasons'])})"
               for r in records if (r["latency"].get("stats") or {}).get("unstable")]
+    notes += [f"{r['config']['model']} {r['config']['format']} on {r['config']['device']} ran with --allow-version-skew: "
+              f"{r['artifact']['runtime_check']['problem']}"
+              for r in records if (r["artifact"].get("runtime_check") or {}).get("skew_allowed")]
     notes += [f"{r['config']['model']} {r['config']['format']} on {r['config']['device']} failed: {'; '.join(r['errors'])}"
               for r in records if r["status"] == "error"]
     notes.append("Columns marked (paper) are the paper's Table 5 values (PyTorch Mobile, 2020), shown for reference; "

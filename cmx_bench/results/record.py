@@ -23,7 +23,7 @@ def _validator():
 
 
 def record_errors(record: dict) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:120]}"
+    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {' '.join(e.message.split())[:120]}"
             for e in _validator().iter_errors(record)]
 
 

@@ -25,13 +25,22 @@ def _read_inputs(job: dict, base: Path):
     return tensors
 
 
-def _runtime_version(runtime: str) -> str | None:
+# The virtual phone plays an app built with other runtimes (--executorch-version) by setting this to a JSON object.
+RUNTIMES_OVERRIDE_ENV = "CMX_BENCH_RUNNER_RUNTIMES"
+
+
+def runtime_versions() -> dict[str, str | None]:
+    """The runtimes this runner loads artifacts with: the installed executorch, and torch's lite interpreter."""
+    import os
     from importlib import metadata
 
-    try:
-        return metadata.version("executorch" if runtime == "executorch" else "torch")
-    except metadata.PackageNotFoundError:
-        return None
+    versions = {}
+    for runtime, package in (("executorch", "executorch"), ("pytorch_lite", "torch")):
+        try:
+            versions[runtime] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[runtime] = None
+    return {**versions, **json.loads(os.environ.get(RUNTIMES_OVERRIDE_ENV) or "{}")}
 
 
 PHASE_PREFIX = "CMX-PHASE"
@@ -50,7 +59,7 @@ def run_job(job: dict, base: Path) -> dict:
     phases = {"start": time.time()}
     result = {"protocol_version": PROTOCOL_VERSION, "status": "ok", "error": None,
               "runner": {"name": "cmx-bench-host", "version": __version__},
-              "runtime": {"name": job["runtime"], "version": _runtime_version(job["runtime"]), "threads": 0},
+              "runtime": {"name": job["runtime"], "version": runtime_versions()[job["runtime"]], "threads": 0},
               "phases": phases, "load_ms": None, "first_inference_ms": None, "latencies_ms": [], "outputs": None}
     try:
         import torch

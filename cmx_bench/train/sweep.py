@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import tomllib
+from cmx_bench.tomlcompat import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 

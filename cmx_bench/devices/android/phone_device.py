@@ -30,6 +30,13 @@ class AndroidDevice(Device):
         self.link, self.profile, self.device_dir = link, profile, device_dir.rstrip("/") or "/"
         self.serial = link.serial
         self._facts: dict | None = None
+        self._runtimes: dict | None = None
+
+    def runtimes(self, settings: RunSettings) -> dict:
+        if self._runtimes is None:
+            runner_app.ensure_installed(self.link, settings.apk)
+            self._runtimes = runner_app.describe_runtimes(self.link)
+        return self._runtimes
 
     def facts(self) -> dict:
         if self._facts is None:

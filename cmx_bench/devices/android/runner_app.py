@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+import uuid
 from pathlib import Path
 
 from cmx_bench import paths
@@ -12,7 +14,8 @@ from cmx_bench.measure.android_dumpsys import parse_kv_dump
 
 PACKAGE = "org.cmxbench.runner"
 ACTIVITY = f"{PACKAGE}/.BenchActivity"
-VERSION_NAME = "0.4.0"  # keep equal to versionName in android_runner/app/build.gradle
+VERSION_NAME = "0.5.0"  # keep equal to versionName in android_runner/app/build.gradle
+VERSION_CODE = 5  # and versionCode
 DEVICE_DIR = "/data/local/tmp/cmx-bench"
 
 
@@ -70,6 +73,28 @@ def launch(link, job_remote: str, result_name: str) -> None:
     if "Error" in out:
         raise DeviceError(f"the runner app did not start on {link.serial}: "
                           f"{[line for line in out.splitlines() if 'Error' in line][-1][:200]}")
+
+
+def describe_runtimes(link, timeout_s: float = 20.0) -> dict:
+    """Ask the app which runtime versions it was built with (--ez describe true); nothing is pushed for this."""
+    name = f"runtimes-{uuid.uuid4().hex[:12]}.json"
+    out = link.shell(["am", "start", "-W", "-S", "-n", ACTIVITY, "--ez", "describe", "true", "--es", "result", name])
+    if "Error" in out:
+        raise DeviceError(f"the runner app did not start on {link.serial}: "
+                          f"{[line for line in out.splitlines() if 'Error' in line][-1][:200]}")
+    deadline = time.monotonic() + timeout_s
+    while (answer := read_result(link, name)) is None:
+        if time.monotonic() > deadline:
+            raise DeviceError(f"the runner app on {link.serial} did not report its runtimes within {timeout_s:.0f} s; "
+                              f"see 'adb -s {link.serial} logcat -s cmx-runner'")
+        time.sleep(0.3)
+    link.shell(["run-as", PACKAGE, "rm", "-f", f"files/{name}"], check=False)
+    runtimes = answer.get("runtimes")
+    if not isinstance(runtimes, dict):
+        raise DeviceError(f"the runner app on {link.serial} does not report its runtimes (an older build?); install "
+                          f"version {VERSION_NAME} (android_runner/README.md) or pass --apk")
+    return {"executorch": runtimes.get("executorch"), "pytorch_lite": runtimes.get("pytorch_lite"),
+            "reported_by": f"runner app {answer.get('runner_version')} (its build config)"}
 
 
 def read_result(link, result_name: str) -> dict | None:

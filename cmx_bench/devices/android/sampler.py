@@ -6,6 +6,7 @@ import threading
 import time
 
 from cmx_bench.devices.android.adb_link import DeviceDisconnected
+from cmx_bench.errors import ParseError
 from cmx_bench.measure.android_dumpsys import NoProcessError, parse_meminfo_totals_kb
 from cmx_bench.measure.linux_proc import (parse_pid_stat_rss_pages, parse_pid_stat_ticks, parse_proc_stat_total_ticks,
                                          parse_status_kb)
@@ -61,8 +62,12 @@ class AdbSampler:
         lines = text.splitlines()
         if len(lines) < 2 or not lines[0].startswith(f"{self.pid} "):
             return False
-        ticks = parse_pid_stat_ticks(lines[0])
-        rss_pages = parse_pid_stat_rss_pages(lines[0])
+        try:
+            ticks = parse_pid_stat_ticks(lines[0])
+            rss_pages = parse_pid_stat_rss_pages(lines[0])
+            system_ticks = parse_proc_stat_total_ticks("\n".join(lines[1:]))
+        except ParseError:
+            return False  # a read cut short (the process ended mid-read): skip this sample
         pss_mb = None
         if with_pss:
             try:
@@ -71,13 +76,16 @@ class AdbSampler:
             except (NoProcessError, ValueError):
                 pss_mb = None
             status = self.link.read_text(["cat", f"/proc/{self.pid}/status"]) or ""
-            hwm = parse_status_kb(status, "VmHWM")
+            try:
+                hwm = parse_status_kb(status, "VmHWM")
+            except ParseError:
+                hwm = None
             self.vm_hwm_kb = max(self.vm_hwm_kb or 0, hwm) if hwm is not None else self.vm_hwm_kb
             self.commands += 2
         s = self.series
         s["t"].append((before + self._now()) / 2)
         s["cpu_s"].append((ticks["utime"] + ticks["stime"]) / self.clk_tck)
-        s["system_cpu_s"].append(parse_proc_stat_total_ticks("\n".join(lines[1:])) / self.clk_tck)
+        s["system_cpu_s"].append(system_ticks / self.clk_tck)
         s["rss_mb"].append(rss_pages * PAGE_KB / 1024)
         s["pss_mb"].append(pss_mb)
         s["uss_mb"].append(None)

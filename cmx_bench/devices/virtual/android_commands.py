@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import time
 from pathlib import Path
 
@@ -65,7 +67,7 @@ def commands(phone) -> dict:
             word = args[index]
             if word == "-n":
                 component, index = args[index + 1], index + 2
-            elif word in ("--es", "--ei"):
+            elif word in ("--es", "--ei", "--ez"):
                 extras[args[index + 1]], index = args[index + 2], index + 3
             else:
                 index += 1
@@ -73,6 +75,11 @@ def commands(phone) -> dict:
         package = (component or "").split("/")[0]
         if package not in phone.packages:
             return _ok(text + f"Error type 3\nError: Activity class {{{component}}} does not exist.\n")
+        if extras.get("describe") == "true":  # the app answers with its runtimes and exits (no job)
+            result = phone.fs_path(f"/data/data/{package}/files/{extras.get('result', 'runtimes.json')}")
+            result.write_text(json.dumps({"runner": "cmx-bench-android", "runner_version":
+                                          phone.packages[package]["versionName"], "runtimes": phone.runtimes}))
+            return _ok(text + f"Status: ok\nLaunchState: COLD\nActivity: {component}\nTotalTime: 1\nComplete\n")
         if "job" not in extras:
             return _ok(text + "Error: the runner app needs --es job <path>\n")
         if "-S" in args:

@@ -16,17 +16,18 @@ from cmx_bench.errors import CmxError, DeviceError
 
 def standin_runner_apk(folder: Path, version: str = runner_app.VERSION_NAME) -> Path:
     """A stand-in APK of the runner app that the virtual phone installs (it runs the host runner instead)."""
-    return write_standin_apk(Path(folder) / f"cmx-runner-standin-{version}.apk", runner_app.PACKAGE, 4, version)
+    return write_standin_apk(Path(folder) / f"cmx-runner-standin-{version}.apk", runner_app.PACKAGE,
+                             runner_app.VERSION_CODE, version)
 
 
 def start_virtual_device(profile_name: str, port: int, state_dir: Path | None = None, faults: Faults | None = None,
-                         preinstall_runner: bool = False) -> VirtualDevice:
+                         preinstall_runner: bool = False, runtimes: dict[str, str] | None = None) -> VirtualDevice:
     profile = get_profile(profile_name)
     if profile["kind"] != "android":
         raise CmxError(f"profile '{profile_name}' is not an Android phone; choose an Android profile such as pixel2")
     state = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix=f"cmx-virtual-{profile_name}-"))
     state.mkdir(parents=True, exist_ok=True)
-    device = VirtualDevice(profile, port, state, faults)
+    device = VirtualDevice(profile, port, state, faults, runtimes)
     try:
         device.start()
     except OSError as exc:

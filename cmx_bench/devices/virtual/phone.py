@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import signal
@@ -14,7 +15,9 @@ from pathlib import Path
 
 from cmx_bench.devices.virtual import android_commands
 from cmx_bench.devices.virtual.toy_shell import Outcome, ToyShell, file_commands
+from cmx_bench.export.runtime_pins import pinned_runtimes
 from cmx_bench.measure.linux_proc import parse_pid_stat_ticks
+from cmx_bench.runner.host import RUNTIMES_OVERRIDE_ENV
 
 FIRST_APP_UID = 10123  # app UIDs start at 10000; any value in that range reads as u0aNNN in batterystats
 DEFAULT_FREE_BYTES = 50 * 2**30
@@ -53,8 +56,11 @@ def process_cpu_seconds(pid: int) -> float:
 class VirtualPhone:
     """Everything the adb services of the virtual device act on; all files live under `state_dir/fs`."""
 
-    def __init__(self, profile: dict, state_dir: Path, serial: str, faults: Faults | None = None):
+    def __init__(self, profile: dict, state_dir: Path, serial: str, faults: Faults | None = None,
+                 runtimes: dict[str, str] | None = None):
         self.profile, self.serial, self.faults = profile, serial, faults or Faults()
+        # The runtimes the stand-in app reports, as an app built with them would: the pinned ones unless told.
+        self.runtimes = {**pinned_runtimes(), **(runtimes or {})}
         self.state_dir = Path(state_dir)
         self.root = (self.state_dir / "fs").resolve()
         self.started = time.monotonic()
@@ -70,8 +76,9 @@ class VirtualPhone:
         self._hot_until = self.started + self.faults.hot_for_s
         self.shell_log = self.state_dir / "shell.log"
         self._make_file_system()
-        commands, write_file = file_commands(self.fs_path)
-        self.shell = ToyShell({**commands, **android_commands.commands(self)}, write_file)
+        commands, write_file = file_commands(self.fs_path, cwd=lambda: self.shell.cwd)
+        self.shell = ToyShell({**commands, **android_commands.commands(self)}, write_file,
+                              is_dir=lambda path: self.fs_path(path).is_dir())
 
     # ---- properties -------------------------------------------------------------------------------
     def properties(self) -> dict[str, str]:
@@ -155,7 +162,8 @@ class VirtualPhone:
         result_path.parent.mkdir(parents=True, exist_ok=True)
         popen = subprocess.Popen([sys.executable, "-m", "cmx_bench.runner", str(job_path), str(result_path)],
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=self.root,
-                                 env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                                 env={**os.environ, "PYTHONWARNINGS": "ignore",
+                                      RUNTIMES_OVERRIDE_ENV: json.dumps(self.runtimes)})
         process = AppProcess(package, self.packages[package]["uid"], popen)
         with self._lock:
             self.processes.append(process)
@@ -189,7 +197,7 @@ class VirtualPhone:
             return process.final_cpu_s
         try:
             return process_cpu_seconds(process.popen.pid)
-        except (OSError, IndexError):
+        except (OSError, ValueError):  # gone, or a stat read cut short (ParseError)
             return self._stats_cpu.get(process.popen.pid, 0.0)
 
     def force_stop(self, package: str) -> None:

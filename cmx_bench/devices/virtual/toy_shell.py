@@ -1,10 +1,13 @@
-"""A small POSIX-like shell for the virtual phone: words, quotes, ; && || | and > redirection, no expansion but $?."""
+"""A small POSIX-like shell for the virtual phone: words, quotes, ; && || | and > redirection, no expansion but $?,
+and the builtins adb clients send (exit, cd, pwd, test / [, true, false, command -v) with Android sh's exit codes."""
 
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import shlex
 import shutil
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -30,9 +33,46 @@ def tokenize(line: str) -> list[str]:
     return list(lexer)
 
 
+class ShellExit(Exception):
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
+
+
 class ToyShell:
-    def __init__(self, commands: dict[str, Command], write_file: Callable[[str, bytes, bool], None]):
-        self.commands, self.write_file = commands, write_file
+    def __init__(self, commands: dict[str, Command], write_file: Callable[[str, bytes, bool], None],
+                 is_dir: Callable[[str], bool] = lambda path: path == "/"):
+        self.write_file, self.is_dir = write_file, is_dir
+        self._session = threading.local()  # each `adb shell` is its own shell: its own working folder
+        builtins = {"exit": self._exit, "cd": self._cd, "pwd": lambda args, stdin: (f"{self.cwd}\n".encode(), b"", 0),
+                    "command": self._command, "test": test_builtin,
+                    "[": lambda args, stdin: test_builtin(args[:-1], stdin) if args[-1:] == ["]"]
+                    else (b"", b"/system/bin/sh: [: missing ]\n", 2)}
+        self.commands = {**builtins, **commands}  # the phone's file-aware test and [ win over the plain ones
+        self.builtins = set(builtins) | {"true", "false", "echo"}
+
+    @property
+    def cwd(self) -> str:
+        return getattr(self._session, "cwd", "/")
+
+    def _exit(self, args, stdin):
+        try:
+            raise ShellExit(int(args[0]) & 0xFF if args else self._session.status)
+        except ValueError:
+            return b"", f"/system/bin/sh: exit: {args[0]}: bad number\n".encode(), 2
+
+    def _cd(self, args, stdin):
+        target = posixpath.normpath(posixpath.join(self.cwd, args[0] if args else "/"))
+        if not self.is_dir(target):
+            return b"", f"/system/bin/sh: cd: {target}: No such file or directory\n".encode(), 2
+        self._session.cwd = target
+        return b"", b"", 0
+
+    def _command(self, args, stdin):
+        if args[:1] != ["-v"]:
+            return b"", b"/system/bin/sh: command: only -v is supported here\n", 2
+        found = [name if name in self.builtins else f"/system/bin/{name}" for name in args[1:] if name in self.commands]
+        return "".join(f"{line}\n" for line in found).encode(), b"", 0 if len(found) == len(args[1:]) else 1
 
     def run(self, line: str) -> Outcome:
         try:
@@ -40,13 +80,19 @@ class ToyShell:
         except ValueError as exc:
             message = f"sh: syntax error: {exc}\n".encode()
             return Outcome(b"", message, 2, message)
+        self._session.cwd, self._session.status = "/", 0
         stdout, stderr, combined, status = bytearray(), bytearray(), bytearray(), 0
         connector = ";"
         for chain, next_connector in _split_lists(tokens):
             if (connector == "&&" and status != 0) or (connector == "||" and status == 0):
                 connector = next_connector
                 continue
-            out, err, status = self._pipeline(chain, status)
+            try:
+                out, err, status = self._pipeline(chain, status)
+            except ShellExit as stop:
+                status = stop.code
+                break
+            self._session.status = status
             stdout += out
             stderr += err
             combined += err + out
@@ -81,6 +127,36 @@ class ToyShell:
         return stdin, bytes(stderr), status
 
 
+def test_builtin(args: list[str], stdin: bytes) -> tuple[bytes, bytes, int]:
+    """POSIX test with the forms scripts send to phones: -n -z, = !=, -eq -ne -lt -le -gt -ge, ! and one word.
+    File tests (-e -f -d) are answered by the 'test' command the phone installs over this one."""
+    def truth(words: list[str]) -> bool:
+        if words[:1] == ["!"]:
+            return not truth(words[1:])
+        if len(words) == 0:
+            return False
+        if len(words) == 1:
+            return words[0] != ""
+        if len(words) == 2 and words[0] in ("-n", "-z"):
+            return (words[1] != "") == (words[0] == "-n")
+        if len(words) == 3:
+            left, op, right = words
+            if op in ("=", "=="):
+                return left == right
+            if op == "!=":
+                return left != right
+            numeric = {"-eq": int.__eq__, "-ne": int.__ne__, "-lt": int.__lt__, "-le": int.__le__, "-gt": int.__gt__,
+                       "-ge": int.__ge__}
+            if op in numeric:
+                return numeric[op](int(left), int(right))
+        raise ValueError(" ".join(words))
+
+    try:
+        return b"", b"", 0 if truth(args) else 1
+    except ValueError as exc:
+        return b"", f"/system/bin/sh: test: {exc}: unknown operand\n".encode(), 2
+
+
 def _split_lists(tokens: list[str]):
     chain = []
     for token in tokens:
@@ -106,9 +182,13 @@ def _split_on(tokens: list[str], separator: str) -> list[list[str]]:
     return parts
 
 
-def file_commands(fs_path) -> tuple[dict[str, Command], Callable[[str, bytes, bool], None]]:
-    """toybox-like file commands over `fs_path(device_path) -> host Path` (which keeps paths inside the phone),
-    and the writer behind `>` and `>>`."""
+def file_commands(phone_path, cwd: Callable[[], str] = lambda: "/") -> tuple[dict[str, Command],
+                                                                          Callable[[str, bytes, bool], None]]:
+    """toybox-like file commands over `phone_path(device_path, cwd) -> host Path` (which keeps paths inside the
+    phone), relative paths taken from the shell's folder `cwd()`, and the writer behind `>` and `>>`."""
+
+    def fs_path(name: str):
+        return phone_path(name, cwd=cwd())
 
     def ok(text: str = "") -> tuple[bytes, bytes, int]:
         return text.encode(), b"", 0
@@ -185,7 +265,19 @@ def file_commands(fs_path) -> tuple[dict[str, Command], Callable[[str, bytes, bo
         time.sleep(min(float(args[0]) if args else 0.0, 60.0))
         return ok()
 
+    def test_files(args, stdin):
+        """test / [ with the file operators -e -f -d; everything else goes to the shell's own test."""
+        words = args[:-1] if args[-1:] == ["]"] else args
+        negate = words[:1] == ["!"]
+        words = words[1:] if negate else words
+        if len(words) == 2 and words[0] in ("-e", "-f", "-d"):
+            path = fs_path(words[1])
+            found = {"-e": path.exists(), "-f": path.is_file(), "-d": path.is_dir()}[words[0]]
+            return b"", b"", 0 if found != negate else 1
+        return test_builtin(args[:-1] if args[-1:] == ["]"] else args, stdin)
+
     return {
+        "test": test_files, "[": test_files,
         "cat": cat, "ls": ls, "rm": rm, "mkdir": mkdir, "touch": touch, "sha256sum": sha256sum,
         "echo": lambda args, stdin: ok(" ".join(args) + "\n"),
         "true": lambda args, stdin: ok(), "false": lambda args, stdin: (b"", b"", 1),

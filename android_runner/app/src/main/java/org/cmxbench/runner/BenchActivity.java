@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.cmxbench.runner.core.Clock;
@@ -29,11 +30,25 @@ public final class BenchActivity extends Activity {
         super.onCreate(savedInstanceState);
         String jobPath = getIntent().getStringExtra("job");
         String resultName = safeName(getIntent().getStringExtra("result"));
+        // --ez describe true: report the runtimes this build carries (cmx-bench checks artifacts against them
+        // before it pushes anything), without a job.
+        boolean describe = getIntent().getBooleanExtra("describe", false);
         new Thread(() -> {
-            writeResult(resultName, runJob(jobPath));
+            writeResult(resultName, describe ? describeRuntimes() : runJob(jobPath));
             finishAndRemoveTask();
             Process.killProcess(Process.myPid());
         }, "cmx-runner").start();
+    }
+
+    private static Map<String, Object> describeRuntimes() {
+        Map<String, Object> runtimes = new LinkedHashMap<>();
+        runtimes.put("executorch", BuildConfig.EXECUTORCH_VERSION);
+        runtimes.put("pytorch_lite", BuildConfig.PYTORCH_LITE_VERSION);
+        Map<String, Object> answer = new LinkedHashMap<>();
+        answer.put("runner", "cmx-bench-android");
+        answer.put("runner_version", BuildConfig.VERSION_NAME);
+        answer.put("runtimes", runtimes);
+        return answer;
     }
 
     private static String safeName(String name) {

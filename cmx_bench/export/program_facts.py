@@ -1,0 +1,47 @@
+"""What an artifact needs from the runtime that loads it: .pte header, delegates and operators; .ptl bytecode
+version and operators. Recorded in the manifest at export and checked against the device's runtime before a run."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from cmx_bench.errors import ArtifactError
+
+
+def pte_facts(path: str | Path) -> dict:
+    """The flatbuffer's identifiers, the program version, its delegates and the operators it runs outside them."""
+    from executorch.exir._serialize._program import deserialize_pte_binary
+
+    data = Path(path).read_bytes()
+    try:
+        program = deserialize_pte_binary(data).program
+    except Exception as exc:  # any flatbuffer damage
+        raise ArtifactError(f"artifact {path} is not a readable ExecuTorch program ({exc}); export it again") from exc
+    plans = program.execution_plan
+    return {
+        "file_identifier": data[4:8].decode("ascii", "replace"),
+        "extended_header": data[8:12].decode("ascii", "replace") if data[8:12] == b"eh00" else None,
+        "program_version": program.version,
+        "methods": [plan.name for plan in plans],
+        "delegates": sorted({delegate.id for plan in plans for delegate in plan.delegates}),
+        "operators": sorted({f"{op.name}.{op.overload}" if op.overload else op.name
+                             for plan in plans for op in plan.operators}),
+    }
+
+
+def ptl_facts(path: str | Path) -> dict:
+    """The lite-interpreter bytecode version and every operator with its number of schema arguments."""
+    import torch.jit.mobile as mobile
+
+    try:
+        version = int(mobile._get_model_bytecode_version(str(path)))
+        operators = {name: int(info.num_schema_args) for name, info in mobile._get_model_ops_and_info(str(path)).items()}
+    except (RuntimeError, ValueError, zipfile.BadZipFile) as exc:
+        raise ArtifactError(f"artifact {path} is not a readable .ptl ({str(exc).splitlines()[0][:120]}); "
+                            "export it again") from exc
+    return {"bytecode_version": version, "operators": dict(sorted(operators.items()))}
+
+
+def program_facts(path: str | Path, runtime: str) -> dict:
+    return pte_facts(path) if runtime == "executorch" else ptl_facts(path)
