@@ -20,13 +20,13 @@ def trained(tmp_path_factory):
     cli("data", "prepare", "--manifest", root / "phantoms", "--out", root / "split.csv")
     cli("train", "rf", "--data", root / "split.csv", "--preset", "tiny", "--epochs", "5", "--out", root / "rf")
     cli("train", "ms", "--model", "shufflenet_v2_x1_0", "--teacher", root / "rf" / "best.pth", "--data",
-        root / "split.csv", "--preset", "tiny", "--epochs", "12", "--lr", "2e-3", "--out", root / "ms")
+        root / "split.csv", "--preset", "tiny", "--epochs", "16", "--lr", "2e-3", "--out", root / "ms")
     monkeypatch.undo()
     return root
 
 
 def test_training_keeps_the_best_checkpoint_and_history(trained):
-    for folder, epochs in (("rf", 5), ("ms", 12)):
+    for folder, epochs in (("rf", 5), ("ms", 16)):
         history = json.loads((trained / folder / "history.json").read_text())
         assert len(history["history"]) == epochs and (trained / folder / "best.pth").is_file()
         assert history["best"]["val_score"] == max(r["val_score"] for r in history["history"])

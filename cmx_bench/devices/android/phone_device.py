@@ -31,10 +31,12 @@ class AndroidDevice(Device):
         self.serial = link.serial
         self._facts: dict | None = None
         self._runtimes: dict | None = None
+        self._first_install: dict | None = None
 
     def runtimes(self, settings: RunSettings) -> dict:
         if self._runtimes is None:
-            runner_app.ensure_installed(self.link, settings.apk)
+            # The app must be there to say what it carries; the first run's record reports this install.
+            self._first_install = runner_app.ensure_installed(self.link, settings.apk)
             self._runtimes = runner_app.describe_runtimes(self.link)
         return self._runtimes
 
@@ -129,7 +131,7 @@ class AndroidDevice(Device):
         link, facts = self.link, self.facts()
         needed = artifact.stat().st_size + sum(p.stat().st_size for p in inputs)
         precheck = self._precheck(needed, settings)
-        app = runner_app.ensure_installed(link, settings.apk)
+        app, self._first_install = self._first_install or runner_app.ensure_installed(link, settings.apk), None
         staged = self._stage(artifact, inputs, job, settings, workdir)
         job_remote, result_name, pushes = staged["job"], staged["result_name"], staged["pushes"]
         cooldown = self._cooldown(settings)  # ends with the state just read: the thermal state before the run
