@@ -17,7 +17,7 @@ from cmx_bench.data.images import decode_all, list_images
 from cmx_bench.devices.base import DeviceRun, RunSettings
 from cmx_bench.devices.profiles import paper_table5
 from cmx_bench.devices.registry import resolve_device
-from cmx_bench.errors import CmxError
+from cmx_bench.errors import CmxError, ParseError
 from cmx_bench.evaluate.metrics import classification_metrics
 from cmx_bench.export.formats import format_of_file, get_format
 from cmx_bench.export.lowering import WithSoftmax
@@ -28,8 +28,10 @@ from cmx_bench.export.probe import probe_artifact
 from cmx_bench.export.program_facts import program_facts
 from cmx_bench.export.service import cached_artifact
 from cmx_bench.fileio import ensure_writable_folder
+from cmx_bench.measure.operator_profile import operator_profile
 from cmx_bench.measure.stats import latency_stats
 from cmx_bench.nets.checkpoint import load_model, random_init_facts
+from cmx_bench.nets.complexity import count_params_and_macs
 from cmx_bench.nets.registry import STUDENTS, build_model, card_for_trained, get_card
 from cmx_bench.report.writers import write_report
 from cmx_bench.results.record import new_record
@@ -155,6 +157,28 @@ def _fill_record(record: dict, plan: _Plan, artifact: Path, manifest: dict, run:
         record["energy"] = {"method": "none", "note": "sampling was off or too short; no energy figure"}
 
 
+def _profile_block(record: dict, plan: _Plan, manifest: dict, run: DeviceRun) -> dict:
+    """Operators from the runner's ETDump, the artifact's memory plan and the network's size; a profile that cannot be
+    read is one line in the record's errors, and the run's other figures stay."""
+    reported = run.runner_result.get("profile") or {}
+    program = manifest.get("program") or {}
+    block = {"status": "unavailable", "reason": reported.get("reason") or "the runner wrote no profile",
+             "artifact": {key: program.get(key) for key in ("planned_activation_bytes", "constant_bytes",
+                                                            "delegate_payload_bytes") if key in program},
+             "network": ({**count_params_and_macs(plan.model, plan.card.input_shape),
+                          "paper_params": plan.card.paper_params, "paper_macs": plan.card.paper_macs}
+                         if plan.model is not None else None)}
+    stats = record["latency"].get("stats") or {}
+    if run.profile_file is not None and stats:
+        try:
+            block.update(operator_profile(run.profile_file, stats["median_ms"], reported["iterations"]),
+                         status="ok", reason=None)
+        except ParseError as exc:
+            record["errors"].append(f"operator profile: {exc}")
+            block["reason"] = str(exc)
+    return block
+
+
 def _accuracy_block(plan: _Plan, prepared, outputs) -> dict:
     probs = np.asarray(outputs, dtype=float)
     block = classification_metrics(probs, np.asarray(prepared.labels), plan.card.classes)
@@ -236,10 +260,13 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
                                warmup=options.settings.warmup, iterations=options.settings.iterations,
                                min_duration_s=options.settings.min_duration_s, threads=options.settings.threads,
                                return_outputs=images is not None,
-                               settle_s=options.settings.settle_s)
+                               settle_s=options.settings.settle_s,
+                               profile_iterations=options.settings.profile_iterations)
                 run = device.run(artifact, prepared.files, job, options.settings, workdir)
                 _fill_record(record, plan, artifact, manifest, run, prepared.description)
                 record["artifact"]["runtime_check"] = runtime_check
+                if options.settings.profile_iterations:
+                    record["profile"] = _profile_block(record, plan, manifest, run)
                 if images is not None and run.runner_result["outputs"]:
                     record["accuracy"] = _accuracy_block(plan, prepared, run.runner_result["outputs"])
             except CmxError as exc:

@@ -42,6 +42,8 @@ def run(
     apk: Optional[Path] = typer.Option(None, "--apk", help="Android: runner APK to install if the phone lacks it."),
     cooldown_max: Optional[float] = typer.Option(None, "--cooldown-max", min=0.0,
                                                  help="Android: longest wait for the phone to cool (s); default: profile."),
+    profile: bool = typer.Option(False, "--profile", help="Add an operator profile (ETDump) from separate inferences."),
+    profile_iterations: int = typer.Option(20, "--profile-iterations", min=1, help="Profiled inferences per run."),
     allow_version_skew: bool = typer.Option(False, "--allow-version-skew",
                                             help="Run artifacts the device's runtime is not known to load."),
     min_battery: int = typer.Option(20, "--min-battery", min=0, max=100, help="Android: lowest battery level (%)."),
@@ -62,7 +64,8 @@ def run(
         settings=RunSettings(warmup=warmup, iterations=iters, min_duration_s=min_duration, threads=threads,
                              sample_period_s=sample_period, sampling=not no_sampling, timeout_s=timeout, force=force,
                              apk=apk, cooldown_max_s=cooldown_max, min_battery_pct=min_battery, device_dir=device_dir,
-                             allow_version_skew=allow_version_skew))
+                             allow_version_skew=allow_version_skew,
+                             profile_iterations=profile_iterations if profile else 0))
     if len(devices) > 1:
         return _run_on_devices(options, devices)
     with RichProgress() as progress:
@@ -106,6 +109,33 @@ def _print_table5(records: list[dict], title: str) -> None:
     console.print("ms: median latency (! unstable: robust CV > 0.10 or median CI > +/-5%); rCV: robust CV; "
                   "CPU%: share of the whole device; Model MB: the runner's memory rise over its pre-load reading; "
                   "App MB: the app's total PSS (phones).")
+
+
+@app.command()
+def profile(
+    device: str = typer.Option("local", "--device", "-d", help="Device profile name or adb serial; 'local' is the host."),
+    model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Network(s); default: the three students."),
+    fmt: Optional[list[str]] = typer.Option(None, "--format", "-f", help="pte or pte-int8 (repeatable); default both."),
+    iterations: int = typer.Option(20, "--profile-iterations", min=1, help="Profiled inferences per run."),
+    top: int = typer.Option(10, "--top", min=1, help="Operators shown per network."),
+    out: Path = typer.Option(Path("reports"), "--out", "-o", help="Folder that receives the run folder."),
+):
+    """Where each network spends its time: `run --profile`, then the costliest operators per network."""
+    from cmx_bench.bench.session import BenchOptions, run_benchmark
+    from cmx_bench.devices.base import RunSettings
+    from cmx_bench.nets.registry import STUDENTS
+    from cmx_bench.report.time_breakdown import profile_notes, top_operator_tables
+
+    options = BenchOptions(device=device, models=list(model or STUDENTS), formats=list(fmt or ["pte", "pte-int8"]),
+                           out_dir=out, settings=RunSettings(profile_iterations=iterations))
+    with RichProgress() as progress:
+        outcome = run_benchmark(options, progress)
+    for label, table in top_operator_tables(outcome.records, top):
+        shown = table[["Operator", "Category", "ms / inference", "Share", "Module"]]
+        console.print(frame_table(shown, f"Top operators: {label}", ("Module", "Share", "Category")))
+    for note in profile_notes(outcome.records):
+        console.print(note, soft_wrap=True, highlight=False)
+    console.print(f"Report: {outcome.report_paths['markdown']}  (HTML: {outcome.report_paths['html']})")
 
 
 @app.command()
@@ -184,6 +214,8 @@ def virtual_device(
     preinstall_runner: bool = typer.Option(False, "--preinstall-runner", help="Start with the runner app installed."),
     executorch_version: Optional[str] = typer.Option(None, "--executorch-version",
                                                      help="ExecuTorch version the runner reports (default: the pin)."),
+    stock_runtime: bool = typer.Option(False, "--stock-runtime",
+                                       help="Play a runtime built without operator profiling (as published)."),
     drop_after: Optional[float] = typer.Option(None, "--drop-after", help="Fault: cut the connection this many "
                                                                           "seconds after the runner app starts."),
     drop_on_run: int = typer.Option(1, "--drop-on-run", min=1, help="Fault: ... counted from the N-th runner start."),
@@ -207,7 +239,8 @@ def virtual_device(
                     storage_free_mb=storage_free_mb, transfer_kbps=transfer_kbps, battery_level=battery_level,
                     thermal_status=thermal_status, hot_for_s=hot_for, hot_after_run_s=hot_after_run)
     runtimes = {"executorch": executorch_version} if executorch_version else None
-    device = start_virtual_device(profile, port, state_dir, faults, preinstall_runner, runtimes)
+    device = start_virtual_device(profile, port, state_dir, faults, preinstall_runner, runtimes,
+                                  profiling=not stock_runtime)
     console.print(f"virtual {profile} listening on 127.0.0.1:{device.port} (files in {device.phone.state_dir}; "
                   f"runtimes {device.phone.runtimes})")
     if connect:
@@ -252,7 +285,7 @@ def compare(
     from cmx_bench.errors import CmxError
     from cmx_bench.fileio import write_json_atomic, write_text_atomic
     from cmx_bench.report.comparison import (TERMINAL_DROP_ORDER, comparison_markdown, github_action_benchmark,
-                                             terminal_comparison_frame)
+                                             operator_frame, terminal_comparison_frame)
     from cmx_bench.results.compare import compare_records
     from cmx_bench.results.store import load_records
     from cmx_bench.results.thresholds import load_thresholds
@@ -266,7 +299,8 @@ def compare(
     rows = result.as_dicts()
     differences = [d.describe() for d in result.configuration_differences]
     if markdown:
-        write_text_atomic(markdown, comparison_markdown(rows, result.only_in_base, result.only_in_current, differences))
+        write_text_atomic(markdown, comparison_markdown(rows, result.only_in_base, result.only_in_current, differences,
+                                                        result.operators))
     if gab_json:
         write_json_atomic(gab_json, github_action_benchmark(rows))
     if rows:
@@ -274,6 +308,9 @@ def compare(
     for title, keys in (("only in base", result.only_in_base), ("only in current", result.only_in_current)):
         if keys:
             console.print(f"[yellow]{title}:[/] " + ", ".join(" / ".join(k) for k in keys))
+    for key, changes in result.operators.items():
+        console.print(frame_table(operator_frame(changes), f"Operators whose time changed most: {' / '.join(key)}",
+                                  ("Partition", "Change")))
     for text in differences:
         console.print(f"[yellow]configuration differs:[/] {text}", highlight=False, soft_wrap=True)
     if not rows:

@@ -23,7 +23,7 @@ def honour_columns() -> None:
 
 
 # Columns that are never wrapped or cut: names and verdicts must read whole.
-KEY_COLUMNS = ("Run", "Device", "Model", "Serial", "Profile", "ABI", "Verdict", "Metric")
+KEY_COLUMNS = ("Run", "Device", "Model", "Serial", "Profile", "ABI", "Verdict", "Metric", "Operator")
 
 
 def _build_table(frame: pd.DataFrame, title: str) -> Table:

@@ -18,6 +18,7 @@ class RunSettings:
     settle_s: float = 0.3  # idle time before loading, so that the sampler reads a PSS baseline (~13 ms)
     hold_s: float = 0.3  # idle time after timing, so that the PSS read at measure_end lands before the runner exits
     allow_version_skew: bool = False  # run artifacts the device's runtime is not known to load (the record says so)
+    profile_iterations: int = 0  # > 0: after the timed runs, this many profiled inferences (operator profile)
     sampling: bool = True
     timeout_s: float = 600.0
     # Android only
@@ -41,6 +42,7 @@ class DeviceRun:
     memory: dict = field(default_factory=dict)
     energy: dict = field(default_factory=dict)
     thermal: dict = field(default_factory=dict)
+    profile_file: Path | None = None  # the ETDump on this host, when the runner wrote one
 
 
 class Device(ABC):

@@ -135,7 +135,9 @@ class LocalDevice(Device):
             tail = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
             raise RunnerError(f"host runner exited with code {process.returncode} and no result ({tail[0][:160]})")
         result = validate(json.loads(result_path.read_text()), "result", str(result_path))
+        profile = result.get("profile") or {}
         run = DeviceRun(runner_result=result, series=series, thermal=thermal,
+                        profile_file=workdir / profile["file"] if profile.get("status") == "written" else None,
                         sampler={"period_s": settings.sample_period_s, "pss_period_s": settings.pss_period_s,
                                  "samples": len(series["t"]), "sampler_cpu_s": sampler.self_cpu_s,
                                  "enabled": settings.sampling})

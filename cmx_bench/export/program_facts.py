@@ -15,11 +15,19 @@ def pte_facts(path: str | Path) -> dict:
 
     data = Path(path).read_bytes()
     try:
-        program = deserialize_pte_binary(data).program
+        pte = deserialize_pte_binary(data)
     except Exception as exc:  # any flatbuffer damage
         raise ArtifactError(f"artifact {path} is not a readable ExecuTorch program ({exc}); export it again") from exc
+    program = pte.program
     plans = program.execution_plan
+    named = pte.named_data.buffers if pte.named_data is not None else []
     return {
+        # Memory the runtime plans for activations (buffer 0 is reserved), the weights the program carries
+        # (XNNPACK keeps them as named data), and the delegates' own payload (their compiled graphs).
+        "planned_activation_bytes": sum(sum(plan.non_const_buffer_sizes[1:]) for plan in plans),
+        "constant_bytes": sum(len(buffer) for buffer in named) + sum(len(getattr(t, "storage", b"")) for t in
+                                                                     program.constant_buffer),
+        "delegate_payload_bytes": sum(len(blob.data) for blob in program.backend_delegate_data),
         "file_identifier": data[4:8].decode("ascii", "replace"),
         "extended_header": data[8:12].decode("ascii", "replace") if data[8:12] == b"eh00" else None,
         "program_version": program.version,

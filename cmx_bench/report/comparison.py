@@ -37,8 +37,16 @@ def terminal_comparison_frame(rows: list[dict]) -> pd.DataFrame:
                                  "p_value": "p", "threshold": "Threshold", "verdict": "Verdict"})
 
 
+def operator_frame(changes: list[dict], count: int = 10) -> pd.DataFrame:
+    """The operators whose time changed most, for the terminal and the Markdown summary."""
+    return pd.DataFrame([{"Operator": c["operator"], "Partition": "-" if c["partition"] is None else str(c["partition"]),
+                          "Base ms": c["base_ms"], "Current ms": c["current_ms"],
+                          "Change": f"{c['relative_change']:+.0%}" if c["relative_change"] is not None else None,
+                          "Verdict": c["verdict"]} for c in changes[:count]])
+
+
 def comparison_markdown(rows: list[dict], only_in_base: list, only_in_current: list,
-                        configuration_differences: list[str] = ()) -> str:
+                        configuration_differences: list[str] = (), operators: dict | None = None) -> str:
     regressions = [r for r in rows if r["regression"]]
     lines = ["## cmx-bench comparison", "",
              f"**{len(regressions)} regression(s)** over {len(rows)} metric comparisons." if regressions
@@ -48,6 +56,8 @@ def comparison_markdown(rows: list[dict], only_in_base: list, only_in_current: l
     for title, keys in (("Only in base", only_in_base), ("Only in current", only_in_current)):
         if keys:
             lines += [f"{title}: " + ", ".join(" / ".join(k) for k in keys), ""]
+    for key, changes in (operators or {}).items():
+        lines += [f"Operators whose time changed most: {' / '.join(key)}", "", markdown_table(operator_frame(changes)), ""]
     if configuration_differences:
         lines += ["Configuration differences (not regressions):", ""]
         lines += [f"- {text}" for text in configuration_differences] + [""]

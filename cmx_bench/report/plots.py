@@ -97,7 +97,7 @@ def latency_by_model_and_device(records: list[dict]) -> bytes | None:
     axis.set_xticks(range(len(models)), models)
     axis.set_ylabel("latency per inference (ms)")
     axis.set_title("Latency per model and device")
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="device")  # outside the data
     axis.grid(axis="y", alpha=0.3)
     return figure_png(figure)
 

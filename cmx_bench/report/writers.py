@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from cmx_bench.fileio import write_bytes_atomic, write_text_atomic
-from cmx_bench.report import plots
+from cmx_bench.report import plots, time_breakdown
 from cmx_bench.measure.stats import CI_UNSTABLE, CV_UNSTABLE
 from cmx_bench.report.provenance import random_weights_note
 from cmx_bench.report.table5 import display_frame, format_cell, run_label, table5_frame, table5_wide
@@ -62,6 +62,30 @@ def _notes(records: list[dict]) -> list[str]:
     return notes
 
 
+def _time_section(records: list[dict]) -> dict | None:
+    """The figure and tables of "Where the time goes", or None when no run has an operator profile."""
+    figure = time_breakdown.category_figure(records)
+    if figure is None:
+        return None
+    tables = [(f"Top operators: {label}", table) for label, table in time_breakdown.top_operator_tables(records)]
+    quantization = time_breakdown.quantization_frame(records)
+    if quantization is not None:
+        tables.append(("int8 beside fp32 (ms per inference by category)", quantization))
+    memory = time_breakdown.memory_frame(records)
+    if memory is not None:
+        tables.append(("Memory plan and network size beside the measured memory", memory))
+    return {"figure": figure, "tables": tables}
+
+
+def _time_section_html(section: dict | None) -> str:
+    if section is None:
+        return ""
+    parts = ["<h2>Where the time goes</h2><img alt='Where the time goes' "
+             f"src='data:image/png;base64,{base64.b64encode(section['figure']).decode()}'>"]
+    parts += [f"<h3>{html.escape(heading)}</h3>{html_table(table)}" for heading, table in section["tables"]]
+    return "".join(parts)
+
+
 def write_report(records: list[dict], out_dir: Path, title: str = "cmx-bench report") -> dict[str, Path]:
     """Write the report files into out_dir and return their paths."""
     out_dir = Path(out_dir)
@@ -75,7 +99,8 @@ def write_report(records: list[dict], out_dir: Path, title: str = "cmx-bench rep
         "CPU and memory": None if many_devices else plots.resource_timeseries(records),
     }
     figures = {name: png for name, png in figures.items() if png}
-    notes = _notes(records)
+    notes = _notes(records) + time_breakdown.profile_notes(records)
+    time_section = _time_section(records)
 
     paths = {"csv": write_text_atomic(out_dir / "table5.csv", frame.to_csv(index=False))}
     wide = table5_wide(frame)
@@ -86,6 +111,11 @@ def write_report(records: list[dict], out_dir: Path, title: str = "cmx-bench rep
         file_name = name.lower().replace(" ", "_") + ".png"
         write_bytes_atomic(out_dir / file_name, png)
         markdown += [f"## {name}", "", f"![{name}]({file_name})", ""]
+    if time_section:
+        write_bytes_atomic(out_dir / "where_the_time_goes.png", time_section["figure"])
+        markdown += ["## Where the time goes", "", "![Where the time goes](where_the_time_goes.png)", ""]
+        for heading, table in time_section["tables"]:
+            markdown += [f"### {heading}", "", markdown_table(table), ""]
     paths["markdown"] = write_text_atomic(out_dir / "report.md", "\n".join(markdown))
 
     images = "".join(f"<h2>{html.escape(name)}</h2><img alt='{html.escape(name)}' "
@@ -97,6 +127,6 @@ def write_report(records: list[dict], out_dir: Path, title: str = "cmx-bench rep
             f"<h1>{html.escape(title)}</h1><h2>Table 5 view (networks by devices)</h2>{html_table(wide)}"
             f"<h2>All runs</h2>{html_table(shown)}"
             "<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"
-            f"{images}</body></html>")
+            f"{images}{_time_section_html(time_section)}</body></html>")
     paths["html"] = write_text_atomic(out_dir / "report.html", page)
     return paths

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy.stats import mannwhitneyu
@@ -120,12 +120,44 @@ class ConfigurationDifference:
                 f"(current); CPU and energy per inference not judged")
 
 
+def _operator_times(records: list[dict]) -> dict[tuple, float]:
+    """(name, partition, n-th of that name there) -> median ms per inference, pooled over the records (median)."""
+    pooled = defaultdict(list)
+    for record in records:
+        block = record.get("profile") or {}
+        if block.get("status") != "ok":
+            continue
+        seen = defaultdict(int)
+        for row in block["operators"]:
+            key = (row["name"], row["partition"])
+            seen[key] += 1
+            pooled[(*key, seen[key])].append(row["median_ms"])
+    return {key: float(np.median(values)) for key, values in pooled.items()}
+
+
+def operator_changes(metric: Metric, base: list[dict], current: list[dict], floor_ms: float = 0.01) -> list[dict]:
+    """Operators matched by name and occurrence whose time changed past the latency threshold (and a floor that keeps
+    microsecond jitter out), largest change first."""
+    before, after = _operator_times(base), _operator_times(current)
+    changes = []
+    for key in before.keys() & after.keys():
+        change = after[key] - before[key]
+        limit = max(metric.threshold * before[key] if metric.relative else metric.threshold, floor_ms)
+        if abs(change) > limit:
+            changes.append({"operator": key[0], "partition": key[1], "occurrence": key[2], "base_ms": before[key],
+                            "current_ms": after[key], "change_ms": change,
+                            "relative_change": change / before[key] if before[key] else None,
+                            "verdict": "slower" if change > 0 else "faster"})
+    return sorted(changes, key=lambda c: abs(c["change_ms"]), reverse=True)
+
+
 @dataclass
 class Comparison:
     rows: list[MetricComparison]
     only_in_base: list[tuple]
     only_in_current: list[tuple]
     configuration_differences: list[ConfigurationDifference]
+    operators: dict[tuple, list[dict]] = field(default_factory=dict)  # run key -> operators that changed most
 
     @property
     def regressions(self) -> list[MetricComparison]:
@@ -161,8 +193,12 @@ def compare_records(base: list[dict], current: list[dict], metrics: dict[str, Me
         check_comparable(base, current)
     by_model_only = allow_mismatch and not set(map(run_key, base)) & set(map(run_key, current))
     base_groups, current_groups = _group(base, by_model_only), _group(current, by_model_only)
-    rows, differences = [], []
+    rows, differences, operators = [], [], {}
     for key in sorted(set(base_groups) & set(current_groups)):
+        changed_operators = operator_changes(metrics["latency_median_ms"], base_groups[key], current_groups[key]) \
+            if "latency_median_ms" in metrics else []
+        if changed_operators:
+            operators[key] = changed_operators
         base_settings, current_settings = runtime_settings(base_groups[key]), runtime_settings(current_groups[key])
         changed = [ConfigurationDifference(*key, setting, base_settings[setting], current_settings[setting])
                    for setting in base_settings if base_settings[setting] != current_settings[setting]]
@@ -177,4 +213,4 @@ def compare_records(base: list[dict], current: list[dict], metrics: dict[str, Me
                                          base_threads=base_settings["threads"],
                                          current_threads=current_settings["threads"]))
     return Comparison(rows, sorted(set(base_groups) - set(current_groups)),
-                      sorted(set(current_groups) - set(base_groups)), differences)
+                      sorted(set(current_groups) - set(base_groups)), differences, operators)

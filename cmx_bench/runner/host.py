@@ -56,7 +56,7 @@ def run_job(job: dict, base: Path) -> dict:
     """Execute one job; every failure becomes status 'error' with a one-line message."""
     from cmx_bench.export.loaders import load_artifact, set_threads
 
-    phases = {"start": time.time()}
+    phases, inputs = {"start": time.time()}, []
     result = {"protocol_version": PROTOCOL_VERSION, "status": "ok", "error": None,
               "runner": {"name": "cmx-bench-host", "version": __version__},
               "runtime": {"name": job["runtime"], "version": runtime_versions()[job["runtime"]], "threads": 0},
@@ -97,7 +97,45 @@ def run_job(job: dict, base: Path) -> dict:
         result["status"] = "error"
         result["error"] = (str(exc).splitlines() or [type(exc).__name__])[0][:300]
     phases["end"] = time.time()
+    if result["status"] == "ok" and job.get("profile_iterations"):
+        # After 'end', so that the timed, CPU, memory and energy figures never include profiling.
+        result["profile"] = _profile(job, base, inputs)
+        phases["profile_end"] = time.time()
     return result
+
+
+# The virtual phone plays a runtime built without profiling (as executorch-android is by default) with this set.
+NO_PROFILING_ENV = "CMX_BENCH_RUNNER_NO_PROFILING"
+
+
+def _profile(job: dict, base: Path, inputs: list) -> dict:
+    """Run the artifact again with ExecuTorch's ETDump on and write it where the job says; or say why not."""
+    import os
+
+    iterations = job["profile_iterations"]
+    if job["runtime"] != "executorch":
+        return {"status": "unavailable", "iterations": 0, "file": None,
+                "reason": "the PyTorch Lite interpreter exposes no per-operator profiler to Python (torch "
+                          f"{runtime_versions()['pytorch_lite']}); only .pte programs are profiled"}
+    if os.environ.get(NO_PROFILING_ENV):
+        return {"status": "unavailable", "iterations": 0, "file": None,
+                "reason": os.environ[NO_PROFILING_ENV]}
+    try:
+        from cmx_bench.export.loaders import native_stderr_silenced
+
+        with native_stderr_silenced():
+            from executorch.extension.pybindings import portable_lib
+
+            module = portable_lib._load_for_executorch(str(base / job["artifact"]), enable_etdump=True)
+        for i in range(iterations):
+            module.forward([inputs[i % len(inputs)]])
+        target = base / job.get("profile_file", "profile.etdump")
+        module.write_etdump_result_to_file(str(target))
+        return {"status": "written", "iterations": iterations, "file": job.get("profile_file", "profile.etdump"),
+                "reason": None}
+    except Exception as exc:
+        return {"status": "unavailable", "iterations": 0, "file": None,
+                "reason": f"ETDump could not be recorded: {(str(exc).splitlines() or [type(exc).__name__])[0][:200]}"}
 
 
 def main(argv: list[str]) -> int:

@@ -35,11 +35,13 @@ def validate(document: dict, kind: str, source: str) -> dict:
 
 def make_job(*, artifact: str, fmt: str, runtime: str, input_shape, inputs: list[str], warmup: int = 5,
              iterations: int = 50, min_duration_s: float = 2.0, max_iterations: int = 100_000, threads: int = 0,
-             return_outputs: bool = False, settle_s: float = 0.3) -> dict:
+             return_outputs: bool = False, settle_s: float = 0.3, profile_iterations: int = 0) -> dict:
     job = {
         "protocol_version": PROTOCOL_VERSION, "artifact": artifact, "format": fmt, "runtime": runtime,
         "input_shape": list(input_shape), "inputs": list(inputs), "warmup": warmup, "iterations": iterations,
         "min_duration_s": min_duration_s, "max_iterations": max_iterations, "threads": threads,
         "return_outputs": return_outputs, "settle_s": settle_s,
     }
+    if profile_iterations:
+        job.update(profile_iterations=profile_iterations, profile_file="profile.etdump")
     return validate(job, "job", "cmx-bench")

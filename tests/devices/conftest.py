@@ -57,9 +57,10 @@ def virtual_phone(adb_server, tmp_path, monkeypatch):
     monkeypatch.setenv("CMX_BENCH_STATE", str(tmp_path / "cmx-state"))
     started = []
 
-    def start(profile: str = "pixel2", preinstall_runner: bool = True, runtimes: dict | None = None, **faults):
+    def start(profile: str = "pixel2", preinstall_runner: bool = True, runtimes: dict | None = None,
+              profiling: bool = True, **faults):
         device = start_virtual_device(profile, 0, tmp_path / f"phone{len(started)}", Faults(**faults),
-                                      preinstall_runner, runtimes)
+                                      preinstall_runner, runtimes, profiling)
         started.append(device)
         adb_connect(device.port)
         device.serial = f"127.0.0.1:{device.port}"

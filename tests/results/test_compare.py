@@ -148,3 +148,36 @@ def test_compare_table_fits_80_columns_with_whole_names_and_verdicts(cli, tmp_pa
     assert max(map(len, lines)) <= 80
     assert any("shufflenet_v2_x1_0" in line and "worse (regression)" in line for line in lines)
     assert "…" not in out
+
+
+def _profiled(record, slow_operator=None, factor=1.0):
+    names = [("Convolution (NHWC, F32) IGEMM #1", 0), ("Fully Connected (NC, F32) GEMM #2", 0),
+             ("Transpose (ND, X32) #1", 0), ("Fully Connected (NC, F32) GEMM #2", 1), ("native_call_mean.out", None)]
+    operators = [{"name": name, "partition": partition, "median_ms": 0.5 + 0.1 * index, "p90_ms": 0.6,
+                  "delegated": partition is not None, "backend": "XnnpackBackend", "category": "x", "occurrences": 20,
+                  "share": 0.1, "module": None} for index, (name, partition) in enumerate(names)]
+    for row in operators:
+        if (row["name"], row["partition"]) == slow_operator:
+            row["median_ms"] *= factor
+    record["profile"] = {"status": "ok", "operators": operators, "categories": {}, "coverage": 1.0}
+    return record
+
+
+def test_compare_names_the_operator_that_was_slowed_first(cli, tmp_path):
+    slowed = ("Fully Connected (NC, F32) GEMM #2", 1)
+    base = _write(tmp_path / "base", [_profiled(make_record(seed=1))])
+    current = _write(tmp_path / "current", [_profiled(make_record(seed=1), slowed, factor=3.0)])
+    result = compare_records(load_records_from(base), load_records_from(current), load_thresholds())
+    [(key, changes)] = result.operators.items()
+    assert (changes[0]["operator"], changes[0]["partition"]) == slowed and changes[0]["verdict"] == "slower"
+    assert len(changes) == 1  # the same-named operator of partition 0 did not change
+    code, out, _ = cli("compare", base, current, "--markdown", tmp_path / "summary.md")
+    table = out[out.index("Operators whose time changed most"):]
+    assert table.splitlines()[4].split("│")[1].strip() == slowed[0]
+    assert "Operators whose time changed most" in (tmp_path / "summary.md").read_text()
+
+
+def load_records_from(folder):
+    from cmx_bench.results.store import load_records
+
+    return load_records([folder])

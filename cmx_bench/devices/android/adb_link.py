@@ -107,6 +107,15 @@ class PhoneLink:
                                      "reconnect it and run again: finished runs are kept") from exc
         return time.perf_counter() - started
 
+    def pull(self, remote: str, local: Path) -> Path:
+        """Copy a phone file to the host with adb sync (RECV)."""
+        try:
+            self.device.sync.pull(remote, str(local))
+        except ADB_FAILURES as exc:
+            raise DeviceDisconnected(f"device {self.serial} disconnected while pulling {remote} ({exc}); reconnect it "
+                                     "and run again: finished runs are kept") from exc
+        return Path(local)
+
     def read_text(self, words: list[str]) -> str | None:
         """Output of a command that may fail (a file that is not there yet): None then."""
         try:

@@ -122,10 +122,12 @@ class AndroidDevice(Device):
                       "settle_s": max(job.get("settle_s", 0.0), settings.android_settle_s),
                       # a PSS read lands after timing even when the timed phase is shorter than the PSS period
                       "hold_s": settings.android_pss_period_s + 0.5}
+        if job.get("profile_iterations"):
+            device_job["profile_file"] = f"profile-{token}.etdump"
         job_local = write_json_atomic(workdir / f"job-{token}.json", validate(device_job, "job", "cmx-bench"))
         job_remote = f"{self.device_dir}/jobs/job-{token}.json"
         link.push(job_local, job_remote)
-        return {"job": job_remote, "result_name": f"result-{token}.json", "pushes": pushes}
+        return {"job": job_remote, "result_name": f"result-{token}.json", "pushes": pushes, "token": token}
 
     def run(self, artifact: Path, inputs: list[Path], job: dict, settings: RunSettings, workdir: Path) -> DeviceRun:
         link, facts = self.link, self.facts()
@@ -157,6 +159,7 @@ class AndroidDevice(Device):
             energy_reads["rails_after"] = parse_power_rails_mj(link.shell(["dumpsys", POWER_STATS], check=False))
             energy_reads["batterystats"] = link.shell(["dumpsys", "batterystats"], check=False)
             thermal_after = {**phone_state(link), "cpufreq_khz": self._cpufreq_khz()}
+            profile_file = self._pull_profile(result, staged, workdir)
             restore.restore(link)
             link.shell(["run-as", runner_app.PACKAGE, "rm", "-f", f"files/{result_name}"], check=False)
             link.shell(["rm", "-f", job_remote], check=False)
@@ -169,7 +172,7 @@ class AndroidDevice(Device):
                 pass
             raise
         result = validate(result, "result", f"the runner app on {self.serial}")
-        run = DeviceRun(runner_result=result, series=series,
+        run = DeviceRun(runner_result=result, series=series, profile_file=profile_file,
                         thermal={"before": thermal_before, "after": thermal_after, "cooldown": cooldown,
                                  "before_c": thermal_before["skin_temperature_c"],
                                  "after_c": thermal_after["skin_temperature_c"]},
@@ -187,6 +190,16 @@ class AndroidDevice(Device):
             run.memory["pss_source"] = "dumpsys meminfo TOTAL PSS"
             run.energy = self._energy(result, run.cpu, energy_reads, sampler, app)
         return run
+
+    def _pull_profile(self, result: dict, staged: dict, workdir: Path) -> Path | None:
+        """The runner's ETDump, copied to the host and removed from the phone; None when none was written."""
+        profile = result.get("profile") or {}
+        if profile.get("status") != "written":
+            return None
+        remote = f"{self.device_dir}/jobs/{profile['file']}"
+        local = self.link.pull(remote, workdir / f"profile-{staged['token']}.etdump")
+        self.link.shell(["rm", "-f", remote], check=False)
+        return local
 
     def _wait_for_result(self, result_name: str, settings: RunSettings, sampler: AdbSampler) -> dict:
         deadline = time.monotonic() + settings.timeout_s

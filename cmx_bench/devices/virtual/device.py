@@ -22,9 +22,9 @@ class VirtualDevice:
     """`start()` listens on 127.0.0.1:port; `adb connect 127.0.0.1:port` then lists the phone."""
 
     def __init__(self, profile: dict, port: int, state_dir: Path, faults: Faults | None = None,
-                 runtimes: dict[str, str] | None = None):
+                 runtimes: dict[str, str] | None = None, profiling: bool = True):
         self.phone = VirtualPhone(profile, state_dir, serial=f"virtual-{profile['name']}-{port}", faults=faults,
-                                  runtimes=runtimes)
+                                  runtimes=runtimes, profiling=profiling)
         self.server = AdbDeviceServer(port, device_banner(self._banner_properties(), FEATURES), self._open)
         self.phone.on_runner_start = self._runner_started
         self._drop_timer: threading.Timer | None = None

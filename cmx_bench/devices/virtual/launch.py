@@ -21,13 +21,14 @@ def standin_runner_apk(folder: Path, version: str = runner_app.VERSION_NAME) -> 
 
 
 def start_virtual_device(profile_name: str, port: int, state_dir: Path | None = None, faults: Faults | None = None,
-                         preinstall_runner: bool = False, runtimes: dict[str, str] | None = None) -> VirtualDevice:
+                         preinstall_runner: bool = False, runtimes: dict[str, str] | None = None,
+                         profiling: bool = True) -> VirtualDevice:
     profile = get_profile(profile_name)
     if profile["kind"] != "android":
         raise CmxError(f"profile '{profile_name}' is not an Android phone; choose an Android profile such as pixel2")
     state = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix=f"cmx-virtual-{profile_name}-"))
     state.mkdir(parents=True, exist_ok=True)
-    device = VirtualDevice(profile, port, state, faults, runtimes)
+    device = VirtualDevice(profile, port, state, faults, runtimes, profiling)
     try:
         device.start()
     except OSError as exc:

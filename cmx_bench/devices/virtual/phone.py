@@ -17,8 +17,10 @@ from cmx_bench.devices.virtual import android_commands
 from cmx_bench.devices.virtual.toy_shell import Outcome, ToyShell, file_commands
 from cmx_bench.export.runtime_pins import pinned_runtimes
 from cmx_bench.measure.linux_proc import parse_pid_stat_ticks
-from cmx_bench.runner.host import RUNTIMES_OVERRIDE_ENV
+from cmx_bench.runner.host import NO_PROFILING_ENV, RUNTIMES_OVERRIDE_ENV
 
+STOCK_RUNTIME_REASON = ("operator profile unavailable on this runtime build: Module.etdump() returned false "
+                        "(executorch-android is built without EXECUTORCH_ANDROID_PROFILING; see android_runner/README.md)")
 FIRST_APP_UID = 10123  # app UIDs start at 10000; any value in that range reads as u0aNNN in batterystats
 DEFAULT_FREE_BYTES = 50 * 2**30
 
@@ -57,10 +59,12 @@ class VirtualPhone:
     """Everything the adb services of the virtual device act on; all files live under `state_dir/fs`."""
 
     def __init__(self, profile: dict, state_dir: Path, serial: str, faults: Faults | None = None,
-                 runtimes: dict[str, str] | None = None):
+                 runtimes: dict[str, str] | None = None, profiling: bool = True):
         self.profile, self.serial, self.faults = profile, serial, faults or Faults()
         # The runtimes the stand-in app reports, as an app built with them would: the pinned ones unless told.
         self.runtimes = {**pinned_runtimes(), **(runtimes or {})}
+        # A stock executorch-android is built without EXECUTORCH_ANDROID_PROFILING: its Module.etdump() gives false.
+        self.profiling = profiling
         self.state_dir = Path(state_dir)
         self.root = (self.state_dir / "fs").resolve()
         self.started = time.monotonic()
@@ -163,7 +167,8 @@ class VirtualPhone:
         popen = subprocess.Popen([sys.executable, "-m", "cmx_bench.runner", str(job_path), str(result_path)],
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=self.root,
                                  env={**os.environ, "PYTHONWARNINGS": "ignore",
-                                      RUNTIMES_OVERRIDE_ENV: json.dumps(self.runtimes)})
+                                      RUNTIMES_OVERRIDE_ENV: json.dumps(self.runtimes),
+                                      **({} if self.profiling else {NO_PROFILING_ENV: STOCK_RUNTIME_REASON})})
         process = AppProcess(package, self.packages[package]["uid"], popen)
         with self._lock:
             self.processes.append(process)

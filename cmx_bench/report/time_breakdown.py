@@ -1,0 +1,106 @@
+"""The "Where the time goes" section: operator profiles by category, top operators, int8 beside fp32, memory plan."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from cmx_bench.pngfig import figure_png
+from cmx_bench.report.table5 import model_memory_mb, run_label
+
+MB = 2**20
+
+
+def profiled(records: list[dict]) -> list[dict]:
+    return [r for r in records if (r.get("profile") or {}).get("status") == "ok"]
+
+
+def _label(record: dict, with_run: bool) -> str:
+    config = record["config"]
+    return f"{config['model']} {config['format']} @ {config['device']}" + (f" [{run_label(record)}]" if with_run else "")
+
+
+def category_figure(records: list[dict]) -> bytes | None:
+    """A stacked bar per (model, format, device): ms per inference by operator category."""
+    runs = profiled(records)
+    if not runs:
+        return None
+    several = len({r["run_id"] for r in runs}) > 1
+    categories = list(dict.fromkeys(c for r in runs for c in r["profile"]["categories"]))
+    figure, axis = plt.subplots(figsize=(max(6.0, 1.3 * len(runs) + 3), 4.5))
+    bottoms = [0.0] * len(runs)
+    for index, category in enumerate(categories):
+        values = [r["profile"]["categories"].get(category, 0.0) for r in runs]
+        axis.bar(range(len(runs)), values, bottom=bottoms, label=category, color=f"C{index % 10}")
+        bottoms = [b + v for b, v in zip(bottoms, values)]
+    axis.scatter(range(len(runs)), [r["profile"]["measured_median_ms"] for r in runs], marker="_", s=600,
+                 color="black", zorder=3, label="measured median latency")
+    axis.set_xticks(range(len(runs)), [_label(r, several).replace(" @ ", "\n@ ") for r in runs], fontsize=7)
+    axis.set_ylabel("ms per inference")
+    axis.set_title("Where the time goes: operator time by category (ExecuTorch ETDump)")
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axis.grid(axis="y", alpha=0.3)
+    return figure_png(figure)
+
+
+def top_operator_tables(records: list[dict], count: int = 10) -> list[tuple[str, pd.DataFrame]]:
+    """Per profiled run: its `count` costliest operator rows."""
+    several = len({r["run_id"] for r in profiled(records)}) > 1
+    tables = []
+    for record in profiled(records):
+        rows = sorted(record["profile"]["operators"], key=lambda row: row["median_ms"], reverse=True)[:count]
+        frame = pd.DataFrame([{"Operator": row["name"], "Category": row["category"], "Backend": row["backend"],
+                               "Partition": "-" if row["partition"] is None else str(row["partition"]), "ms / inference": row["median_ms"],
+                               "p90 ms": row["p90_ms"], "Share": f"{row['share']:.1%}" if row["share"] else None,
+                               "Module": row["module"] or "-"} for row in rows])
+        tables.append((_label(record, several), frame))
+    return tables
+
+
+def quantization_frame(records: list[dict]) -> pd.DataFrame | None:
+    """Category times of int8 beside fp32 for each (model, device) profiled in both."""
+    by_key = {}
+    for record in profiled(records):
+        config = record["config"]
+        by_key.setdefault((config["model"], config["device"]), {})[config["format"]] = record["profile"]
+    rows = []
+    for (model, device), formats in sorted(by_key.items()):
+        if "pte" in formats and "pte-int8" in formats:
+            fp32, int8 = formats["pte"]["categories"], formats["pte-int8"]["categories"]
+            for category in dict.fromkeys([*fp32, *int8]):
+                rows.append({"Model": model, "Device": device, "Category": category, "fp32 ms": fp32.get(category, 0.0),
+                             "int8 ms": int8.get(category, 0.0)})
+    return pd.DataFrame(rows) if rows else None
+
+
+def memory_frame(records: list[dict]) -> pd.DataFrame | None:
+    """The program's memory plan and weights beside the memory the runner measured, and the network's size."""
+    rows = []
+    for record in records:
+        block = record.get("profile") or {}
+        artifact, network = block.get("artifact") or {}, block.get("network") or {}
+        if not artifact and not network:
+            continue
+        rows.append({
+            "Model": record["config"]["model"], "Format": record["config"]["format"], "Device": record["config"]["device"],
+            "Planned activations MB": artifact.get("planned_activation_bytes", 0) / MB if artifact else None,
+            "Weights MB": artifact.get("constant_bytes", 0) / MB if artifact else None,
+            "Delegate payload MB": artifact.get("delegate_payload_bytes", 0) / MB if artifact else None,
+            "Measured model memory MB": model_memory_mb(record["memory"]),
+            "Params (M)": network["params"] / 1e6 if network else None, "Params (paper)": network.get("paper_params"),
+            "MACs (M)": network["macs"] / 1e6 if network else None, "MACs (paper)": network.get("paper_macs"),
+        })
+    return pd.DataFrame(rows) if rows else None
+
+
+def profile_notes(records: list[dict]) -> list[str]:
+    notes = []
+    for record in records:
+        block = record.get("profile") or {}
+        label = _label(record, False)
+        if block.get("status") == "unavailable":
+            notes.append(f"{label}: operator profile unavailable ({block.get('reason')})")
+        elif block.get("status") == "ok":
+            notes.append(f"{label}: operator times cover {block['coverage']:.0%} of the measured median latency "
+                         f"({block['iterations']} profiled inferences, run after the timed ones); {block['modules']}")
+    return notes
