@@ -46,6 +46,18 @@ def adb(*args: str, check: bool = True) -> subprocess.CompletedProcess:
                           text=True, timeout=120, check=check)
 
 
+def table5_cells(report_markdown: str, model: str, fmt: str = "pte") -> dict[str, str]:
+    """One row of a report's Table 5 view (networks by devices), as {column: cell}."""
+    lines = report_markdown.splitlines()
+    header = next(line for line in lines if line.startswith("| Model | Format |"))
+    row = next(line for line in lines if line.startswith(f"| {model} | {fmt} |"))
+    return dict(zip(header.strip("| ").split(" | "), row.strip("| ").split(" | ")))
+
+
+def paper_pixel2_cell(cells: dict[str, str]) -> tuple[str, str, str]:
+    return cells["pixel2 CPU % (paper)"], cells["pixel2 Memory MB (paper)"], cells["pixel2 Energy (paper)"]
+
+
 def records_in(folder) -> list[dict]:
     """Every run record written under a --out folder."""
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*/records/*.json"))]

@@ -6,6 +6,7 @@ import pytest
 
 from cmx_bench.errors import ParseError
 from cmx_bench.measure.operator_profile import categorise, operator_profile
+from tests.report.test_html_in_browser import CHROMIUM, _console_messages
 
 FAST = ["--iters", "10", "--warmup", "2", "--min-duration", "0.5", "--profile-iterations", "10"]
 
@@ -43,6 +44,10 @@ def test_run_profile_on_local_gives_operator_rows_that_add_up_to_the_latency(cli
     assert "Top operators: shufflenet_v2_x1_0 pte @ local" in out and "Report:" in out
     report = next(tmp_path.glob("*/report.md")).read_text()
     assert "## Where the time goes" in report and "where_the_time_goes.png" in report
+    if CHROMIUM:  # .ci/run installs it
+        page = next(tmp_path.glob("*/report.html"))
+        assert _console_messages(page, tmp_path / "profile.png", tmp_path) == []
+        assert (tmp_path / "profile.png").stat().st_size > 20_000
 
 
 def test_a_ptl_profile_is_unavailable_with_the_reason_and_the_record_is_complete(cli, tmp_path):

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tests.devices.conftest import records_in
+from tests.devices.conftest import paper_pixel2_cell, records_in, table5_cells
 
 
 @pytest.fixture
@@ -34,4 +34,5 @@ def test_devices_and_a_pixel2_run_on_the_ci_phone(cli, ci_phone, tmp_path, monke
     assert record["device"]["serial"] == ci_phone and record["status"] == "ok"
     assert record["latency"]["samples_ms"] and record["cpu"]["cpu_device_pct"] > 0
     assert record["memory"]["pss_peak_mb"] > 0 and record["energy"]["method"] == "batterystats_uid"
-    assert "| 51.0 | 65.3 | Heavy" in next(tmp_path.glob("*/report.md")).read_text()
+    cells = table5_cells(next(tmp_path.glob("*/report.md")).read_text(), "shufflenet_v2_x1_0")
+    assert paper_pixel2_cell(cells) == ("51.0", "65.3", "Heavy")  # the paper's Pixel 2 ShuffleNetV2 cell

@@ -3,7 +3,7 @@
 import numpy as np
 
 from cmx_bench.devices.virtual.launch import standin_runner_apk
-from tests.devices.conftest import adb, records_in
+from tests.devices.conftest import adb, paper_pixel2_cell, records_in, table5_cells
 
 FAST = ["--iters", "20", "--warmup", "1", "--min-duration", "0.5"]
 
@@ -41,13 +41,9 @@ def test_run_on_pixel2_records_latency_cpu_pss_and_energy_and_reports_beside_the
     assert record["thermal"]["before"]["thermal_status"] == 0 and record["thermal"]["after"]["skin_temperature_c"]
     assert set(record["thermal"]["before"]["cpufreq_khz"]) == {2457600}  # the virtual phone runs at the profile's top clock
     report = next((tmp_path / "reports").glob("*/report.md")).read_text()
-    lines = report.splitlines()
-    header = next(line for line in lines if line.startswith("| Model | Format |"))
-    row = next(line for line in lines if line.startswith("| shufflenet_v2_x1_0 | pte |"))
-    cells = dict(zip(header.strip("| ").split(" | "), row.strip("| ").split(" | ")))
+    cells = table5_cells(report, "shufflenet_v2_x1_0")
     # The paper's Pixel 2 ShuffleNetV2 cell, each value beside the measured column it compares with.
-    assert (cells["pixel2 CPU % (paper)"], cells["pixel2 Memory MB (paper)"], cells["pixel2 Energy (paper)"]) == \
-        ("51.0", "65.3", "Heavy")
+    assert paper_pixel2_cell(cells) == ("51.0", "65.3", "Heavy")
     assert float(cells["pixel2 App PSS MB"]) > 0 and cells["pixel2 Energy"] in ("Light", "Medium", "Heavy")
     # The phone is back as it was: not unplugged, nothing left running, no journal of changes to undo.
     battery = adb("-s", phone.serial, "shell", "dumpsys", "battery").stdout
