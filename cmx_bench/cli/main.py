@@ -365,7 +365,10 @@ def main() -> None:
     from cmx_bench.errors import CmxError
 
     warnings.filterwarnings("ignore")
-    logging.getLogger("torch").setLevel(logging.ERROR)  # torch's pytree notice is not the user's concern
+    # torch's pytree notice (printed when executorch is imported) is not the user's concern. torch resets its
+    # own "torch" logger when it is imported, so the child that prints it is set too.
+    logging.getLogger("torch").setLevel(logging.ERROR)
+    logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
     honour_columns()
     try:
         app()
