@@ -34,6 +34,8 @@ def tokenize(line: str) -> list[str]:
 
 
 class ShellExit(Exception):
+    """`exit N`: ends the whole command line with status N."""
+
     def __init__(self, code: int):
         super().__init__(code)
         self.code = code
