@@ -157,7 +157,7 @@ def _fill_record(record: dict, plan: _Plan, artifact: Path, manifest: dict, run:
         record["energy"] = {"method": "none", "note": "sampling was off or too short; no energy figure"}
 
 
-def _profile_block(record: dict, plan: _Plan, manifest: dict, run: DeviceRun) -> dict:
+def _profile_block(record: dict, plan: _Plan, manifest: dict, run: DeviceRun, network: dict | None) -> dict:
     """Operators from the runner's ETDump, the artifact's memory plan and the network's size; a profile that cannot be
     read is one line in the record's errors, and the run's other figures stay."""
     reported = run.runner_result.get("profile") or {}
@@ -165,9 +165,7 @@ def _profile_block(record: dict, plan: _Plan, manifest: dict, run: DeviceRun) ->
     block = {"status": "unavailable", "reason": reported.get("reason") or "the runner wrote no profile",
              "artifact": {key: program.get(key) for key in ("planned_activation_bytes", "constant_bytes",
                                                             "delegate_payload_bytes") if key in program},
-             "network": ({**count_params_and_macs(plan.model, plan.card.input_shape),
-                          "paper_params": plan.card.paper_params, "paper_macs": plan.card.paper_macs}
-                         if plan.model is not None else None)}
+             "network": network}
     stats = record["latency"].get("stats") or {}
     if run.profile_file is not None and stats:
         try:
@@ -237,7 +235,7 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
     facts = device.facts()
     progress.begin(len(plans))
     workdir = Path(tempfile.mkdtemp(prefix="cmx-bench-"))
-    prepared_by_model = {}
+    prepared_by_model, network_by_model = {}, {}
     try:
         for plan in plans:
             label = plan.label(device.name)
@@ -266,7 +264,12 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
                 _fill_record(record, plan, artifact, manifest, run, prepared.description)
                 record["artifact"]["runtime_check"] = runtime_check
                 if options.settings.profile_iterations:
-                    record["profile"] = _profile_block(record, plan, manifest, run)
+                    if plan.model is not None and plan.card.name not in network_by_model:  # once per network
+                        network_by_model[plan.card.name] = {
+                            **count_params_and_macs(plan.model, plan.card.input_shape),
+                            "paper_params": plan.card.paper_params, "paper_macs": plan.card.paper_macs}
+                    record["profile"] = _profile_block(record, plan, manifest, run,
+                                                       network_by_model.get(plan.card.name))
                 if images is not None and run.runner_result["outputs"]:
                     record["accuracy"] = _accuracy_block(plan, prepared, run.runner_result["outputs"])
             except CmxError as exc:

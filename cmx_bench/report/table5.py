@@ -39,7 +39,7 @@ def table5_row(record: dict) -> dict:
         "device": record["config"]["device"],
         "model": record["config"]["model"],
         "format": record["config"]["format"],
-        "threads": _get(record, "runner", "runtime", "threads") or record["config"].get("threads") or "default",
+        "threads": threads_in_force(record),
         "status": record["status"],
         "weights": weights_origin(record),
         "latency_median_ms": stats.get("median_ms"),
@@ -71,6 +71,11 @@ def table5_row(record: dict) -> dict:
         "paper_energy": paper.get("energy"),
         "errors": "; ".join(record.get("errors", [])),
     }
+
+
+def threads_in_force(record: dict):
+    """The thread count the runtime reported (the job's 0 means its default), else the configured one."""
+    return _get(record, "runner", "runtime", "threads") or record["config"].get("threads") or "default"
 
 
 def model_memory_mb(memory: dict) -> float | None:

@@ -9,7 +9,7 @@ import numpy as np
 from scipy.stats import mannwhitneyu
 
 from cmx_bench.errors import RecordError
-from cmx_bench.report.table5 import cpu_ms_per_inference
+from cmx_bench.report.table5 import cpu_ms_per_inference, threads_in_force
 from cmx_bench.results.thresholds import Metric
 
 ALPHA = 0.05  # significance level for metrics with raw samples
@@ -100,8 +100,7 @@ def runtime_settings(records: list[dict]) -> dict[str, str]:
         return ", ".join(sorted({str(v) for v in values}))
 
     runtimes = [(r.get("runner") or {}).get("runtime") or {} for r in records]
-    threads = [rt.get("threads") or r["config"].get("threads") or "default" for rt, r in zip(runtimes, records)]
-    return {"threads": joined(threads),
+    return {"threads": joined(threads_in_force(r) for r in records),
             "runtime": joined(f"{rt.get('name', r['artifact']['runtime'])} {rt.get('version') or '?'}"
                               for rt, r in zip(runtimes, records))}
 
