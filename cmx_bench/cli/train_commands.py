@@ -15,63 +15,135 @@ def _config(preset, **overrides):
     return make(preset, **overrides)
 
 
-def _train(model_name, data, out, config, teacher, init, skip_bad):
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+def default_workers() -> int:
+    import os
 
-    from cmx_bench.train.players import train_ap, train_classifier
+    return min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} epochs"),
-                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task(f"train {model_name}", total=config.epochs, status="")
 
-        def on_epoch(row, best):
-            progress.update(task, advance=1, status=f"loss {row['train_loss']:.3f}  val {row['val_score']:.3f}"
-                                                     f"  best {best['val_score']:.3f} (epoch {best['epoch']})")
+class TrainingProgress:
+    """On a terminal, a bar over all images of all epochs with images/s and ETA; in a log, one line per epoch.
+    Only the main rank speaks."""
 
-        if model_name == "ap":
-            summary = train_ap(data, out, config, init=init, on_epoch=on_epoch)
+    def __init__(self, title: str, enabled: bool):
+        self.title, self.enabled, self.progress, self.task, self.epochs = title, enabled, None, None, 0
+
+    def on_start(self, first_epoch: int, epochs: int, images_per_epoch: int) -> None:
+        from rich.progress import (BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+
+        self.epochs = epochs
+        if not (self.enabled and console.is_terminal):
+            return
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                                 TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                                 TimeRemainingColumn(), TextColumn("{task.fields[status]}"), console=console)
+        self.progress.start()
+        self.task = self.progress.add_task(f"{self.title} epoch {first_epoch}/{epochs}", status="", rate="",
+                                           total=(epochs - first_epoch + 1) * images_per_epoch)
+
+    def on_batch(self, images: int) -> None:
+        if self.progress is not None:
+            self.progress.advance(self.task, images)
+            speed = self.progress.tasks[0].speed
+            self.progress.update(self.task, rate=f"{speed:,.0f} img/s" if speed else "")
+
+    def on_epoch(self, row: dict, best: dict) -> None:
+        if not self.enabled:
+            return
+        line = (f"epoch {row['epoch']}/{self.epochs}  loss {row['train_loss']:.3f}  val {row['val_score']:.3f}  "
+                f"best {best['val_score']:.3f} (epoch {best['epoch']})  {row['images_per_s']:,.0f} img/s  "
+                f"{row['seconds']:.0f} s")
+        if self.progress is None:
+            console.print(f"{self.title} {line}", highlight=False, soft_wrap=True)
         else:
-            summary = train_classifier(model_name, data, out, config, teacher=teacher, init=init, skip_bad=skip_bad,
-                                       on_epoch=on_epoch)
-    if summary["skipped"]:
-        console.print(f"[yellow]skipped {len(summary['skipped'])} bad input(s)[/]: {summary['skipped'][0]}")
-    if summary["interrupted"]:
-        console.print("[yellow]interrupted: the last good checkpoint is kept[/]")
-    console.print(f"best validation score {summary['best']['val_score']:.3f} at epoch {summary['best']['epoch']}; "
-                  f"checkpoint {summary['checkpoint']}")
+            self.progress.update(self.task, description=f"{self.title} epoch {min(row['epoch'] + 1, self.epochs)}/"
+                                                        f"{self.epochs}", status=line.split("  ", 1)[1])
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
 
 
 def train(
     player: str = typer.Argument(..., help="ap (pre-trained on ChestX-ray14), rf (the DenseNet-121 teacher) or ms "
                                            "(a student, distilled with --teacher)."),
-    data: Path = typer.Option(..., "--data", help="Manifest (with split) or class folders; for ap the NIH folder."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Manifest (with split) or class folders; for ap the NIH "
+                                                            "folder. Not needed with --resume."),
     model: str = typer.Option("shufflenet_v2_x1_0", "--model", "-m", help="ms: the student network."),
     teacher: Optional[Path] = typer.Option(None, "--teacher", help="ms: RF checkpoint; omit for the no-teacher baseline."),
     alpha: Optional[float] = typer.Option(None, "--alpha", help="Eq. 2 distillation strength."),
     temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help="Eq. 2 temperature."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for best.pth and history.json (runs/PLAYER)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder: best.pth, last.pth, history.json, "
+                                                                "metrics.csv, curves.png (default runs/PLAYER)."),
     init: Optional[str] = typer.Option(None, "--init", help="rf: an AP checkpoint; ms: a student one; or 'imagenet' "
-                                                           "(local torch cache only, never downloaded)."),
-    preset: str = typer.Option("cpu", "--preset", help="paper (224 px, 50 epochs), cpu (128 px, 12 epochs) or tiny."),
+                                                           "(torchvision's weights, downloaded once into the torch cache)."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder from its last.pth."),
+    preset: str = typer.Option("cpu", "--preset", help="paper (224 px, 50 epochs), cpu (128 px) or tiny."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Global batch, divided over the ranks."),
     lr: Optional[float] = typer.Option(None, "--lr"),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="adam (the paper's) or adamw."),
+    weight_decay: Optional[float] = typer.Option(None, "--weight-decay", min=0.0),
+    schedule: Optional[str] = typer.Option(None, "--schedule", help="cosine (linear warmup, then cosine) or constant."),
+    warmup_epochs: Optional[float] = typer.Option(None, "--warmup-epochs", min=0.0),
+    bn_refresh: Optional[str] = typer.Option(None, "--bn-refresh", help="Recompute BatchNorm statistics after each "
+                                                                        "epoch: auto (small data), on or off."),
     input_size: Optional[int] = typer.Option(None, "--input-size", min=32),
     loss: Optional[str] = typer.Option(None, "--loss", help="pc (Eq. 1), arcface or softmax."),
     margin: Optional[float] = typer.Option(None, "--margin", help="PC loss margin xi."),
     seed: Optional[int] = typer.Option(None, "--seed"),
+    snapshots: Optional[Path] = typer.Option(None, "--snapshots", help="rf/ms: also train on these snapshot twins "
+                                                                      "(manifest from 'data snapshots')."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Read images from this 'data cache' folder."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=0, help="DataLoader worker processes "
+                                                                         "(default min(4, CPUs))."),
+    accelerator: str = typer.Option("auto", "--accelerator", help="auto (CUDA, else MPS, else CPU), cpu, cuda or mps."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or fp16 (CUDA/MPS), through torch.autocast."),
+    sync_bn: bool = typer.Option(False, "--sync-bn", help="Under torchrun on CUDA: SyncBatchNorm across ranks."),
+    tensorboard: bool = typer.Option(False, "--tensorboard", help="Also write TensorBoard events (needs tensorboard)."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave out bad images and rows (counted) instead of stopping."),
 ):
-    """Train a player: AP (multi-label), RF (from --init AP) or MS (Eq. 2 from --teacher); keeps the best validation checkpoint."""
-    from cmx_bench.errors import UnknownNameError
+    """Train a player: AP (multi-label), RF (from --init AP) or MS (Eq. 2 from --teacher); keeps the best validation
+    checkpoint. Under torchrun, each rank trains on its share of every batch (DDP)."""
+    from cmx_bench.errors import CmxError
+    from cmx_bench.train.engine import start_engine, stop_engine
+    from cmx_bench.train.loops import TrainRunOptions
+    from cmx_bench.train.service import TrainRequest, resumed_request, train_player
 
-    if player not in ("ap", "rf", "ms"):
-        raise UnknownNameError(f"unknown player '{player}'; choose ap, rf or ms")
-    config = _config(preset, epochs=epochs, batch_size=batch_size, lr=lr, input_size=input_size, loss=loss,
-                     margin=margin, seed=seed, alpha=alpha, temperature=temperature)
-    model_name = {"ap": "ap", "rf": "densenet121"}.get(player, model)
-    _train(model_name, data, out or Path("runs") / player, config, teacher if player == "ms" else None, init,
-           skip_bad)
+    if resume is not None:
+        request, config = resumed_request(player, resume, epochs)
+    else:
+        if data is None:
+            raise CmxError("train needs --data (a manifest or class folders), or --resume RUN_DIR")
+        config = _config(preset, epochs=epochs, batch_size=batch_size, lr=lr, input_size=input_size, loss=loss,
+                         margin=margin, seed=seed, alpha=alpha, temperature=temperature, optimizer=optimizer,
+                         weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs,
+                         bn_refresh=bn_refresh)
+        request = TrainRequest(player=player, data=data, out=out or Path("runs") / player, model=model,
+                               teacher=teacher, init=init, skip_bad=skip_bad, cache=cache, snapshots=snapshots)
+    engine = start_engine(accelerator, precision, sync_bn=sync_bn)
+    progress = TrainingProgress(f"train {request.model_name}", enabled=engine.is_main)
+    run = TrainRunOptions(engine=engine, workers=default_workers() if workers is None else workers,
+                          resume=resume is not None, tensorboard=tensorboard, sync_bn=sync_bn,
+                          on_start=progress.on_start, on_batch=progress.on_batch, on_epoch=progress.on_epoch)
+    try:
+        summary = train_player(request, config, run)
+    finally:
+        progress.close()
+        stop_engine(engine)
+    if not engine.is_main:
+        return
+    if summary["skipped"]:
+        console.print(f"[yellow]skipped {len(summary['skipped'])} bad input(s)[/]: {summary['skipped'][0]}")
+    if summary["interrupted"]:
+        console.print(f"[yellow]interrupted[/]: continue with 'cmx-bench train {player} --resume {request.out}'")
+    best = summary["best"]
+    if best["epoch"] is None:
+        console.print(f"no epoch finished; nothing was saved in {request.out}")
+        return
+    console.print(f"best validation score {best['val_score']:.3f} at epoch {best['epoch']}; "
+                  f"checkpoint {summary['checkpoint']}; curves {request.out / 'curves.png'}")
 
 
 def evaluate(
@@ -83,6 +155,9 @@ def evaluate(
     out: Path = typer.Option(Path("runs/eval"), "--out", "-o"),
     gradcam: int = typer.Option(4, "--gradcam", min=0, help="COVID images to explain with Grad-CAM (0: none)."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave out bad images and rows (counted) instead of stopping."),
+    accelerator: str = typer.Option("auto", "--accelerator", help="auto (CUDA, else MPS, else CPU), cpu, cuda or mps."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or fp16 (CUDA/MPS), through torch.autocast."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=0, help="DataLoader worker processes."),
 ):
     """Accuracy, per-class recall, the three AUROCs, per-source accuracy, ROC, t-SNE and Grad-CAM figures."""
     import pandas as pd
@@ -90,9 +165,14 @@ def evaluate(
     from cmx_bench.cli.render import frame_table
     from cmx_bench.evaluate.evaluation import evaluate_checkpoint
 
-    with console.status("evaluating"):
+    from cmx_bench.train.engine import PRECISIONS, start_engine
+
+    engine = start_engine(accelerator, precision)
+    with console.status(f"evaluating on {engine.device}"):
         results = evaluate_checkpoint(model, weights, data, out, split=None if split == "all" else split,
-                                      snapshots=snapshots, gradcam_images=gradcam, skip_bad=skip_bad)
+                                      snapshots=snapshots, gradcam_images=gradcam, skip_bad=skip_bad,
+                                      device=engine.device, dtype=PRECISIONS[precision],
+                                      workers=default_workers() if workers is None else workers)
     rows = []
     for name, metrics in results["sets"].items():
         rows.append({"Set": name, "Images": metrics["images"], "Accuracy": metrics["accuracy"],
@@ -128,12 +208,17 @@ def sweep(
     input_size: Optional[int] = typer.Option(None, "--input-size", min=32),
     lr: Optional[float] = typer.Option(None, "--lr"),
     out: Path = typer.Option(Path("runs/sweep"), "--out", "-o", help="Cells, checkpoints and tables.md go here."),
+    accelerator: str = typer.Option("auto", "--accelerator", help="auto (CUDA, else MPS, else CPU), cpu, cuda or mps."),
+    precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or fp16 (CUDA/MPS), through torch.autocast."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=0, help="DataLoader worker processes."),
 ):
     """Distil one student per (alpha, T, loss) cell on clean images and snapshots; resumable; Tables 2-4 layout."""
     from rich.progress import Progress
 
     from cmx_bench.fileio import write_text_atomic
     from cmx_bench.report.sweep_tables import sweep_tables_markdown
+    from cmx_bench.train.engine import start_engine
+    from cmx_bench.train.loops import TrainRunOptions
     from cmx_bench.train.sweep import paper_accuracy, paper_grid, run_sweep
 
     loss_list = [v.strip() for v in losses.split(",") if v.strip()]
@@ -149,7 +234,9 @@ def sweep(
                             f"{record['loss']} {record['data']}: {record['test_accuracy']:.3f}"
                             + (" (done before)" if skipped else ""))
 
-        records = run_sweep(model, sets, teachers, out, config, cells, on_cell=on_cell)
+        run = TrainRunOptions(engine=start_engine(accelerator, precision),
+                              workers=default_workers() if workers is None else workers)
+        records = run_sweep(model, sets, teachers, out, config, cells, on_cell=on_cell, run=run)
     tables = write_text_atomic(out / "tables.md", sweep_tables_markdown(model, records, paper_accuracy(model),
                                                                        loss_list))
     console.print(f"{len(records)} cells; Tables 2-4 layout in {tables}")

@@ -1,35 +1,83 @@
-"""In-memory training sets: decoded grayscale images, augmented on the fly, pre-processed as the model card says."""
+"""Training and evaluation sets: images from memory, from files (decoded in loader workers) or from a cache,
+augmented on the fly and pre-processed as the model card says."""
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
+
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from cmx_bench.data.images import read_grayscale
 from cmx_bench.data.preprocess import centre_offsets, crop_to_tensor, resize_shorter
+
+
+class DecodedImages:
+    """Images already in memory (small sets, tests)."""
+
+    def __init__(self, images: list[Image.Image]):
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def resized(self, index: int, shorter: int) -> Image.Image:
+        image = self.images[index]
+        return image if min(image.size) == shorter else resize_shorter(image, shorter)
+
+
+class ImageFiles:
+    """Image files, decoded when a sample is asked for (in the DataLoader's worker processes)."""
+
+    def __init__(self, paths: list[str | Path]):
+        self.paths = [str(p) for p in paths]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def resized(self, index: int, shorter: int) -> Image.Image:
+        return resize_shorter(read_grayscale(self.paths[index]), shorter)
+
+
+class CachedImages:
+    """Rows of a decoded-image cache (data/cache.py), already at the resize size."""
+
+    def __init__(self, cache, paths: list[str | Path]):
+        self.cache, self.rows = cache, [cache.row(p) for p in paths]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def resized(self, index: int, shorter: int) -> Image.Image:
+        image = self.cache.image(self.rows[index])
+        return image if min(image.size) == shorter else resize_shorter(image, shorter)
 
 
 class CxrDataset(Dataset):
     """(image tensor, label) pairs; a label is a class index or a multi-hot list. Without `augment` a sample is
     exactly what the host pre-processing (data/preprocess.py) makes of the image for the same card; with it,
-    a small rotation and a random crop instead of the centre one."""
+    a small rotation and a random crop instead of the centre one, drawn from torch's RNG (which the DataLoader
+    seeds per worker, and the training loop saves for resuming)."""
 
-    def __init__(self, images: list[Image.Image], labels: list, card, augment: bool, seed: int = 0):
-        self.card, self.augment = card, augment
-        self.images = [resize_shorter(image, card.resize_size) for image in images]
+    def __init__(self, images, labels: list, card, augment: bool):
+        if isinstance(images, list):  # resized once here rather than at every epoch
+            images = DecodedImages([resize_shorter(image, card.resize_size) for image in images])
+        self.source, self.card, self.augment = images, card, augment
         self.labels = list(labels)
-        self.rng = np.random.default_rng(seed)
+        if len(self.source) != len(self.labels):
+            raise ValueError(f"{len(self.source)} images but {len(self.labels)} labels")
 
     def __len__(self) -> int:
-        return len(self.images)
+        return len(self.labels)
 
     def __getitem__(self, index: int):
-        image, size = self.images[index], self.card.input_size
+        image, size = self.source.resized(index, self.card.resize_size), self.card.input_size
         if self.augment:
-            image = image.rotate(float(self.rng.uniform(-7, 7)), resample=Image.BILINEAR)
-            left = int(self.rng.integers(0, image.width - size + 1))
-            top = int(self.rng.integers(0, image.height - size + 1))
+            angle = float(torch.empty(()).uniform_(-7, 7))
+            image = image.rotate(angle, resample=Image.BILINEAR)
+            left = int(torch.randint(0, image.width - size + 1, ()))
+            top = int(torch.randint(0, image.height - size + 1, ()))
         else:
             left, top = centre_offsets(image, self.card)
         label = self.labels[index]

@@ -104,6 +104,30 @@ def read_grayscale(path: str | Path) -> Image.Image:
         raise DataError(f"image {path} cannot be read ({str(exc)[:100]}); replace or remove it, or pass --skip-bad") from exc
 
 
+def check_readable(items: list[LabelledImage], skip_bad: bool = False) -> tuple[list[LabelledImage], list[str]]:
+    """Open each image's header only (no decode), so that streaming sets still name a bad file before training."""
+    kept, skipped = [], []
+    for item in items:
+        try:
+            if Path(item.path).suffix.lower() == ".dcm":
+                kept.append(item)  # pydicom reads the whole file: checked when decoded
+                continue
+            with Image.open(item.path) as image:
+                if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                    raise DataError(f"image {item.path} is {image.mode} (16-bit or float); convert it to 8-bit or "
+                                    "pass --skip-bad")
+            kept.append(item)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, DataError) as exc:
+            problem = str(exc) if isinstance(exc, DataError) else \
+                f"image {item.path} cannot be read ({str(exc)[:100]}); replace or remove it, or pass --skip-bad"
+            if not skip_bad:
+                raise DataError(problem) from exc
+            skipped.append(problem)
+    if not kept:
+        raise DataError("no readable images left after skipping bad ones; check the data")
+    return kept, skipped
+
+
 def decode_all(items: list[LabelledImage], skip_bad: bool = False) -> tuple[list[LabelledImage], list[Image.Image], list[str]]:
     """Decode every image; a bad one stops with its name, or with skip_bad is left out and reported."""
     kept, images, skipped = [], [], []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -28,17 +30,19 @@ def last_conv_layer(model: nn.Module) -> nn.Module:
     return model.features[-1]  # MobileNetV2 and SqueezeNet
 
 
-def penultimate_features(model: nn.Module, batches) -> torch.Tensor:
-    """Flattened inputs of the classifier module for every batch, concatenated."""
-    captured = []
-    hook = classifier_module(model).register_forward_pre_hook(
-        lambda module, args: captured.append(torch.flatten(nn.functional.adaptive_avg_pool2d(args[0], 1), 1)
-                                             if args[0].dim() == 4 else args[0].detach()))
+@contextlib.contextmanager
+def penultimate_features(model: nn.Module):
+    """While open, every forward pass of `model` appends its flattened classifier inputs (float32, CPU) to the
+    list it yields."""
+    captured: list[torch.Tensor] = []
+
+    def keep(module, args):
+        features = args[0].detach()
+        if features.dim() == 4:
+            features = torch.flatten(nn.functional.adaptive_avg_pool2d(features, 1), 1)
+        captured.append(features.float().cpu())
+    hook = classifier_module(model).register_forward_pre_hook(keep)
     try:
-        model.eval()
-        with torch.no_grad():
-            for x in batches:
-                model(x)
+        yield captured
     finally:
         hook.remove()
-    return torch.cat(captured)

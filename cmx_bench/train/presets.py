@@ -22,11 +22,15 @@ class TrainConfig:
     temperature: float = 5.0    # distillation temperature t (Eq. 2)
     student_loss_at_t: bool = True  # Eq. 2 as written: l(S^t(x), y); False: l(S(x), y) as in Hinton et al.
     seed: int = 0
+    optimizer: str = "adam"     # adam (the paper's) or adamw (decoupled weight decay)
+    schedule: str = "cosine"    # cosine (after linear warmup) or constant (the paper's fixed learning rate)
+    warmup_epochs: float = 1.0
+    bn_refresh: str = "auto"    # recompute BatchNorm statistics after each epoch: on, off, auto (small data only)
 
 
 PRESETS = {
-    # Section 3.3: Adam, mini-batch 32, 50 epochs, best validation checkpoint; 224 px inputs.
-    "paper": TrainConfig(),
+    # Section 3.3: Adam, mini-batch 32, 50 epochs, best validation checkpoint; 224 px inputs; no schedule is given.
+    "paper": TrainConfig(schedule="constant"),
     # Fits a 2-core machine: 128 px inputs, fewer epochs, a larger learning rate for random initialisation.
     "cpu": TrainConfig(epochs=12, input_size=128, lr=5e-4),
     # For tests and demos on phantoms.

@@ -57,12 +57,17 @@ def paper_accuracy(backbone: str) -> dict:
 
 
 def run_sweep(backbone: str, data: dict[str, Path], teachers: dict[str, Path], out_dir: Path, base: TrainConfig,
-              cells: list[Cell], *, on_cell=None) -> list[dict]:
+              cells: list[Cell], *, on_cell=None, run=None) -> list[dict]:
     """Train and test one student per (cell, data kind); a cell whose record exists is skipped (resume)."""
     from cmx_bench.evaluate.evaluation import evaluate_set
     from cmx_bench.nets.checkpoint import load_model
     from cmx_bench.nets.registry import card_for_trained, get_card
+    from cmx_bench.train.engine import PRECISIONS
+    from cmx_bench.train.loops import TrainRunOptions
     from cmx_bench.train.players import train_classifier
+
+    run = run or TrainRunOptions()
+    where = {"device": run.engine.device, "dtype": PRECISIONS[run.engine.precision]} if run.engine else {}
 
     card = get_card(backbone)
     records = []
@@ -76,9 +81,10 @@ def run_sweep(backbone: str, data: dict[str, Path], teachers: dict[str, Path], o
                 continue
             config = replace_config(base, alpha=cell.alpha, temperature=cell.temperature, **parse_loss(cell.loss))
             folder = Path(out_dir) / "checkpoints" / f"{backbone}__{cell.name}__{kind}"
-            summary = train_classifier(backbone, location, folder, config, teacher=teachers[kind])
+            summary = train_classifier(backbone, location, folder, config, teacher=teachers[kind], run=run)
             model, facts = load_model(card, summary["checkpoint"])
-            metrics = evaluate_set(model, card_for_trained(card, facts), location, "test")["metrics"]
+            metrics = evaluate_set(model, card_for_trained(card, facts), location, "test", workers=run.workers,
+                                   **where)["metrics"]
             record = {"kind": "sweep_cell", "backbone": backbone, "data": kind, "alpha": cell.alpha,
                       "temperature": cell.temperature, "loss": cell.loss, "test_accuracy": metrics["accuracy"],
                       "auroc": metrics["auroc"], "best_val_score": summary["best"]["val_score"],

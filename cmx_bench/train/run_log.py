@@ -1,0 +1,82 @@
+"""What a training run writes as it goes: history.json, metrics.csv, the training-curve PNG, TensorBoard events."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from cmx_bench.errors import CmxError
+from cmx_bench.fileio import write_bytes_atomic, write_json_atomic, write_text_atomic
+
+COLUMNS = ("epoch", "train_loss", "val_score", "lr", "images_per_s", "train_seconds", "seconds")
+
+
+def metrics_csv(history: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    return buffer.getvalue()
+
+
+def curves_png(history: list[dict], score_name: str) -> bytes:
+    """Training loss and validation score against the epoch, the best epoch marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    figure, (loss_axis, score_axis) = plt.subplots(1, 2, figsize=(9, 3.4))
+    loss_axis.plot(epochs, [row["train_loss"] for row in history], marker="o", ms=3)
+    loss_axis.set(xlabel="epoch", ylabel="training loss", title="Training loss")
+    scores = [row["val_score"] for row in history]
+    score_axis.plot(epochs, scores, marker="o", ms=3, color="tab:green")
+    best = max(range(len(scores)), key=scores.__getitem__)
+    score_axis.axvline(epochs[best], color="grey", ls=":", lw=1)
+    score_axis.annotate(f"best {scores[best]:.3f}", (epochs[best], scores[best]), textcoords="offset points",
+                        xytext=(4, -12), fontsize=8)
+    score_axis.set(xlabel="epoch", ylabel=score_name or "validation score", title="Validation")
+    for axis in (loss_axis, score_axis):
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+class RunLog:
+    """Rewrites the run's files after every epoch (atomically), so a crash or Ctrl-C keeps what was measured."""
+
+    def __init__(self, out_dir: Path, *, enabled: bool = True, tensorboard: bool = False):
+        self.out_dir, self.enabled, self.writer = Path(out_dir), enabled, None
+        if enabled and tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as exc:
+                raise CmxError("--tensorboard needs the tensorboard package: pip install 'cmx-bench[tensorboard]'") \
+                    from exc
+            self.writer = SummaryWriter(log_dir=str(self.out_dir / "tensorboard"))
+
+    def epoch(self, row: dict, state: dict) -> None:
+        if not self.enabled:
+            return
+        history = state["history"]
+        write_json_atomic(self.out_dir / "history.json", state)
+        write_text_atomic(self.out_dir / "metrics.csv", metrics_csv(history))
+        write_bytes_atomic(self.out_dir / "curves.png", curves_png(history, state["meta"].get("score", "")))
+        if self.writer is not None:
+            for key in ("train_loss", "val_score", "lr", "images_per_s"):
+                self.writer.add_scalar(key, row[key], row["epoch"])
+            self.writer.flush()
+
+    def finish(self, summary: dict) -> None:
+        if self.enabled:
+            write_json_atomic(self.out_dir / "history.json", summary)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
