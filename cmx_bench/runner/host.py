@@ -106,6 +106,8 @@ def run_job(job: dict, base: Path) -> dict:
 
 # The virtual phone plays a runtime built without profiling (as executorch-android is by default) with this set.
 NO_PROFILING_ENV = "CMX_BENCH_RUNNER_NO_PROFILING"
+# The virtual phone plays the app, which may write only inside its own files folder, with this set to that folder.
+PROFILE_DIR_ENV = "CMX_BENCH_RUNNER_PROFILE_DIR"
 
 
 def _profile(job: dict, base: Path, inputs: list) -> dict:
@@ -129,10 +131,12 @@ def _profile(job: dict, base: Path, inputs: list) -> dict:
             module = portable_lib._load_for_executorch(str(base / job["artifact"]), enable_etdump=True)
         for i in range(iterations):
             module.forward([inputs[i % len(inputs)]])
-        target = base / job.get("profile_file", "profile.etdump")
+        name = job.get("profile_file", "profile.etdump")
+        app_files = os.environ.get(PROFILE_DIR_ENV)
+        target = Path(app_files) / Path(name).name if app_files else base / name
         module.write_etdump_result_to_file(str(target))
-        return {"status": "written", "iterations": iterations, "file": job.get("profile_file", "profile.etdump"),
-                "reason": None}
+        return {"status": "written", "iterations": iterations, "file": Path(name).name if app_files else name,
+                "location": "app_files" if app_files else "job_dir", "reason": None}
     except Exception as exc:
         return {"status": "unavailable", "iterations": 0, "file": None,
                 "reason": f"ETDump could not be recorded: {(str(exc).splitlines() or [type(exc).__name__])[0][:200]}"}

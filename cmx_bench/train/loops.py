@@ -123,7 +123,7 @@ def compute_gradients(model, x, y, batch_loss, engine: Engine, scaler) -> torch.
 def train_one_epoch(model, loader, batch_loss, optimizer, scheduler, scaler, engine: Engine, on_batch=None):
     """One pass over this rank's batches; returns the summed loss and the number of images seen on this rank."""
     model.train()
-    total, seen = 0.0, 0
+    total, seen = torch.zeros((), device=engine.device), 0
     for x, y in loader:
         x, y = engine.to_device(x), engine.to_device(y)
         optimizer.zero_grad(set_to_none=True)
@@ -131,11 +131,11 @@ def train_one_epoch(model, loader, batch_loss, optimizer, scheduler, scaler, eng
         scaler.step(optimizer)
         scaler.update()
         scheduler.step()
-        total += float(loss) * len(y)
+        total += loss.float() * len(y)  # kept on the device: reading it every step would stall an accelerator
         seen += len(y)
         if on_batch:
             on_batch(len(y) * engine.world_size)
-    return total, seen
+    return float(total), seen
 
 
 def predict(model, dataset, engine: Engine, batch_size: int = 64, workers: int = 0):
@@ -241,18 +241,22 @@ def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dic
             try:
                 total, seen = train_one_epoch(model, loader, batch_loss, optimizer, scheduler, scaler, engine,
                                               run.on_batch)
-            except DataError as exc:  # raised in a loader worker: keep its own first line, not the traceback
-                raise DataError(str(exc).strip().splitlines()[-1]) from None
+            except DataError as exc:  # from a loader worker, it carries the worker's traceback: keep the message
+                last = str(exc).strip().splitlines()[-1]
+                raise DataError(last.split("DataError: ", 1)[-1]) from None
             train_seconds = time.time() - started
             total, seen = engine.sum_across_ranks(total, seen)
+            refresh_started = time.time()
             if refresh_bn:
                 # Small data sets give BatchNorm's running averages too few steps to settle: recompute them over
                 # this epoch's training data (as SWA does) so that evaluation mode matches what was learned.
                 update_bn(loader, unwrap(model), device=engine.device)
+            refresh_seconds = time.time() - refresh_started
             val_score = score(*predict(model, val_set, engine, workers=workers))
             row = {"epoch": epoch, "train_loss": total / max(seen, 1), "val_score": val_score,
                    "lr": optimizer.param_groups[0]["lr"], "images_per_s": seen / max(train_seconds, 1e-9),
-                   "train_seconds": train_seconds, "seconds": time.time() - started}
+                   "train_seconds": train_seconds, "bn_refresh_seconds": refresh_seconds,
+                   "seconds": time.time() - started}
             history.append(row)
             if val_score > best["val_score"]:
                 best = {"val_score": val_score, "epoch": epoch}

@@ -9,7 +9,7 @@ from pathlib import Path
 from cmx_bench.errors import CmxError
 from cmx_bench.fileio import write_bytes_atomic, write_json_atomic, write_text_atomic
 
-COLUMNS = ("epoch", "train_loss", "val_score", "lr", "images_per_s", "train_seconds", "seconds")
+COLUMNS = ("epoch", "train_loss", "val_score", "lr", "images_per_s", "train_seconds", "bn_refresh_seconds", "seconds")
 
 
 def metrics_csv(history: list[dict]) -> str:

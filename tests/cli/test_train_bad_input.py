@@ -29,3 +29,13 @@ def test_manifest_row_with_unknown_label_is_named(cli, tmp_path):
         + "data/covid/covid_0000.png,tuberculosis,x\n")
     code, _, err = cli("train", "rf", "--data", manifest, "--preset", "tiny", "--out", tmp_path / "rf")
     assert code == 1 and "row 11: label 'tuberculosis'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_image_that_fails_to_decode_in_a_loader_worker_is_one_line(cli, tmp_path):
+    data = write_phantom_folder(tmp_path / "data", per_class=6, size=72, seed=4)
+    for broken in (data / "normal").glob("*.png"):
+        broken.write_bytes(broken.read_bytes()[:200])  # the header reads, the pixels do not
+    code, _, err = cli("train", "ms", "--model", "squeezenet1_1", "--data", data, "--preset", "tiny", "--epochs", "1",
+                       "--workers", "2", "--out", tmp_path / "ms")
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert "normal/normal_0" in err and "Traceback" not in err and "DataError" not in err

@@ -40,6 +40,8 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(data, tmp_p
     assert summary["interrupted"] and len(summary["history"]) == 2
     assert torch.load(tmp_path / "cut" / "last.pth", weights_only=True)["epoch"] == 2
 
+    code, _, err = cli("train", "rf", "--resume", tmp_path / "cut")
+    assert code == 1 and "holds a 'ms' run" in err and len(err.strip().splitlines()) == 1
     code, out, err = cli("train", "ms", "--resume", tmp_path / "cut")
     assert code == 0, err
     straight = torch.load(tmp_path / "straight" / "last.pth", weights_only=True)
@@ -55,6 +57,18 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(data, tmp_p
     assert (tmp_path / "cut" / "curves.png").stat().st_size > 5000
 
 
-def test_resume_of_another_player_or_an_empty_folder_is_one_line(data, tmp_path, cli):
+def test_resume_from_a_folder_without_last_pth_is_one_line(data, tmp_path, cli):
     code, _, err = cli("train", "rf", "--resume", tmp_path)
     assert code == 1 and "no last.pth" in err and len(err.strip().splitlines()) == 1
+
+
+def test_tensorboard_writes_events_or_names_the_missing_extra(data, tmp_path, cli):
+    import importlib.util
+
+    code, _, err = cli("train", "ms", "--model", "squeezenet1_1", "--data", data, "--preset", "tiny", "--epochs", "1",
+                       "--workers", "0", "--tensorboard", "--out", tmp_path / "tb")
+    if importlib.util.find_spec("tensorboard") is None:
+        assert code == 1 and "pip install 'cmx-bench[tensorboard]'" in err and len(err.strip().splitlines()) == 1
+    else:
+        assert code == 0, err
+        assert list((tmp_path / "tb" / "tensorboard").glob("events.out.tfevents.*"))

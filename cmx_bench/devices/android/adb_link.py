@@ -116,6 +116,15 @@ class PhoneLink:
                                      "and run again: finished runs are kept") from exc
         return Path(local)
 
+    def read_bytes(self, words: list[str]) -> bytes | None:
+        """Binary output of a command (a file read with run-as cat); None when the command fails."""
+        try:
+            result = self.device.shell2(shlex.join(words), timeout=120, encoding=None, v2=self.v2)
+        except ADB_FAILURES as exc:
+            raise DeviceDisconnected(f"device {self.serial} disconnected ({exc}); reconnect it and run again: "
+                                     "finished runs are kept") from exc
+        return bytes(result.output) if result.returncode == 0 else None
+
     def read_text(self, words: list[str]) -> str | None:
         """Output of a command that may fail (a file that is not there yet): None then."""
         try:

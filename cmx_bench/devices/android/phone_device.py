@@ -13,7 +13,7 @@ from cmx_bench.devices.android.discovery import describe, phone_state
 from cmx_bench.devices.android.sampler import AdbSampler
 from cmx_bench.devices.base import Device, DeviceRun, RunSettings
 from cmx_bench.errors import DeviceError, RunnerError
-from cmx_bench.fileio import sha256_file, write_json_atomic
+from cmx_bench.fileio import sha256_file, write_bytes_atomic, write_json_atomic
 from cmx_bench.measure.android_dumpsys import (parse_batterystats_uid_mah, parse_cpu_possible, parse_df_available_kb,
                                                parse_power_rails_mj)
 from cmx_bench.measure.energy import energy_figure, fuel_gauge_energy_mj, mah_to_mj, power_model_energy_mj
@@ -196,8 +196,15 @@ class AndroidDevice(Device):
         profile = result.get("profile") or {}
         if profile.get("status") != "written":
             return None
+        local = workdir / f"profile-{staged['token']}.etdump"
+        if profile.get("location") == "app_files":
+            # The app may write only inside its own files folder: read it back as the app, like the result.
+            own = f"files/{profile['file']}"
+            data = self.link.read_bytes(["run-as", runner_app.PACKAGE, "cat", own])
+            self.link.shell(["run-as", runner_app.PACKAGE, "rm", "-f", own], check=False)
+            return write_bytes_atomic(local, data) if data else None
         remote = f"{self.device_dir}/jobs/{profile['file']}"
-        local = self.link.pull(remote, workdir / f"profile-{staged['token']}.etdump")
+        self.link.pull(remote, local)
         self.link.shell(["rm", "-f", remote], check=False)
         return local
 

@@ -17,7 +17,7 @@ from cmx_bench.devices.virtual import android_commands
 from cmx_bench.devices.virtual.toy_shell import Outcome, ToyShell, file_commands
 from cmx_bench.export.runtime_pins import pinned_runtimes
 from cmx_bench.measure.linux_proc import parse_pid_stat_ticks
-from cmx_bench.runner.host import NO_PROFILING_ENV, RUNTIMES_OVERRIDE_ENV
+from cmx_bench.runner.host import NO_PROFILING_ENV, PROFILE_DIR_ENV, RUNTIMES_OVERRIDE_ENV
 
 STOCK_RUNTIME_REASON = ("operator profile unavailable on this runtime build: Module.etdump() returned false "
                         "(executorch-android is built without EXECUTORCH_ANDROID_PROFILING; see android_runner/README.md)")
@@ -168,6 +168,8 @@ class VirtualPhone:
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=self.root,
                                  env={**os.environ, "PYTHONWARNINGS": "ignore",
                                       RUNTIMES_OVERRIDE_ENV: json.dumps(self.runtimes),
+                                      # as the app: its ETDump goes to its own files folder, read back with run-as
+                                      PROFILE_DIR_ENV: str(result_path.parent),
                                       **({} if self.profiling else {NO_PROFILING_ENV: STOCK_RUNTIME_REASON})})
         process = AppProcess(package, self.packages[package]["uid"], popen)
         with self._lock:

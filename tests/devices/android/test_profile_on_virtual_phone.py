@@ -14,8 +14,9 @@ def test_the_runner_profiles_and_the_etdump_comes_back_over_adb(cli, virtual_pho
     block = record["profile"]
     assert block["status"] == "ok" and len(block["operators"]) >= 10 and block["coverage"] > 0.5
     assert record["device"]["serial"] == phone.serial
-    # Pulled and removed: nothing left in the phone's job folder.
+    # As the app does, the runner wrote it in the app's own files folder; read back with run-as, then removed.
     assert not list(phone.phone.fs_path("/data/local/tmp/cmx-bench/jobs").glob("*.etdump"))
+    assert not list(phone.phone.fs_path("/data/data/org.cmxbench.runner/files").glob("*.etdump"))
 
 
 def test_a_stock_runtime_without_profiling_says_why_and_keeps_the_record_whole(cli, virtual_phone, tmp_path):

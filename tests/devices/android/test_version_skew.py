@@ -41,4 +41,4 @@ def test_equal_versions_run_as_before(cli, virtual_phone, tmp_path):
     [record] = records_in(tmp_path / "reports")
     check = record["artifact"]["runtime_check"]
     assert check["compatible"] and check["device_runtime_version"] == pinned_runtimes()["executorch"]
-    assert check["reported_by"].startswith("runner app 0.5.0")
+    assert check["reported_by"].startswith("runner app 0.6.0")

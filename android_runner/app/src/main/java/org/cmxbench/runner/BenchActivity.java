@@ -69,9 +69,10 @@ public final class BenchActivity extends Activity {
                     ? j -> ExecuTorchModel.load(base.resolve(j.artifact).toString(), j.inputShapeAsLongs())
                     : j -> LiteModel.load(base.resolve(j.artifact).toString(), j.inputShapeAsLongs(), j.threads);
             Log.i(TAG, "running " + jobPath);
+            // An app may write only inside its own files folder: the ETDump goes there, beside the result.
             return runner.run(job, inputs, loader,
                     executorch ? BuildConfig.EXECUTORCH_VERSION : BuildConfig.PYTORCH_LITE_VERSION,
-                    executorch ? 0 : job.threads);
+                    executorch ? 0 : job.threads, getFilesDir());
         } catch (Exception | LinkageError exc) {
             Log.e(TAG, "job " + jobPath + " failed", exc);
             return runner.failure(job == null ? null : job.runtime, String.valueOf(exc.getMessage()));

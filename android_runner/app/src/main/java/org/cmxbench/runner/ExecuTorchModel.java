@@ -7,6 +7,9 @@ import org.pytorch.executorch.Tensor;
 
 /** A .pte artifact behind the core's Model interface (ExecuTorch's Android library, XNNPACK inside). */
 final class ExecuTorchModel implements Model {
+    static final String NO_PROFILING = "operator profile unavailable on this runtime build: Module.etdump() returned "
+            + "false (executorch-android is published without EXECUTORCH_ANDROID_PROFILING; see android_runner/README.md)";
+
     private final Module module;
     private final long[] shape;
 
@@ -18,14 +21,24 @@ final class ExecuTorchModel implements Model {
     static Model load(String path, long[] inputShape) {
         Module module = Module.load(path);
         // Module.load is lazy; loading the method here keeps the load out of the first inference's time.
-        int status = module.loadMethod("forward");
-        if (status != 0) throw new IllegalStateException("ExecuTorch could not load forward() of " + path
-                + " (error 0x" + Integer.toHexString(status) + ")");
+        // Since executorch-android 1.3, loadMethod throws (ExecutorchRuntimeException) instead of returning a code.
+        try {
+            module.loadMethod("forward");
+        } catch (RuntimeException exc) {
+            throw new IllegalStateException("ExecuTorch could not load forward() of " + path + ": " + exc.getMessage(),
+                    exc);
+        }
         return new ExecuTorchModel(module, inputShape);
     }
 
     @Override
     public float[] run(float[] input) {
         return module.forward(EValue.from(Tensor.fromBlob(input, shape)))[0].toTensor().getDataAsFloatArray();
+    }
+
+    @Override
+    public String writeProfile(String path) {
+        // etdump(path) (executorch-android 1.3+) writes where the app may write; false without a profiling build.
+        return module.etdump(path) ? null : NO_PROFILING;
     }
 }

@@ -19,6 +19,9 @@ public final class Job {
     public final boolean returnOutputs;
     public final double settleS;
     public final double holdS;
+    /** Profiled inferences after the timed ones (0: no operator profile), and the profile's plain file name. */
+    public final int profileIterations;
+    public final String profileFile;
 
     /** The input shape as the runtimes' tensor factories take it. */
     public long[] inputShapeAsLongs() {
@@ -47,6 +50,9 @@ public final class Job {
         returnOutputs = (Boolean) required(m, "return_outputs");
         settleS = m.containsKey("settle_s") ? ((Number) m.get("settle_s")).doubleValue() : 0.0;
         holdS = m.containsKey("hold_s") ? ((Number) m.get("hold_s")).doubleValue() : 0.0;
+        profileIterations = m.containsKey("profile_iterations") ? integer(m, "profile_iterations") : 0;
+        profileFile = m.containsKey("profile_file") ? text(m, "profile_file") : null;
+        if (profileIterations < 0) throw new IllegalArgumentException("job has negative profile_iterations");
         if (iterations < 1 || warmup < 0 || minDurationS < 0 || maxIterations < 1) {
             throw new IllegalArgumentException("job has a negative or zero count");
         }

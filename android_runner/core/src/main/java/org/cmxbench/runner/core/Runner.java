@@ -1,5 +1,6 @@
 package org.cmxbench.runner.core;
 
+import java.io.File;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -22,8 +23,17 @@ public final class Runner {
         this.runnerVersion = runnerVersion;
     }
 
-    /** Runs the job; every failure becomes status "error" with a one-line message, never an exception. */
+    /** Runs the job without a folder for operator profiles (a profile asked for is reported unavailable). */
     public Map<String, Object> run(Job job, List<float[]> inputs, Loader loader, String runtimeVersion, int threads) {
+        return run(job, inputs, loader, runtimeVersion, threads, null);
+    }
+
+    /**
+     * Runs the job; every failure becomes status "error" with a one-line message, never an exception. When the
+     * job asks for an operator profile, it is recorded after the "end" mark into {@code profileDir}.
+     */
+    public Map<String, Object> run(Job job, List<float[]> inputs, Loader loader, String runtimeVersion, int threads,
+                                   File profileDir) {
         Map<String, Object> result = skeleton(job.runtime, runtimeVersion, threads);
         @SuppressWarnings("unchecked")
         Map<String, Object> phases = (Map<String, Object>) result.get("phases");
@@ -70,7 +80,47 @@ public final class Runner {
             result.put("error", message.split("\n", 2)[0]);
         }
         phases.put("end", clock.wallSeconds());
+        if ("ok".equals(result.get("status")) && job.profileIterations > 0) {
+            // After "end", so that the timed, CPU, memory and energy figures never include profiling.
+            result.put("profile", profile(job, inputs, loader, profileDir));
+            phases.put("profile_end", clock.wallSeconds());
+        }
         return result;
+    }
+
+    private static Map<String, Object> profile(Job job, List<float[]> inputs, Loader loader, File profileDir) {
+        if (!"executorch".equals(job.runtime)) {
+            return unavailable("PyTorch Lite's Android runtime has no per-operator profiler; only .pte programs are "
+                    + "profiled");
+        }
+        if (profileDir == null || job.profileFile == null || !job.profileFile.matches("[A-Za-z0-9._-]{1,100}")) {
+            return unavailable("the job names no plain profile file name, or this runner has no folder to write it in");
+        }
+        try {
+            Model model = loader.load(job); // a fresh load: its ETDump holds the profiled inferences only
+            for (int i = 0; i < job.profileIterations; i++) model.run(inputs.get(i % inputs.size()));
+            String whyNot = model.writeProfile(new File(profileDir, job.profileFile).getAbsolutePath());
+            if (whyNot != null) return unavailable(whyNot);
+        } catch (Exception exc) {
+            String message = exc.getMessage() == null ? exc.getClass().getSimpleName() : exc.getMessage();
+            return unavailable("ETDump could not be recorded: " + message.split("\n", 2)[0]);
+        }
+        Map<String, Object> written = new LinkedHashMap<>();
+        written.put("status", "written");
+        written.put("iterations", job.profileIterations);
+        written.put("file", job.profileFile);
+        written.put("location", "app_files");
+        written.put("reason", null);
+        return written;
+    }
+
+    private static Map<String, Object> unavailable(String reason) {
+        Map<String, Object> profile = new LinkedHashMap<>();
+        profile.put("status", "unavailable");
+        profile.put("iterations", 0);
+        profile.put("file", null);
+        profile.put("reason", reason);
+        return profile;
     }
 
     /** The result of a job that could not even start (unreadable job or inputs): status "error", no timings. */

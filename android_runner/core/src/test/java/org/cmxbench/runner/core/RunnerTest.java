@@ -4,6 +4,8 @@ import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 
+import java.io.File;
+import java.nio.file.Files;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -108,6 +110,73 @@ public class RunnerTest {
         assertEquals("error", result.get("status"));
         assertEquals("corrupt flatbuffer", result.get("error"));
         assertTrue(((List<?>) result.get("latencies_ms")).isEmpty());
+    }
+
+    static Job profiledJob(String runtime) {
+        return Job.parse("{\"protocol_version\": 1, \"artifact\": \"m.pte\", \"format\": \"pte\", \"runtime\": \""
+                + runtime + "\", \"input_shape\": [1, 2], \"inputs\": [\"a.f32\"], \"warmup\": 0, \"iterations\": 2, "
+                + "\"min_duration_s\": 0, \"threads\": 0, \"return_outputs\": false, \"profile_iterations\": 5, "
+                + "\"profile_file\": \"profile-1.etdump\"}");
+    }
+
+    /** A model that counts its inferences and writes them as its "profile", or says why it cannot. */
+    static Runner.Loader profilingModel(int[] loads, String whyNot) {
+        return j -> {
+            loads[0]++;
+            int[] runs = {0};
+            return new Model() {
+                @Override
+                public float[] run(float[] x) {
+                    runs[0]++;
+                    return new float[] {1f, 0f, 0f};
+                }
+
+                @Override
+                public String writeProfile(String path) {
+                    if (whyNot != null) return whyNot;
+                    try {
+                        Files.write(new File(path).toPath(), ("runs " + runs[0]).getBytes("UTF-8"));
+                    } catch (java.io.IOException exc) {
+                        return exc.getMessage();
+                    }
+                    return null;
+                }
+            };
+        };
+    }
+
+    @Test
+    public void aProfileIsRecordedAfterTheEndMarkFromAFreshLoad() throws Exception {
+        File folder = Files.createTempDirectory("profile").toFile();
+        int[] loads = {0};
+        Map<String, Object> result = new Runner(new FakeClock(), "test", "0").run(profiledJob("executorch"),
+                Arrays.asList(new float[2]), profilingModel(loads, null), "1.5.1", 0, folder);
+        assertEquals("ok", result.get("status"));
+        Map<?, ?> profile = (Map<?, ?>) result.get("profile");
+        assertEquals("written", profile.get("status"));
+        assertEquals(5, profile.get("iterations"));
+        assertEquals("app_files", profile.get("location"));
+        assertEquals(2, loads[0]);
+        // The profiled model ran exactly the profiled inferences: the timed ones are not in its dump.
+        assertEquals("runs 5", new String(Files.readAllBytes(new File(folder, "profile-1.etdump").toPath()), "UTF-8"));
+        Map<?, ?> phases = (Map<?, ?>) result.get("phases");
+        assertTrue((Double) phases.get("profile_end") >= (Double) phases.get("end"));
+    }
+
+    @Test
+    public void aRuntimeWithoutProfilingSaysWhyAndKeepsTheRun() throws Exception {
+        File folder = Files.createTempDirectory("profile").toFile();
+        Map<String, Object> result = new Runner(new FakeClock(), "test", "0").run(profiledJob("executorch"),
+                Arrays.asList(new float[2]), profilingModel(new int[1], "built without profiling"), "1.5.1", 0, folder);
+        assertEquals("ok", result.get("status"));
+        assertEquals(2, ((List<?>) result.get("latencies_ms")).size());
+        Map<?, ?> profile = (Map<?, ?>) result.get("profile");
+        assertEquals("unavailable", profile.get("status"));
+        assertEquals("built without profiling", profile.get("reason"));
+        Map<?, ?> lite = (Map<?, ?>) new Runner(new FakeClock(), "test", "0").run(profiledJob("pytorch_lite"),
+                Arrays.asList(new float[2]), profilingModel(new int[1], null), "1.13.1", 1, folder).get("profile");
+        assertEquals("unavailable", lite.get("status"));
+        assertTrue(((String) lite.get("reason")).contains("PyTorch Lite"));
     }
 
     @Test(expected = IllegalArgumentException.class)
