@@ -157,7 +157,14 @@ def _fill_record(record: dict, plan: _Plan, artifact: Path, manifest: dict, run:
         record["energy"] = {"method": "none", "note": "sampling was off or too short; no energy figure"}
 
 
-def _profile_block(record: dict, plan: _Plan, manifest: dict, run: DeviceRun, network: dict | None) -> dict:
+def _etrecord_of(manifest: dict, artifact: Path) -> str | None:
+    """The artifact's ETRecord when its manifest names one and it is there (older exports have none)."""
+    name = manifest.get("etrecord")
+    return str(Path(artifact).parent / name) if name and (Path(artifact).parent / name).is_file() else None
+
+
+def _profile_block(record: dict, plan: _Plan, artifact: Path, manifest: dict, run: DeviceRun,
+                   network: dict | None) -> dict:
     """Operators from the runner's ETDump, the artifact's memory plan and the network's size; a profile that cannot be
     read is one line in the record's errors, and the run's other figures stay."""
     reported = run.runner_result.get("profile") or {}
@@ -168,8 +175,9 @@ def _profile_block(record: dict, plan: _Plan, manifest: dict, run: DeviceRun, ne
              "network": network}
     stats = record["latency"].get("stats") or {}
     if run.profile_file is not None and stats:
+        etrecord = _etrecord_of(manifest, artifact)
         try:
-            block.update(operator_profile(run.profile_file, stats["median_ms"], reported["iterations"]),
+            block.update(operator_profile(run.profile_file, stats["median_ms"], reported["iterations"], etrecord),
                          status="ok", reason=None)
         except ParseError as exc:
             record["errors"].append(f"operator profile: {exc}")
@@ -268,7 +276,7 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
                         network_by_model[plan.card.name] = {
                             **count_params_and_macs(plan.model, plan.card.input_shape),
                             "paper_params": plan.card.paper_params, "paper_macs": plan.card.paper_macs}
-                    record["profile"] = _profile_block(record, plan, manifest, run,
+                    record["profile"] = _profile_block(record, plan, artifact, manifest, run,
                                                        network_by_model.get(plan.card.name))
                 if images is not None and run.runner_result["outputs"]:
                     record["accuracy"] = _accuracy_block(plan, prepared, run.runner_result["outputs"])

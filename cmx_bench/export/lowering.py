@@ -57,7 +57,9 @@ def _quiet_torch_notices() -> None:
     logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
 
 
-def to_pte(model: torch.nn.Module, example: torch.Tensor) -> bytes:
+def to_pte(model: torch.nn.Module, example: torch.Tensor, etrecord_path: str | None = None) -> bytes:
+    """The .pte program (XNNPACK-delegated); with `etrecord_path`, also its ETRecord (the edge graph with each
+    node's module and debug handle, and which nodes each delegate call holds) for operator profiles."""
     _quiet_torch_notices()
     with warnings.catch_warnings(), native_stderr_silenced():
         # Importing ExecuTorch's native libraries prints CPU probing lines to fd 2.
@@ -66,5 +68,8 @@ def to_pte(model: torch.nn.Module, example: torch.Tensor) -> bytes:
 
         warnings.simplefilter("ignore")
         exported = torch.export.export(model, (example,))
-        program = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()]).to_executorch()
+        program = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()],
+                                              generate_etrecord=etrecord_path is not None).to_executorch()
+        if etrecord_path is not None:
+            program.get_etrecord().save(etrecord_path)
     return program.buffer

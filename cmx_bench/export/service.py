@@ -55,6 +55,10 @@ def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFo
     eager = lowering.WithSoftmax(model).eval()
     example = torch.zeros(card.input_shape)
     checks = generated_inputs(card, parity_inputs, seed=12345)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    etrecord = etrecord_path(out_path) if fmt.runtime == "executorch" else None
+    etrecord_tmp = f"{etrecord}.{os.getpid()}.tmp" if etrecord else None
     if fmt.name == "ptl":
         data = lowering.to_ptl(eager)
     else:
@@ -62,10 +66,8 @@ def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFo
         if fmt.quantization == "int8":
             calibration = calibration or generated_inputs(card, 16)
             graph = lowering.quantize_int8(eager, example, calibration)
-        data = lowering.to_pte(graph, example)
+        data = lowering.to_pte(graph, example, etrecord_tmp)
 
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, default_file_mode())
@@ -94,16 +96,26 @@ def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFo
             "weights": weights,
             "versions": library_versions(),
             "program": program_facts(tmp, fmt.runtime),
+            "etrecord": etrecord.name if etrecord else None,
             "backported_from_bytecode": backported_from,
             "parity": parity,
             "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+        if etrecord:
+            os.replace(etrecord_tmp, etrecord)
         write_json_atomic(manifest_path(out_path), manifest)
         os.replace(tmp, out_path)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for leftover in (tmp, etrecord_tmp):
+            if leftover and os.path.exists(leftover):
+                os.unlink(leftover)
     return manifest
+
+
+def etrecord_path(artifact: str | Path) -> Path:
+    """Where a .pte's ETRecord lives: beside it, named after it (the manifest names it too)."""
+    artifact = Path(artifact)
+    return artifact.with_name(artifact.name + ".etrecord")
 
 
 def backport_for_pinned_lite(path: str) -> int | None:
@@ -133,8 +145,10 @@ def cached_artifact(card, model, weights: dict, fmt: ArtifactFormat, *, limits: 
     path = paths.artifact_cache_dir() / card.name / f"{card.name}-{cache_key(card, weights, fmt, 'generated')}{fmt.suffix}"
     if path.is_file() and manifest_path(path).is_file():
         try:
-            verify_artifact(path)
-            return path
+            manifest = verify_artifact(path)
+            # A .pte cached before ETRecords were written is exported again, so that profiles can name modules.
+            if fmt.runtime != "executorch" or (manifest.get("etrecord") and etrecord_path(path).is_file()):
+                return path
         except ArtifactError:
             pass  # a damaged cache entry is rebuilt, not trusted
     export_artifact(card, model, weights, fmt, path, limits=limits)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from pathlib import Path
 
 from cmx_bench.errors import ParseError
 
@@ -30,11 +31,13 @@ def categorise(name: str, delegated: bool) -> str:
     return "other delegated" if delegated else "portable ops"
 
 
-def operator_profile(etdump_path: str, median_latency_ms: float, iterations: int) -> dict:
+def operator_profile(etdump_path: str, median_latency_ms: float, iterations: int,
+                     etrecord_path: str | None = None) -> dict:
     """The record's profile block from an ETDump file. One row per operator instance, in execution order: name,
     backend or 'portable', delegated, the delegate partition it ran in, occurrences (profiled inferences that ran
-    it), median and p90 ms per inference, share of the measured median latency, category. The time a delegate
-    call or operator call takes beyond its operators is a row of its own ('runtime overhead')."""
+    it), median and p90 ms per inference, share of the measured median latency, category, and with the artifact's
+    ETRecord the network module it comes from (measure/module_map.py). The time a delegate call or operator call
+    takes beyond its operators is a row of its own ('runtime overhead')."""
     from executorch.devtools import Inspector
 
     try:
@@ -63,6 +66,7 @@ def operator_profile(etdump_path: str, median_latency_ms: float, iterations: int
                             else "portable", categorise(event.event_name, delegated), partition if delegated else None,
                             float(event.p50_ms), float(event.p90_ms), len(event.raw)))
     operators += pending
+    modules = _map_modules(operators, etrecord_path)
     total = sum(r["median_ms"] for r in operators)
     for row in operators:
         row["share"] = row["median_ms"] / median_latency_ms if median_latency_ms else None
@@ -76,8 +80,33 @@ def operator_profile(etdump_path: str, median_latency_ms: float, iterations: int
         "coverage": total / median_latency_ms if median_latency_ms else None,
         "operators": operators,
         "categories": {name: by_category[name] for name in CATEGORIES if name in by_category},
-        "modules": "unavailable: no ETRecord is written at export yet, so operators are not mapped to modules",
+        "modules": modules,
     }
+
+
+def _map_modules(operators: list[dict], etrecord_path: str | None) -> dict:
+    """Fill each delegated row's module from the ETRecord; say how many rows were matched and how."""
+    from cmx_bench.measure.module_map import align, delegate_nodes
+
+    delegated = [row for row in operators if row["delegated"]]
+    if not etrecord_path:
+        return {"status": "unavailable", "source": None,
+                "reason": "the artifact has no ETRecord (export it again with this version): operator names only"}
+    try:
+        calls = delegate_nodes(etrecord_path)
+    except ParseError as exc:  # the operator rows stand without modules
+        return {"status": "unavailable", "source": None, "reason": str(exc)}
+    for partition, nodes in enumerate(calls):
+        rows = [row for row in delegated if row["partition"] == partition]
+        for row, (module, how) in zip(rows, align([row["name"] for row in rows], nodes)):
+            row["module"], row["module_match"] = module or None, how
+    matched = sum(1 for row in delegated if row.get("module_match") == "operator")
+    inserted = sum(1 for row in delegated if row.get("module_match") == "inserted")
+    return {"status": "mapped", "source": f"ETRecord {Path(etrecord_path).name}", "delegated_rows": len(delegated),
+            "matched": matched, "inserted": inserted,
+            "unmapped": sum(1 for row in delegated if not row.get("module")),
+            "note": "'inserted': an operator XNNPACK adds itself (layout transpose or copy), attributed to the "
+                    "module of the node it precedes"}
 
 
 def _row(name, delegated, backend, category, partition, median_ms, p90_ms, occurrences) -> dict:

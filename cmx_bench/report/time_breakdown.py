@@ -102,5 +102,17 @@ def profile_notes(records: list[dict]) -> list[str]:
             notes.append(f"{label}: operator profile unavailable ({block.get('reason')})")
         elif block.get("status") == "ok":
             notes.append(f"{label}: operator times cover {block['coverage']:.0%} of the measured median latency "
-                         f"({block['iterations']} profiled inferences, run after the timed ones); {block['modules']}")
+                         f"({block['iterations']} profiled inferences, run after the timed ones); "
+                         f"{modules_sentence(block.get('modules'))}")
     return notes
+
+
+def modules_sentence(modules) -> str:
+    """What the profile says about operator -> module mapping, in one clause."""
+    if not isinstance(modules, dict):  # records made before modules were mapped held a sentence
+        return str(modules or "no module mapping")
+    if modules.get("status") != "mapped":
+        return f"modules unavailable: {modules.get('reason')}"
+    return (f"modules from the {modules['source']}: {modules['matched']} of {modules['delegated_rows']} delegated "
+            f"operators matched to their own node, {modules['inserted']} layout operators XNNPACK inserts itself "
+            "attributed to the module they feed")

@@ -36,6 +36,16 @@ def test_run_profile_on_local_gives_operator_rows_that_add_up_to_the_latency(cli
     assert {"delegated", "backend", "occurrences", "median_ms", "p90_ms", "share", "category"} <= set(block["operators"][0])
     assert any(not r["delegated"] and r["backend"] == "portable" for r in block["operators"])  # split, mean
     assert all(r["occurrences"] == 20 for r in block["operators"])
+    # Through the ETRecord written at export: every delegated row names a module of the network.
+    delegated = [r for r in block["operators"] if r["delegated"]]
+    assert block["modules"]["status"] == "mapped" and block["modules"]["unmapped"] == 0
+    assert all(r["module"] for r in delegated)
+    # Only XNNPACK's own layout operators (NCHW/NHWC transposes, reshapes) lack a node of their own.
+    assert all(r["module_match"] == "operator" for r in delegated if r["category"] != "layout"), \
+        [(r["name"], r["module"]) for r in delegated if r["module_match"] != "operator"][:5]
+    assert block["modules"]["matched"] + block["modules"]["inserted"] == len(delegated)
+    names = {r["module"] for r in delegated}
+    assert {"conv1.0", "stage2.0.branch1.0", "stage4.2.branch2.5", "fc"} <= names, sorted(names)[:20]
     # The timed figures come from the timed runs only: profiling starts after the runner's 'end'.
     phases = record["runner"]["phases"]
     assert phases["profile_end"] > phases["end"] >= phases["measure_end"]
@@ -65,3 +75,19 @@ def test_a_corrupt_etdump_is_a_one_line_parse_error(tmp_path):
     with pytest.raises(ParseError) as caught:
         operator_profile(broken, 5.0, 10)
     assert "\n" not in str(caught.value) and "cannot be read" in str(caught.value)
+
+
+def test_an_artifact_without_its_etrecord_still_profiles_and_says_so(cli, tmp_path):
+    code, _, err = cli("export", "--model", "squeezenet1_1", "--format", "pte", "--out", tmp_path / "art")
+    assert code == 0, err
+    [artifact] = list((tmp_path / "art").glob("*.pte"))
+    etrecord = artifact.with_name(artifact.name + ".etrecord")
+    assert json.loads(artifact.with_name(artifact.name + ".manifest.json").read_text())["etrecord"] == etrecord.name
+    etrecord.unlink()
+    code, _, err = cli("run", "--artifact", artifact, "--profile", *FAST, "--out", tmp_path / "reports")
+    assert code == 0, err
+    [record_path] = list((tmp_path / "reports").glob("*/records/*.json"))
+    block = json.loads(record_path.read_text())["profile"]
+    assert block["status"] == "ok" and len(block["operators"]) >= 10
+    assert block["modules"]["status"] == "unavailable" and "no ETRecord" in block["modules"]["reason"]
+    assert all(r["module"] is None for r in block["operators"])
