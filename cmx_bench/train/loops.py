@@ -13,7 +13,7 @@ import torch
 from torch.optim.swa_utils import update_bn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subset
 
-from cmx_bench.errors import CheckpointError, DataError
+from cmx_bench.errors import CheckpointError, CmxError, DataError
 from cmx_bench.fileio import write_bytes_atomic
 from cmx_bench.train.engine import Engine, unwrap
 from cmx_bench.train.losses import arcface_loss, distillation_loss, pc_loss, softmax_loss
@@ -101,7 +101,8 @@ def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
 def train_loader(dataset, config: TrainConfig, engine: Engine, epoch: int, workers: int) -> DataLoader:
     """This epoch's batches: the same order for the same (seed, epoch), whether run straight through or resumed."""
     if config.batch_size % engine.world_size:
-        raise ValueError(f"batch size {config.batch_size} does not divide over {engine.world_size} ranks")
+        raise CmxError(f"--batch-size {config.batch_size} does not divide over {engine.world_size} ranks; pass a "
+                       f"multiple of {engine.world_size} (it is the global batch)")
     generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
     if engine.distributed:
         sampler = DistributedSampler(dataset, shuffle=True, seed=config.seed)

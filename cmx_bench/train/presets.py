@@ -38,10 +38,19 @@ PRESETS = {
 }
 
 
+CHOICES = {"loss": ("pc", "arcface", "softmax"), "optimizer": ("adam", "adamw"), "schedule": ("cosine", "constant"),
+           "bn_refresh": ("auto", "on", "off")}
+
+
 def preset(name: str, **overrides) -> TrainConfig:
     if name not in PRESETS:
         raise UnknownNameError(f"unknown preset '{name}'; choose one of: {', '.join(PRESETS)}")
-    return replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
+    config = replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
+    for field, allowed in CHOICES.items():
+        if getattr(config, field) not in allowed:
+            raise UnknownNameError(f"unknown {field.replace('_', '-')} '{getattr(config, field)}'; choose one of: "
+                                   f"{', '.join(allowed)}")
+    return config
 
 
 def replace_config(config: TrainConfig, **changes) -> TrainConfig:

@@ -37,7 +37,9 @@ def curves_png(history: list[dict], score_name: str) -> bytes:
     score_axis.axvline(epochs[best], color="grey", ls=":", lw=1)
     score_axis.annotate(f"best {scores[best]:.3f}", (epochs[best], scores[best]), textcoords="offset points",
                         xytext=(4, -12), fontsize=8)
-    score_axis.set(xlabel="epoch", ylabel=score_name or "validation score", title="Validation")
+    label = {"accuracy_score": "validation accuracy", "mean_auroc_score": "validation mean AUROC"}.get(
+        score_name, "validation score")
+    score_axis.set(xlabel="epoch", ylabel=label, title="Validation (the best epoch is kept)")
     for axis in (loss_axis, score_axis):
         axis.grid(alpha=0.3)
     figure.tight_layout()

@@ -45,3 +45,18 @@ def test_single_rank_collectives_are_identities():
     engine = Engine(torch.device("cpu"))
     assert engine.sum_across_ranks(2.0, 3.0) == [2.0, 3.0]
     assert engine.gather_across_ranks("x") == ["x"] and engine.is_main and not engine.distributed
+
+
+def test_unknown_recipe_choices_are_one_line(cli, tmp_path):
+    for option, value in (("--optimizer", "sgd"), ("--schedule", "step"), ("--bn-refresh", "always")):
+        code, _, err = cli("train", "rf", "--data", tmp_path, "--preset", "tiny", option, value)
+        assert code == 1 and f"'{value}'" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_global_batch_that_does_not_divide_over_the_ranks_is_refused():
+    from cmx_bench.train.loops import train_loader
+    from cmx_bench.train.presets import preset
+
+    engine = Engine(torch.device("cpu"), world_size=3)
+    with pytest.raises(CmxError, match="multiple of 3"):
+        train_loader(list(range(10)), preset("tiny", batch_size=16), engine, 1, 0)
