@@ -10,6 +10,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from cmx_bench.data.images import read_grayscale
+from cmx_bench.errors import DataError
 from cmx_bench.data.preprocess import centre_offsets, crop_to_tensor, resize_shorter
 
 
@@ -84,3 +85,10 @@ class CxrDataset(Dataset):
         if isinstance(label, (list, tuple)):
             label = torch.as_tensor(label, dtype=torch.float32)
         return crop_to_tensor(image, left, top, self.card), label
+
+
+def one_line(error: DataError) -> DataError:
+    """A DataError raised in a DataLoader worker comes back with the worker's traceback in its message: keep the
+    message itself."""
+    last = (str(error).strip().splitlines() or [""])[-1]
+    return DataError(last.split("DataError: ", 1)[-1])

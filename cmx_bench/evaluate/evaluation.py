@@ -16,7 +16,8 @@ from cmx_bench.evaluate.metrics import classification_metrics
 from cmx_bench.fileio import ensure_writable_folder, write_bytes_atomic, write_json_atomic
 from cmx_bench.nets.checkpoint import load_model
 from cmx_bench.nets.registry import card_for_trained, get_card
-from cmx_bench.data.datasets import CxrDataset, ImageFiles
+from cmx_bench.data.datasets import CxrDataset, ImageFiles, one_line
+from cmx_bench.errors import DataError
 
 
 def _predict(model, dataset, device: torch.device, dtype: torch.dtype | None, workers: int):
@@ -28,6 +29,8 @@ def _predict(model, dataset, device: torch.device, dtype: torch.dtype | None, wo
         with penultimate_features(model) as features, torch.no_grad(), autocast:
             for x, _ in DataLoader(dataset, batch_size=64, num_workers=workers):
                 probs.append(torch.softmax(model(x.to(device)).float(), dim=1).cpu())
+    except DataError as exc:
+        raise one_line(exc) from None
     finally:
         model.to("cpu")
     return torch.cat(probs).numpy(), torch.cat(features).numpy()

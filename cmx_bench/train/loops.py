@@ -13,6 +13,7 @@ import torch
 from torch.optim.swa_utils import update_bn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subset
 
+from cmx_bench.data.datasets import one_line
 from cmx_bench.errors import CheckpointError, CmxError, DataError
 from cmx_bench.fileio import write_bytes_atomic
 from cmx_bench.train.engine import Engine, unwrap
@@ -242,9 +243,8 @@ def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dic
             try:
                 total, seen = train_one_epoch(model, loader, batch_loss, optimizer, scheduler, scaler, engine,
                                               run.on_batch)
-            except DataError as exc:  # from a loader worker, it carries the worker's traceback: keep the message
-                last = str(exc).strip().splitlines()[-1]
-                raise DataError(last.split("DataError: ", 1)[-1]) from None
+            except DataError as exc:
+                raise one_line(exc) from None
             train_seconds = time.time() - started
             total, seen = engine.sum_across_ranks(total, seen)
             refresh_started = time.time()

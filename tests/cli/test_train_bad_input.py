@@ -39,3 +39,13 @@ def test_an_image_that_fails_to_decode_in_a_loader_worker_is_one_line(cli, tmp_p
                        "--workers", "2", "--out", tmp_path / "ms")
     assert code == 1 and len(err.strip().splitlines()) == 1, err
     assert "normal/normal_0" in err and "Traceback" not in err and "DataError" not in err
+
+
+def test_evaluate_names_an_image_that_fails_to_decode_in_a_loader_worker(cli, tmp_path, squeezenet_checkpoint):
+    data = write_phantom_folder(tmp_path / "data", per_class=3, size=72, seed=4)
+    broken = data / "pneumonia" / "pneumonia_0001.png"
+    broken.write_bytes(broken.read_bytes()[:200])
+    code, _, err = cli("evaluate", "-m", "squeezenet1_1", "-w", squeezenet_checkpoint, "--data", data, "--split",
+                       "all", "--workers", "2", "--gradcam", "0", "--out", tmp_path / "eval")
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert "pneumonia_0001.png" in err and "Traceback" not in err
