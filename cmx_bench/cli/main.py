@@ -294,7 +294,8 @@ def compare(
         metrics = load_thresholds(thresholds_file, threshold or [])
         result = compare_records(load_records([base]), load_records(current), metrics, allow_mismatch=allow_mismatch)
     except CmxError as exc:
-        error_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # escape: messages name paths and extras such as 'cmx-bench[tensorboard]', which rich would read as markup
+        error_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     rows = result.as_dicts()
     differences = [d.describe() for d in result.configuration_differences]
@@ -362,6 +363,8 @@ def baseline_show(
 
 
 def main() -> None:
+    from rich.markup import escape
+
     from cmx_bench.errors import CmxError
 
     warnings.filterwarnings("ignore")
@@ -373,7 +376,8 @@ def main() -> None:
     try:
         app()
     except CmxError as exc:
-        error_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        # escape: messages name paths and extras such as 'cmx-bench[tensorboard]', which rich would read as markup
+        error_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         error_console.print("[red]interrupted[/]: results measured so far are on disk")
