@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 
 from cmx_bench.cli.render import RichProgress, console, error_console, frame_table, honour_columns
 
@@ -363,8 +364,6 @@ def baseline_show(
 
 
 def main() -> None:
-    from rich.markup import escape
-
     from cmx_bench.errors import CmxError
 
     warnings.filterwarnings("ignore")
