@@ -1,39 +1,46 @@
 #!/usr/bin/env bash
-# What moved the distilled student's figures: after `bash benchmarks/cxr3_pipeline.sh` (whose student is the
-# reference: cosine schedule, snapshot twins, BatchNorm refresh, $EPOCHS epochs), trains one student per change
-# with the same teacher, data and seed, evaluates each on the test split (clean and snapshots), and prints a
-# Markdown table with the pipeline's student as the first row.
-# Run: bash benchmarks/cxr3_ablation.sh [OUT]     (OUT as given to the pipeline; EPOCHS=30 by default)
+# What moved the figures: after `bash benchmarks/cxr3_pipeline.sh` (whose RF and student are the reference: cosine
+# schedule, snapshot twins, strong augmentation, no BatchNorm refresh, $EPOCHS epochs), trains one network per
+# change with the same data and seed (students with the pipeline's teacher), evaluates each on the test split
+# (clean and snapshots), and prints a Markdown table with the pipeline's networks first.
+# Run: bash benchmarks/cxr3_ablation.sh [OUT]     (OUT as given to the pipeline; EPOCHS=30 by default;
+#      ONLY="rf-light-augment ms-no-snapshots" runs only those variants)
 set -euo pipefail
 OUT=${1:-runs/cxr3}
 CMX=${CMX:-cmx-bench}
 PY=${PY:-python}
 EPOCHS=${EPOCHS:-30}
-common=(--model shufflenet_v2_x1_0 --teacher "$OUT/rf/best.pth" --data "$OUT/split.csv" --cache "$OUT/cache"
-        --preset cpu)
+ONLY=${ONLY:-}
+data=(--data "$OUT/split.csv" --cache "$OUT/cache" --preset cpu)
 snap=(--snapshots "$OUT/snapshots/manifest.csv")
-variant() {
-  local name=$1; shift
+variant() {  # NAME PLAYER MODEL TRAIN-OPTIONS...
+  local name=$1 player=$2 model=$3; shift 3
   local dir="$OUT/ablation/$name"
+  if [ -n "$ONLY" ] && [[ " $ONLY " != *" $name "* ]]; then return; fi
   if [ ! -f "$dir/eval/evaluation.json" ]; then
-    local t0=$(date +%s)
-    $CMX train ms "${common[@]}" "$@" --out "$dir"
-    echo "$(( $(date +%s) - t0 ))" > "$dir/train_seconds.txt"
-    $CMX evaluate -m shufflenet_v2_x1_0 -w "$dir/best.pth" --data "$OUT/split.csv" \
+    local teacher=()
+    [ "$player" = ms ] && teacher=(--model "$model" --teacher "$OUT/rf/best.pth")
+    $CMX train "$player" "${teacher[@]}" "${data[@]}" "$@" --out "$dir"
+    $CMX evaluate -m "$model" -w "$dir/best.pth" --data "$OUT/split.csv" \
         --snapshots "$OUT/snapshots/manifest.csv" --gradcam 0 --out "$dir/eval"
   fi
 }
-variant no-snapshots    --epochs "$EPOCHS"
-variant constant-lr     --epochs "$EPOCHS" "${snap[@]}" --schedule constant
-variant no-bn-refresh   --epochs "$EPOCHS" "${snap[@]}" --bn-refresh off
-variant 12-epochs       --epochs 12 "${snap[@]}"
+rf=(rf densenet121)
+ms=(ms shufflenet_v2_x1_0)
+variant rf-light-augment      "${rf[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment light --bn-refresh off
+variant rf-no-snapshots       "${rf[@]}" --epochs "$EPOCHS" --augment strong --bn-refresh off
+variant ms-light-augment      "${ms[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment light --bn-refresh off
+variant ms-no-snapshots       "${ms[@]}" --epochs "$EPOCHS" --augment strong --bn-refresh off
 $PY - "$OUT" <<'PY'
 import json, sys
 from pathlib import Path
 out = Path(sys.argv[1])
-rows = [("pipeline student (cosine, snapshots, BN refresh, full epochs)", out / "eval-ms", out / "ms")]
-rows += [(p.name, p / "eval", p) for p in sorted((out / "ablation").iterdir()) if (p / "eval").is_dir()]
-print("| student | clean acc | snapshot acc | COVID vs rest AUROC clean / snapshots | best val (epoch) | train s |")
+rows = [("rf: pipeline (snapshots, strong augmentation, no BN refresh)", out / "eval-rf", out / "rf"),
+        ("ms: pipeline (the same recipe, distilled from the pipeline RF)", out / "eval-ms", out / "ms")]
+ablation = out / "ablation"
+rows += [(p.name.replace("-", ": ", 1), p / "eval", p) for p in sorted(ablation.iterdir(), key=lambda p: (p.name[:2] != "rf", p.name)) if (p / "eval").is_dir()] \
+    if ablation.is_dir() else []
+print("| network | clean acc | snapshot acc | COVID vs rest AUROC clean / snapshots | best val (epoch) | train s |")
 print("|---|---|---|---|---|---|")
 for name, evaluation, run in rows:
     sets = json.loads((evaluation / "evaluation.json").read_text())["sets"]

@@ -168,7 +168,7 @@ def epoch_in_child(manifest: Path, cache: Path, limit: int) -> None:
     items = list_images(manifest, ("covid", "normal", "pneumonia"))[:limit]
     card = card_at_input_size(get_card("shufflenet_v2_x1_0"), SIZE)
     dataset = CxrDataset(CachedImages(open_cache(cache, manifest, SIZE, items), [i.path for i in items]),
-                         [("covid", "normal", "pneumonia").index(i.label) for i in items], card, augment=True)
+                         [("covid", "normal", "pneumonia").index(i.label) for i in items], card, augment="light")
     config = preset("cpu", batch_size=BATCH)
     engine = Engine(torch.device("cpu"))
     model = build_model(get_card("shufflenet_v2_x1_0"))

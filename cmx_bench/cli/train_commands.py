@@ -89,6 +89,10 @@ def train(
     warmup_epochs: Optional[float] = typer.Option(None, "--warmup-epochs", min=0.0),
     bn_refresh: Optional[str] = typer.Option(None, "--bn-refresh", help="Recompute BatchNorm statistics after each "
                                                                         "epoch: auto (small data), on or off."),
+    augment: Optional[str] = typer.Option(None, "--augment", help="Training augmentation: light (rotation, random "
+                                                                  "crop) or strong (also scale, flip, intensity)."),
+    balance: Optional[str] = typer.Option(None, "--balance", help="Sampling: none, label (classes drawn equally "
+                                                                  "often) or source (each source's each class)."),
     input_size: Optional[int] = typer.Option(None, "--input-size", min=32),
     loss: Optional[str] = typer.Option(None, "--loss", help="pc (Eq. 1), arcface or softmax."),
     margin: Optional[float] = typer.Option(None, "--margin", help="PC loss margin xi."),
@@ -119,7 +123,7 @@ def train(
         config = _config(preset, epochs=epochs, batch_size=batch_size, lr=lr, input_size=input_size, loss=loss,
                          margin=margin, seed=seed, alpha=alpha, temperature=temperature, optimizer=optimizer,
                          weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs,
-                         bn_refresh=bn_refresh)
+                         bn_refresh=bn_refresh, augment=augment, balance=balance)
         request = TrainRequest(player=player, data=data, out=out or Path("runs") / player, model=model,
                                teacher=teacher, init=init, skip_bad=skip_bad, cache=cache, snapshots=snapshots)
     engine = start_engine(accelerator, precision, sync_bn=sync_bn)
@@ -181,7 +185,7 @@ def evaluate(
     for name, metrics in results["sets"].items():
         for source, value in metrics.get("per_source_accuracy", {}).items():
             console.print(f"  {name} {source}: accuracy {value['accuracy']:.3f} over {value['images']} images")
-    console.print(f"figures and evaluation.json in {out}")
+    console.print(f"figures, evaluation.json and predictions.csv in {out}")
 
 
 def _floats(text: str) -> list[float]:

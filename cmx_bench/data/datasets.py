@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from cmx_bench.data.augment import POLICIES, augment
 from cmx_bench.data.images import read_grayscale
 from cmx_bench.errors import DataError
 from cmx_bench.data.preprocess import centre_offsets, crop_to_tensor, resize_shorter
@@ -56,14 +57,15 @@ class CachedImages:
 
 
 class CxrDataset(Dataset):
-    """(image tensor, label) pairs; a label is a class index or a multi-hot list. Without `augment` a sample is
-    exactly what the host pre-processing (data/preprocess.py) makes of the image for the same card; with it,
-    a small rotation and a random crop instead of the centre one, drawn from torch's RNG (which the DataLoader
-    seeds per worker, and the training loop saves for resuming)."""
+    """(image tensor, label) pairs; a label is a class index or a multi-hot list. With `augment` "none" a sample
+    is exactly what the host pre-processing (data/preprocess.py) makes of the image for the same card; "light" and
+    "strong" are the training policies of data/augment.py."""
 
-    def __init__(self, images, labels: list, card, augment: bool):
+    def __init__(self, images, labels: list, card, augment: str):
         if isinstance(images, list):  # resized once here rather than at every epoch
             images = DecodedImages([resize_shorter(image, card.resize_size) for image in images])
+        if augment not in POLICIES:
+            raise ValueError(f"unknown augmentation policy '{augment}'; choose one of: {', '.join(POLICIES)}")
         self.source, self.card, self.augment = images, card, augment
         self.labels = list(labels)
         if len(self.source) != len(self.labels):
@@ -74,13 +76,10 @@ class CxrDataset(Dataset):
 
     def __getitem__(self, index: int):
         image, size = self.source.resized(index, self.card.resize_size), self.card.input_size
-        if self.augment:
-            angle = float(torch.empty(()).uniform_(-7, 7))
-            image = image.rotate(angle, resample=Image.BILINEAR)
-            left = int(torch.randint(0, image.width - size + 1, ()))
-            top = int(torch.randint(0, image.height - size + 1, ()))
-        else:
+        if self.augment == "none":
             left, top = centre_offsets(image, self.card)
+        else:
+            image, left, top = augment(image, size, self.augment)
         label = self.labels[index]
         if isinstance(label, (list, tuple)):
             label = torch.as_tensor(label, dtype=torch.float32)

@@ -1,8 +1,11 @@
-"""Evaluate a trained network on a split: metrics, per-source accuracy, ROC, t-SNE and Grad-CAM, written to a folder."""
+"""Evaluate a trained network on a split: metrics, per-source accuracy, per-image predictions, ROC, t-SNE and
+Grad-CAM, written to a folder."""
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +16,7 @@ from cmx_bench.data.images import check_readable, list_images
 from cmx_bench.evaluate import figures
 from cmx_bench.evaluate.features import last_conv_layer, penultimate_features
 from cmx_bench.evaluate.metrics import classification_metrics
-from cmx_bench.fileio import ensure_writable_folder, write_bytes_atomic, write_json_atomic
+from cmx_bench.fileio import ensure_writable_folder, write_bytes_atomic, write_json_atomic, write_text_atomic
 from cmx_bench.nets.checkpoint import load_model
 from cmx_bench.nets.registry import card_for_trained, get_card
 from cmx_bench.data.datasets import CxrDataset, ImageFiles, one_line
@@ -45,7 +48,7 @@ def evaluate_set(model, card, data: Path, split: str | None, skip_bad: bool = Fa
     items = list_images(data, card.classes, split=split, skipped=skipped)
     kept, bad = check_readable(items, skip_bad=skip_bad)
     labels = np.array([card.classes.index(i.label) for i in kept])
-    dataset = CxrDataset(ImageFiles([i.path for i in kept]), labels.tolist(), card, augment=False)
+    dataset = CxrDataset(ImageFiles([i.path for i in kept]), labels.tolist(), card, augment="none")
     probs, features = _predict(model, dataset, device, dtype, workers)
     metrics = classification_metrics(probs, labels, card.classes)
     sources = [i.source for i in kept]
@@ -59,11 +62,26 @@ def evaluate_set(model, card, data: Path, split: str | None, skip_bad: bool = Fa
             "items": kept}
 
 
+def predictions_csv(sets: dict, classes) -> str:
+    """One row per image of each set (file, source, label, prediction, probabilities): so that an error can be
+    traced to its file and its source hospital."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["set", "file", "source", "label", "predicted", "correct", *[f"p_{c}" for c in classes]])
+    for name, result in sets.items():
+        for item, label, probs in zip(result["items"], result["labels"], result["probs"]):
+            predicted = classes[int(probs.argmax())]
+            writer.writerow([name, item.path, item.source or "", classes[int(label)], predicted,
+                             int(predicted == classes[int(label)]), *[f"{p:.6f}" for p in probs]])
+    return out.getvalue()
+
+
 def evaluate_checkpoint(model_name: str, weights: Path, data: Path, out_dir: Path, *, split: str | None = "test",
                         snapshots: Path | None = None, gradcam_images: int = 4, tsne: bool = True,
                         skip_bad: bool = False, device: torch.device = torch.device("cpu"),
                         dtype: torch.dtype | None = None, workers: int = 0) -> dict:
-    """Write evaluation.json and figures into out_dir; returns the metrics per set (clean, snapshots)."""
+    """Write evaluation.json, predictions.csv and figures into out_dir; returns the metrics per set (clean,
+    snapshots)."""
     out_dir = ensure_writable_folder(out_dir, "evaluation folder")
     model, facts = load_model(get_card(model_name), weights)
     card = card_for_trained(get_card(model_name), facts)
@@ -90,5 +108,6 @@ def evaluate_checkpoint(model_name: str, weights: Path, data: Path, out_dir: Pat
             titles = [Path(clean["items"][i].path).name for i in covid]
             write_bytes_atomic(out_dir / "gradcam.png", figures.gradcam_figure(
                 model, last_conv_layer(model), tensors, rgb, card.classes.index("covid"), titles))
+    write_text_atomic(out_dir / "predictions.csv", predictions_csv(sets, card.classes))
     write_json_atomic(out_dir / "evaluation.json", results)
     return results

@@ -101,8 +101,10 @@ def profile_notes(records: list[dict]) -> list[str]:
         if block.get("status") == "unavailable":
             notes.append(f"{label}: operator profile unavailable ({block.get('reason')})")
         elif block.get("status") == "ok":
-            notes.append(f"{label}: operator times cover {block['coverage']:.0%} of the measured median latency "
-                         f"({block['iterations']} profiled inferences, run after the timed ones); "
+            own = block.get("execute_coverage")
+            notes.append(f"{label}: operator times cover {block['coverage']:.0%} of the measured median latency"
+                         + (f" and {own:.0%} of the profiled inferences' own execute time" if own else "")
+                         + f" ({block['iterations']} profiled inferences, run after the timed ones); "
                          f"{modules_sentence(block.get('modules'))}")
     return notes
 

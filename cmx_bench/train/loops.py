@@ -20,6 +20,7 @@ from cmx_bench.train.engine import Engine, unwrap
 from cmx_bench.train.losses import arcface_loss, distillation_loss, pc_loss, softmax_loss
 from cmx_bench.train.presets import TrainConfig
 from cmx_bench.train.run_log import RunLog
+from cmx_bench.train.sampling import BalancedSampler
 
 BN_REFRESH_AUTO_LIMIT = 2000  # training images; above it BatchNorm's running averages settle within the epoch
 
@@ -99,13 +100,17 @@ def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
                                                                 warmup_steps=warmup, total_steps=total))
 
 
-def train_loader(dataset, config: TrainConfig, engine: Engine, epoch: int, workers: int) -> DataLoader:
-    """This epoch's batches: the same order for the same (seed, epoch), whether run straight through or resumed."""
+def train_loader(dataset, config: TrainConfig, engine: Engine, epoch: int, workers: int,
+                 weights: list[float] | None = None) -> DataLoader:
+    """This epoch's batches: the same order for the same (seed, epoch), whether run straight through or resumed;
+    with `weights` (train/sampling.py), drawn in proportion to them."""
     if config.batch_size % engine.world_size:
         raise CmxError(f"--batch-size {config.batch_size} does not divide over {engine.world_size} ranks; pass a "
                        f"multiple of {engine.world_size} (it is the global batch)")
     generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
-    if engine.distributed:
+    if weights is not None:
+        sampler = BalancedSampler(weights, config.seed, epoch, engine.rank, engine.world_size)
+    elif engine.distributed:
         sampler = DistributedSampler(dataset, shuffle=True, seed=config.seed)
         sampler.set_epoch(epoch)
     else:
@@ -197,12 +202,14 @@ def use_bn_refresh(config: TrainConfig, train_images: int) -> bool:
 
 
 def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dict, *, batch_loss=None,
-        score=accuracy_score, teacher=None, run: TrainRunOptions | None = None) -> dict:
+        score=accuracy_score, teacher=None, run: TrainRunOptions | None = None,
+        sample_weights: list[float] | None = None) -> dict:
     """Train `model`; keeps out_dir/best.pth (best validation score), last.pth (everything needed to resume),
     history.json, metrics.csv and curves.png as it goes (main rank only).
 
     `batch_loss(logits, x, y)` defaults to the config's loss, in Eq. 2 (alpha, temperature from the config)
-    when a `teacher` is given; `score(outputs, targets)` (higher is better) picks the checkpoint.
+    when a `teacher` is given; `score(outputs, targets)` (higher is better) picks the checkpoint;
+    `sample_weights` (one per training sample) draws each epoch's samples in proportion to them.
     Ctrl-C stops between batches; last.pth then holds the last finished epoch, and `run.resume` continues it.
     """
     run = run or TrainRunOptions()
@@ -213,7 +220,7 @@ def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dic
     if teacher is not None:
         teacher = teacher.to(engine.device)
     optimizer = make_optimizer(model, config)
-    steps_per_epoch = len(train_loader(train_set, config, engine, 0, 0))
+    steps_per_epoch = len(train_loader(train_set, config, engine, 0, 0, sample_weights))
     scheduler = make_scheduler(optimizer, config, steps_per_epoch)
     scaler = engine.grad_scaler()
     batch_loss = batch_loss or classification_batch_loss(config, teacher)
@@ -239,7 +246,7 @@ def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dic
     try:
         for epoch in range(first_epoch, config.epochs + 1):
             started = time.time()
-            loader = train_loader(train_set, config, engine, epoch, workers)
+            loader = train_loader(train_set, config, engine, epoch, workers, sample_weights)
             try:
                 total, seen = train_one_epoch(model, loader, batch_loss, optimizer, scheduler, scaler, engine,
                                               run.on_batch)

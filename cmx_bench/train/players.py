@@ -17,6 +17,7 @@ from cmx_bench.nets.heads import use_cosine_heads
 from cmx_bench.nets.registry import build_model, card_at_input_size, get_card
 from cmx_bench.train.loops import TrainRunOptions, fit
 from cmx_bench.train.presets import TrainConfig
+from cmx_bench.train.sampling import balanced_weights
 
 CLASSES = ("covid", "normal", "pneumonia")
 
@@ -27,6 +28,7 @@ class SplitData:
     val: CxrDataset
     skipped: list[str]
     counts: dict[str, int]
+    train_items: list[LabelledImage]  # one per training sample, in the training set's order
 
 
 def image_source(items: list[LabelledImage], cache=None):
@@ -55,14 +57,16 @@ def load_split_data(data: Path, config: TrainConfig, card, *, skip_bad: bool = F
     parts = _parts(items, config.seed)
     card = card_at_input_size(card, config.input_size)
     opened = open_cache(cache, Path(data), config.input_size, parts["train"] + parts["val"]) if cache else None
-    sets, bad = {}, []
+    sets, bad, train_items = {}, [], []
     for name in ("train", "val"):
         if not parts[name]:
             raise CmxError(f"data {data} has no '{name}' images; prepare a split with 'cmx-bench data prepare'")
         kept, dropped = check_readable(parts[name], skip_bad=skip_bad)
         bad += dropped
+        if name == "train":
+            train_items = list(kept)
         sets[name] = CxrDataset(image_source(kept, opened), [CLASSES.index(i.label) for i in kept], card,
-                                augment=name == "train")
+                                augment=config.augment if name == "train" else "none")
     if snapshots is not None:
         twins = [i for i in list_images(snapshots, CLASSES, skipped=skipped) if i.split == "train"]
         if not twins:
@@ -70,13 +74,25 @@ def load_split_data(data: Path, config: TrainConfig, card, *, skip_bad: bool = F
                            "from a manifest with a split column")
         kept, dropped = check_readable(twins, skip_bad=skip_bad)
         bad += dropped
+        train_items += kept
         twin_set = CxrDataset(ImageFiles([i.path for i in kept]), [CLASSES.index(i.label) for i in kept], card,
-                              augment=True)
+                              augment=config.augment)
         sets["train"] = torch.utils.data.ConcatDataset([sets["train"], twin_set])
     counts = {k: len(v) for k, v in parts.items()}
     if snapshots is not None:
         counts["train_snapshots"] = len(sets["train"]) - len(sets["train"].datasets[0])
-    return SplitData(sets["train"], sets["val"], (skipped or []) + bad, counts)
+    return SplitData(sets["train"], sets["val"], (skipped or []) + bad, counts, train_items)
+
+
+def sampling_weights(items: list[LabelledImage], balance: str) -> tuple[list[float] | None, dict[str, int]]:
+    """Per-sample weights for `--balance` (train/sampling.py) and the groups' sizes; none for 'none'."""
+    if balance == "none":
+        return None, {}
+    if balance == "source" and not all(item.source for item in items):
+        raise CmxError("--balance source needs a manifest with a 'source' column for every training image; use "
+                       "--balance label, or add the column")
+    labels = [item.label for item in items]
+    return balanced_weights(labels, [item.source for item in items] if balance == "source" else None)
 
 
 def imagenet_init(builder: str, model: torch.nn.Module) -> int:
@@ -151,7 +167,11 @@ def train_classifier(model_name: str, data: Path, out_dir: Path, config: TrainCo
             "input_size": config.input_size, "data": str(data), "teacher": str(teacher) if teacher else None,
             "cache": str(cache) if cache else None, "snapshots": str(snapshots) if snapshots else None,
             "counts": split.counts, **init_facts}
-    summary = fit(model, split.train, split.val, config, out_dir, meta, teacher=teacher_model, run=run)
+    weights, groups = sampling_weights(split.train_items, config.balance)
+    if groups:
+        meta["balance_groups"] = groups
+    summary = fit(model, split.train, split.val, config, out_dir, meta, teacher=teacher_model, run=run,
+                  sample_weights=weights)
     summary.update(skipped=split.skipped, counts=split.counts)
     return summary
 
@@ -171,6 +191,8 @@ def train_ap(data: Path, out_dir: Path, config: TrainConfig, *, init: str | None
     """Pre-train the AP network on ChestX-ray14 (8 ChestX-ray8 diseases, multi-label BCE), split by patient."""
     from cmx_bench.data.chestxray14 import DISEASES, read_chestxray14
 
+    if config.balance != "none":
+        raise CmxError("--balance is for rf and ms (single-label classes); the AP network's labels are multi-hot")
     items = read_chestxray14(data)
     # The patient split works on single labels: stratify by "any disease" so both parts hold positives.
     proxies = [LabelledImage(i.path, "sick" if any(i.targets) else "clear", i.patient_id) for i in items]
@@ -178,7 +200,8 @@ def train_ap(data: Path, out_dir: Path, config: TrainConfig, *, init: str | None
     targets = {i.path: i.targets for i in items}
     card = card_at_input_size(get_card("densenet121"), config.input_size)
     sets = {name: CxrDataset(ImageFiles([i.path for i in parts[name]]), [list(targets[i.path]) for i in parts[name]],
-                             card, augment=name == "train") for name in ("train", "val")}
+                             card, augment=config.augment if name == "train" else "none")
+            for name in ("train", "val")}
     torch.manual_seed(config.seed)
     model = ap_network()
     init_facts = {"init": "random"}

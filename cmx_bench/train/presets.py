@@ -26,6 +26,8 @@ class TrainConfig:
     schedule: str = "cosine"    # cosine (after linear warmup) or constant (the paper's fixed learning rate)
     warmup_epochs: float = 1.0
     bn_refresh: str = "auto"    # recompute BatchNorm statistics after each epoch: on, off, auto (small data only)
+    augment: str = "light"      # training augmentation (data/augment.py): light or strong
+    balance: str = "none"       # sampling (train/sampling.py): none, label, or source (each source and label alike)
 
 
 PRESETS = {
@@ -39,7 +41,8 @@ PRESETS = {
 
 
 CHOICES = {"loss": ("pc", "arcface", "softmax"), "optimizer": ("adam", "adamw"), "schedule": ("cosine", "constant"),
-           "bn_refresh": ("auto", "on", "off")}
+           "bn_refresh": ("auto", "on", "off"), "augment": ("light", "strong"),
+           "balance": ("none", "label", "source")}
 
 
 def preset(name: str, **overrides) -> TrainConfig:

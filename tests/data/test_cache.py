@@ -33,8 +33,8 @@ def test_cached_samples_equal_decoded_ones(manifest, tmp_path, cli):
     card = card_at_input_size(get_card("mobilenet_v2"), 64)
     assert cache.resize_size == card.resize_size == resize_size_for(64) == 73
     paths, labels = [i.path for i in items], [0] * len(items)
-    from_cache = CxrDataset(CachedImages(cache, paths), labels, card, augment=False)
-    from_files = CxrDataset(ImageFiles(paths), labels, card, augment=False)
+    from_cache = CxrDataset(CachedImages(cache, paths), labels, card, augment="none")
+    from_files = CxrDataset(ImageFiles(paths), labels, card, augment="none")
     for index in range(len(items)):
         assert np.array_equal(from_cache[index][0].numpy(), from_files[index][0].numpy())
 

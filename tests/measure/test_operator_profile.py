@@ -32,6 +32,8 @@ def test_run_profile_on_local_gives_operator_rows_that_add_up_to_the_latency(cli
     assert block["status"] == "ok" and block["iterations"] == 20 and len(block["operators"]) >= 10
     # On a shared 2-core machine the profiled and timed phases differ by noise; the benchmark checks 0.85-1.15.
     assert 0.6 < block["coverage"] < 1.6, block["coverage"]
+    total = sum(r["median_ms"] for r in block["operators"])
+    assert block["execute_coverage"] == pytest.approx(total / block["profiled_execute_median_ms"])
     assert sum(block["categories"].values()) == pytest.approx(sum(r["median_ms"] for r in block["operators"]))
     assert {"delegated", "backend", "occurrences", "median_ms", "p90_ms", "share", "category"} <= set(block["operators"][0])
     assert any(not r["delegated"] and r["backend"] == "portable" for r in block["operators"])  # split, mean

@@ -48,7 +48,8 @@ def test_single_rank_collectives_are_identities():
 
 
 def test_unknown_recipe_choices_are_one_line(cli, tmp_path):
-    for option, value in (("--optimizer", "sgd"), ("--schedule", "step"), ("--bn-refresh", "always")):
+    for option, value in (("--optimizer", "sgd"), ("--schedule", "step"), ("--bn-refresh", "always"),
+                          ("--augment", "heavy")):
         code, _, err = cli("train", "rf", "--data", tmp_path, "--preset", "tiny", option, value)
         assert code == 1 and f"'{value}'" in err and len(err.strip().splitlines()) == 1, err
 

@@ -27,14 +27,16 @@ def data(tmp_path_factory):
 
 def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(data, tmp_path, cli):
     args = ["--model", "shufflenet_v2_x1_0", "--data", data, "--preset", "tiny", "--epochs", "3", "--workers", "2",
-            "--batch-size", "8", "--optimizer", "adamw", "--weight-decay", "0.01", "--bn-refresh", "on"]
+            "--batch-size", "8", "--optimizer", "adamw", "--weight-decay", "0.01", "--bn-refresh", "on",
+            "--augment", "strong"]
     code, _, err = cli("train", "ms", *args, "--out", tmp_path / "straight")
     assert code == 0, err
 
     def stop_after_epoch_2(row, best):
         if row["epoch"] == 2:
             raise KeyboardInterrupt  # what Ctrl-C does between epochs
-    config = preset("tiny", epochs=3, batch_size=8, optimizer="adamw", weight_decay=0.01, bn_refresh="on")
+    config = preset("tiny", epochs=3, batch_size=8, optimizer="adamw", weight_decay=0.01, bn_refresh="on",
+                    augment="strong")
     summary = train_classifier("shufflenet_v2_x1_0", data, tmp_path / "cut", config,
                                run=TrainRunOptions(workers=2, on_epoch=stop_after_epoch_2))
     assert summary["interrupted"] and len(summary["history"]) == 2

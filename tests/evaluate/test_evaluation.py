@@ -1,0 +1,21 @@
+import csv
+import json
+
+from cmx_bench.data.phantoms import write_phantom_folder
+
+
+def test_evaluate_writes_one_prediction_row_per_image_that_agrees_with_the_metrics(cli, tmp_path,
+                                                                                   squeezenet_checkpoint):
+    data = write_phantom_folder(tmp_path / "data", per_class=3, size=72, seed=4)
+    code, out, err = cli("evaluate", "-m", "squeezenet1_1", "-w", squeezenet_checkpoint, "--data", data, "--split",
+                         "all", "--gradcam", "0", "--out", tmp_path / "eval")
+    assert code == 0, err
+    rows = list(csv.DictReader((tmp_path / "eval" / "predictions.csv").open()))
+    metrics = json.loads((tmp_path / "eval" / "evaluation.json").read_text())["sets"]["clean"]
+    assert len(rows) == metrics["images"] == 9
+    assert {row["file"] for row in rows} == {str(p) for p in data.rglob("*.png")}
+    assert sum(int(row["correct"]) for row in rows) / len(rows) == metrics["accuracy"]
+    for row in rows:
+        probs = {c: float(row[f"p_{c}"]) for c in ("covid", "normal", "pneumonia")}
+        assert abs(sum(probs.values()) - 1) < 1e-4 and row["predicted"] == max(probs, key=probs.get)
+        assert row["label"] == row["file"].split("/")[-2]
