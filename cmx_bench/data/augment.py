@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -31,12 +32,10 @@ def _random_offsets(image: Image.Image, size: int) -> tuple[int, int]:
 
 def intensity_table(gamma: float, contrast: float, brightness: float) -> list[int]:
     """A 256-entry lookup table: gamma, then contrast about mid-grey, then a brightness shift, clipped."""
-    table = []
-    for value in range(256):
-        x = (value / 255.0) ** gamma
-        y = (x - 0.5) * contrast + 0.5 + brightness
-        table.append(min(255, max(0, round(y * 255.0))))
-    return table
+    # Vectorised: it is built once per training sample, in the loader workers.
+    x = (np.arange(256) / 255.0) ** gamma
+    y = (x - 0.5) * contrast + 0.5 + brightness
+    return np.clip(np.rint(y * 255.0), 0, 255).astype(int).tolist()
 
 
 def augment(image: Image.Image, size: int, policy: str) -> tuple[Image.Image, int, int]:
