@@ -2,7 +2,10 @@
 # What moved the figures: after `bash benchmarks/cxr3_pipeline.sh` (whose RF and student are the reference: cosine
 # schedule, snapshot twins, strong augmentation, no BatchNorm refresh, $EPOCHS epochs), trains one network per
 # change with the same data and seed (students with the pipeline's teacher), evaluates each on the test split
-# (clean and snapshots), and prints a Markdown table with the pipeline's networks first.
+# (clean and snapshots), and prints a Markdown table with the pipeline's networks first. rf-160px trains at
+# 160 px from its own cache (built here) instead of 128 px, and ms-160px distils from it at 160 px;
+# ms-ema-bn-refresh validates and keeps a moving average of the weights, whose BatchNorm statistics are
+# recomputed after each epoch.
 # Run: bash benchmarks/cxr3_ablation.sh [OUT]     (OUT as given to the pipeline; EPOCHS=30 by default;
 #      ONLY="rf-light-augment ms-no-snapshots" runs only those variants)
 set -euo pipefail
@@ -11,16 +14,17 @@ CMX=${CMX:-cmx-bench}
 PY=${PY:-python}
 EPOCHS=${EPOCHS:-30}
 ONLY=${ONLY:-}
-data=(--data "$OUT/split.csv" --cache "$OUT/cache" --preset cpu)
+data=(--data "$OUT/split.csv" --preset cpu)
 snap=(--snapshots "$OUT/snapshots/manifest.csv")
-variant() {  # NAME PLAYER MODEL TRAIN-OPTIONS...
+variant() {  # NAME PLAYER MODEL TRAIN-OPTIONS...    (cache=FOLDER, teacher_run=RUN variant ...: another input
+             # size's cache, another RF to distil from)
   local name=$1 player=$2 model=$3; shift 3
   local dir="$OUT/ablation/$name"
   if [ -n "$ONLY" ] && [[ " $ONLY " != *" $name "* ]]; then return; fi
   if [ ! -f "$dir/eval/evaluation.json" ]; then
     local teacher=()
-    [ "$player" = ms ] && teacher=(--model "$model" --teacher "$OUT/rf/best.pth")
-    $CMX train "$player" "${teacher[@]}" "${data[@]}" "$@" --out "$dir"
+    [ "$player" = ms ] && teacher=(--model "$model" --teacher "${teacher_run:-$OUT/rf}/best.pth")
+    $CMX train "$player" "${teacher[@]}" "${data[@]}" --cache "${cache:-$OUT/cache}" "$@" --out "$dir"
     $CMX evaluate -m "$model" -w "$dir/best.pth" --data "$OUT/split.csv" \
         --snapshots "$OUT/snapshots/manifest.csv" --gradcam 0 --out "$dir/eval"
   fi
@@ -29,8 +33,16 @@ rf=(rf densenet121)
 ms=(ms shufflenet_v2_x1_0)
 variant rf-light-augment      "${rf[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment light --bn-refresh off
 variant rf-no-snapshots       "${rf[@]}" --epochs "$EPOCHS" --augment strong --bn-refresh off
+if [ -z "$ONLY" ] || [[ " $ONLY " == *" rf-160px "* ]] || [[ " $ONLY " == *" ms-160px "* ]]; then
+  [ -f "$OUT/cache160/index.json" ] || $CMX data cache "$OUT/split.csv" --size 160 --out "$OUT/cache160" --workers 2
+fi
+cache=$OUT/cache160 \
+variant rf-160px              "${rf[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment strong --bn-refresh off --input-size 160
 variant ms-light-augment      "${ms[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment light --bn-refresh off
 variant ms-no-snapshots       "${ms[@]}" --epochs "$EPOCHS" --augment strong --bn-refresh off
+cache=$OUT/cache160 teacher_run=$OUT/ablation/rf-160px \
+variant ms-160px              "${ms[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment strong --bn-refresh off --input-size 160
+variant ms-ema-bn-refresh     "${ms[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment strong --bn-refresh on --ema 0.98
 $PY - "$OUT" <<'PY'
 import json, sys
 from pathlib import Path

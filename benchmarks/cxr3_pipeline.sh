@@ -5,19 +5,22 @@
 # augmentation and no BatchNorm refresh (docs/RESULTS.md says why), both evaluated on the test split, clean and
 # snapshots. Reads the images by path; writes everything under $OUT.
 #
-# Run: bash benchmarks/cxr3_pipeline.sh [CXR3_FOLDER] [OUT]      (EPOCHS=30 by default; CMX=cmx-bench)
+# Run: bash benchmarks/cxr3_pipeline.sh [CXR3_FOLDER] [OUT]      (EPOCHS=30 by default; CMX=cmx-bench;
+#      EXTRA="--ema 0.98" adds training options to both networks' recipe)
 set -euo pipefail
 DATA=${1:-../shared/data/cxr3}
 OUT=${2:-runs/cxr3}
 CMX=${CMX:-cmx-bench}
 EPOCHS=${EPOCHS:-30}
+read -r -a extra <<< "${EXTRA:-}"
 mkdir -p "$OUT"
 step() { local name=$1; shift; local t0=$(date +%s); "$@"; echo "$name $(( $(date +%s) - t0 )) s" | tee -a "$OUT/timings.txt"; }
 : > "$OUT/timings.txt"
 step prepare   $CMX data prepare --manifest "$DATA/manifest.csv" --out "$OUT/split.csv" --seed 0
 step snapshots $CMX data snapshots "$OUT/split.csv" --out "$OUT/snapshots" --seed 0
 step cache     $CMX data cache "$OUT/split.csv" --size 128 --out "$OUT/cache" --workers 2
-recipe=(--preset cpu --epochs "$EPOCHS" --snapshots "$OUT/snapshots/manifest.csv" --augment strong --bn-refresh off)
+recipe=(--preset cpu --epochs "$EPOCHS" --snapshots "$OUT/snapshots/manifest.csv" --augment strong --bn-refresh off
+        "${extra[@]}")
 step train_rf  $CMX train rf --data "$OUT/split.csv" --cache "$OUT/cache" "${recipe[@]}" --out "$OUT/rf"
 step train_ms  $CMX train ms --model shufflenet_v2_x1_0 --teacher "$OUT/rf/best.pth" --data "$OUT/split.csv" \
                    --cache "$OUT/cache" "${recipe[@]}" --out "$OUT/ms"

@@ -93,6 +93,8 @@ def train(
                                                                   "crop) or strong (also scale, flip, intensity)."),
     balance: Optional[str] = typer.Option(None, "--balance", help="Sampling: none, label (classes drawn equally "
                                                                   "often) or source (each source's each class)."),
+    ema: Optional[float] = typer.Option(None, "--ema", help="Keep a moving average of the weights with this decay "
+                                                          "per step (e.g. 0.98); validated and saved instead."),
     input_size: Optional[int] = typer.Option(None, "--input-size", min=32),
     loss: Optional[str] = typer.Option(None, "--loss", help="pc (Eq. 1), arcface or softmax."),
     margin: Optional[float] = typer.Option(None, "--margin", help="PC loss margin xi."),
@@ -123,7 +125,7 @@ def train(
         config = _config(preset, epochs=epochs, batch_size=batch_size, lr=lr, input_size=input_size, loss=loss,
                          margin=margin, seed=seed, alpha=alpha, temperature=temperature, optimizer=optimizer,
                          weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs,
-                         bn_refresh=bn_refresh, augment=augment, balance=balance)
+                         bn_refresh=bn_refresh, augment=augment, balance=balance, ema=ema)
         request = TrainRequest(player=player, data=data, out=out or Path("runs") / player, model=model,
                                teacher=teacher, init=init, skip_bad=skip_bad, cache=cache, snapshots=snapshots)
     engine = start_engine(accelerator, precision, sync_bn=sync_bn)
@@ -211,6 +213,10 @@ def sweep(
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
     input_size: Optional[int] = typer.Option(None, "--input-size", min=32),
     lr: Optional[float] = typer.Option(None, "--lr"),
+    augment: Optional[str] = typer.Option(None, "--augment", help="Training augmentation: light or strong."),
+    balance: Optional[str] = typer.Option(None, "--balance", help="Sampling: none, label or source."),
+    bn_refresh: Optional[str] = typer.Option(None, "--bn-refresh", help="auto (small data), on or off."),
+    ema: Optional[float] = typer.Option(None, "--ema", help="Weight average's decay per step (e.g. 0.98)."),
     out: Path = typer.Option(Path("runs/sweep"), "--out", "-o", help="Cells, checkpoints and tables.md go here."),
     accelerator: str = typer.Option("auto", "--accelerator", help="auto (CUDA, else MPS, else CPU), cpu, cuda or mps."),
     precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or fp16 (CUDA/MPS), through torch.autocast."),
@@ -229,7 +235,8 @@ def sweep(
     cells = paper_grid(_floats(alphas), _floats(temperatures), loss_list)
     sets = {"clean": data, **({"snapshot": snapshots} if snapshots else {})}
     teachers = {"clean": teacher, "snapshot": snapshot_teacher or teacher}
-    config = _config(preset, epochs=epochs, input_size=input_size, lr=lr)
+    config = _config(preset, epochs=epochs, input_size=input_size, lr=lr, augment=augment, balance=balance,
+                     bn_refresh=bn_refresh, ema=ema)
     with Progress(console=console) as progress:
         task = progress.add_task(f"sweep {model}", total=len(cells) * len(sets))
 

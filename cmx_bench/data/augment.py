@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-POLICIES = ("none", "light", "strong")
+TRAINING_POLICIES = ("light", "strong")
+POLICIES = ("none", *TRAINING_POLICIES)
 
 # "strong": ranges in the spirit of CheXNet-style training, wide enough to blur the intensity and framing habits
 # of each source hospital (the shortcut that small multi-source COVID sets invite), narrow enough to keep anatomy.
@@ -49,7 +50,7 @@ def augment(image: Image.Image, size: int, policy: str) -> tuple[Image.Image, in
         image = image.rotate(_uniform(-7, 7), resample=Image.BILINEAR)
         return (image, *_random_offsets(image, size))
     if policy != "strong":
-        raise ValueError(f"unknown augmentation policy '{policy}'; choose one of: {', '.join(POLICIES[1:])}")
+        raise ValueError(f"unknown augmentation policy '{policy}'; choose one of: {', '.join(TRAINING_POLICIES)}")
     image = image.rotate(_uniform(-STRONG_ROTATION_DEG, STRONG_ROTATION_DEG), resample=Image.BILINEAR)
     side = max(1, round(min(image.size) * _uniform(STRONG_MIN_CROP, 1.0)))
     left, top = _random_offsets(image, side)

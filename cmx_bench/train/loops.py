@@ -16,11 +16,12 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subs
 from cmx_bench.data.datasets import one_line
 from cmx_bench.errors import CheckpointError, CmxError, DataError
 from cmx_bench.fileio import write_bytes_atomic
+from cmx_bench.train.averaging import weight_average
 from cmx_bench.train.engine import Engine, unwrap
 from cmx_bench.train.losses import arcface_loss, distillation_loss, pc_loss, softmax_loss
 from cmx_bench.train.presets import TrainConfig
 from cmx_bench.train.run_log import RunLog
-from cmx_bench.train.sampling import BalancedSampler
+from cmx_bench.train.sampling import BalancedSampler, epoch_generator
 
 BN_REFRESH_AUTO_LIMIT = 2000  # training images; above it BatchNorm's running averages settle within the epoch
 
@@ -107,7 +108,7 @@ def train_loader(dataset, config: TrainConfig, engine: Engine, epoch: int, worke
     if config.batch_size % engine.world_size:
         raise CmxError(f"--batch-size {config.batch_size} does not divide over {engine.world_size} ranks; pass a "
                        f"multiple of {engine.world_size} (it is the global batch)")
-    generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+    generator = epoch_generator(config.seed, epoch)
     if weights is not None:
         sampler = BalancedSampler(weights, config.seed, epoch, engine.rank, engine.world_size)
     elif engine.distributed:
@@ -127,8 +128,10 @@ def compute_gradients(model, x, y, batch_loss, engine: Engine, scaler) -> torch.
     return loss.detach()
 
 
-def train_one_epoch(model, loader, batch_loss, optimizer, scheduler, scaler, engine: Engine, on_batch=None):
-    """One pass over this rank's batches; returns the summed loss and the number of images seen on this rank."""
+def train_one_epoch(model, loader, batch_loss, optimizer, scheduler, scaler, engine: Engine, on_batch=None,
+                    average=None):
+    """One pass over this rank's batches, moving the weight `average` (if any) after every step; returns the summed
+    loss and the number of images seen on this rank."""
     model.train()
     total, seen = torch.zeros((), device=engine.device), 0
     for x, y in loader:
@@ -138,6 +141,8 @@ def train_one_epoch(model, loader, batch_loss, optimizer, scheduler, scaler, eng
         scaler.step(optimizer)
         scaler.update()
         scheduler.step()
+        if average is not None:
+            average.update_parameters(unwrap(model))
         total += loss.float() * len(y)  # kept on the device: reading it every step would stall an accelerator
         seen += len(y)
         if on_batch:
@@ -210,6 +215,7 @@ def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dic
     `batch_loss(logits, x, y)` defaults to the config's loss, in Eq. 2 (alpha, temperature from the config)
     when a `teacher` is given; `score(outputs, targets)` (higher is better) picks the checkpoint;
     `sample_weights` (one per training sample) draws each epoch's samples in proportion to them.
+    With `config.ema`, validation scores and best.pth hold the weights' moving average (train/averaging.py).
     Ctrl-C stops between batches; last.pth then holds the last finished epoch, and `run.resume` continues it.
     """
     run = run or TrainRunOptions()
@@ -225,6 +231,8 @@ def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dic
     scaler = engine.grad_scaler()
     batch_loss = batch_loss or classification_batch_loss(config, teacher)
     refresh_bn = use_bn_refresh(config, len(train_set))
+    average = weight_average(unwrap(model), config.ema)
+    evaluated = model if average is None else average.module  # what validation scores and best.pth keeps
     meta = {**meta, "config": asdict(config), "teacher": meta.get("teacher"), "score": getattr(score, "__name__", ""),
             "engine": engine.facts(), "bn_refresh": refresh_bn, "workers": workers}
     history, best, first_epoch = [], {"val_score": -1.0, "epoch": None}, 1
@@ -234,6 +242,8 @@ def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dic
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
+        if average is not None:
+            average.load_state_dict(state["average"])
         history, best, first_epoch = state["history"], state["best"], state["epoch"] + 1
         _restore_rng(state["rng"])
         earlier = {k: v for k, v in state["cmx_bench"].items() if k not in ("epoch", "val_score")}
@@ -249,7 +259,7 @@ def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dic
             loader = train_loader(train_set, config, engine, epoch, workers, sample_weights)
             try:
                 total, seen = train_one_epoch(model, loader, batch_loss, optimizer, scheduler, scaler, engine,
-                                              run.on_batch)
+                                              run.on_batch, average)
             except DataError as exc:
                 raise one_line(exc) from None
             train_seconds = time.time() - started
@@ -258,9 +268,9 @@ def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dic
             if refresh_bn:
                 # Small data sets give BatchNorm's running averages too few steps to settle: recompute them over
                 # this epoch's training data (as SWA does) so that evaluation mode matches what was learned.
-                update_bn(loader, unwrap(model), device=engine.device)
+                update_bn(loader, unwrap(evaluated), device=engine.device)
             refresh_seconds = time.time() - refresh_started
-            val_score = score(*predict(model, val_set, engine, workers=workers))
+            val_score = score(*predict(evaluated, val_set, engine, workers=workers))
             row = {"epoch": epoch, "train_loss": total / max(seen, 1), "val_score": val_score,
                    "lr": optimizer.param_groups[0]["lr"], "images_per_s": seen / max(train_seconds, 1e-9),
                    "train_seconds": train_seconds, "bn_refresh_seconds": refresh_seconds,
@@ -269,12 +279,13 @@ def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dic
             if val_score > best["val_score"]:
                 best = {"val_score": val_score, "epoch": epoch}
                 if engine.is_main:
-                    save_checkpoint(model, out_dir / "best.pth", {**meta, "epoch": epoch, "val_score": val_score})
+                    save_checkpoint(evaluated, out_dir / "best.pth", {**meta, "epoch": epoch, "val_score": val_score})
             if engine.is_main:
                 write_bytes_atomic(out_dir / "last.pth", _checkpoint_bytes({
                     "state_dict": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch,
                     "history": history, "best": best, "rng": _rng_states(),
+                    "average": None if average is None else average.state_dict(),
                     "cmx_bench": {**meta, "epoch": epoch, "val_score": val_score}}))
                 log.epoch(row, {"history": history, "best": best, "meta": meta})
             if run.on_epoch:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from cmx_bench.errors import UnknownNameError
+from cmx_bench.data.augment import TRAINING_POLICIES
+from cmx_bench.errors import CmxError, UnknownNameError
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class TrainConfig:
     bn_refresh: str = "auto"    # recompute BatchNorm statistics after each epoch: on, off, auto (small data only)
     augment: str = "light"      # training augmentation (data/augment.py): light or strong
     balance: str = "none"       # sampling (train/sampling.py): none, label, or source (each source and label alike)
+    ema: float = 0.0            # weight average's decay per optimizer step (train/averaging.py); 0: off
 
 
 PRESETS = {
@@ -41,7 +43,7 @@ PRESETS = {
 
 
 CHOICES = {"loss": ("pc", "arcface", "softmax"), "optimizer": ("adam", "adamw"), "schedule": ("cosine", "constant"),
-           "bn_refresh": ("auto", "on", "off"), "augment": ("light", "strong"),
+           "bn_refresh": ("auto", "on", "off"), "augment": TRAINING_POLICIES,
            "balance": ("none", "label", "source")}
 
 
@@ -53,6 +55,8 @@ def preset(name: str, **overrides) -> TrainConfig:
         if getattr(config, field) not in allowed:
             raise UnknownNameError(f"unknown {field.replace('_', '-')} '{getattr(config, field)}'; choose one of: "
                                    f"{', '.join(allowed)}")
+    if not 0.0 <= config.ema < 1.0:
+        raise CmxError(f"--ema {config.ema} is not a decay; pass a number in [0, 1), e.g. 0.98 (0 turns it off)")
     return config
 
 

@@ -22,6 +22,11 @@ def balanced_weights(labels: list[str], sources: list[str] | None = None) -> tup
     return weights, {f"{source} / {label}": n for (source, label), n in sorted(groups.items())}
 
 
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The random stream of one epoch's draws, the same for the same (seed, epoch) on every rank and after a resume."""
+    return torch.Generator().manual_seed(seed * 100_003 + epoch)
+
+
 class BalancedSampler(Sampler[int]):
     """`len(weights)` draws with replacement in proportion to `weights`; rank r of N takes draws r, r+N, ...
 
@@ -35,8 +40,8 @@ class BalancedSampler(Sampler[int]):
         self.total = len(weights) - len(weights) % world_size  # each rank the same count, as DistributedSampler
 
     def all_draws(self) -> list[int]:
-        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return torch.multinomial(self.weights, self.total, replacement=True, generator=generator).tolist()
+        return torch.multinomial(self.weights, self.total, replacement=True,
+                                 generator=epoch_generator(self.seed, self.epoch)).tolist()
 
     def __iter__(self):
         return iter(self.all_draws()[self.rank::self.world_size])

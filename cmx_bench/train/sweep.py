@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-from cmx_bench.tomlcompat import tomllib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cmx_bench import paths
 from cmx_bench.errors import CmxError
 from cmx_bench.fileio import write_json_atomic
+from cmx_bench.tomlcompat import tomllib
 from cmx_bench.train.presets import TrainConfig, replace_config
 
 LOSSES = ("pc0.8", "pc0.995", "arcface", "softmax")  # the paper's four columns
 FIXED_T, FIXED_ALPHA = 5.0, 0.8                      # Tables 2-4: alpha rows at T = 5, T rows at alpha = 0.8
+CELL_FIELDS = ("alpha", "temperature", "loss", "margin")  # what varies from cell to cell; the rest is the recipe
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,27 @@ def paper_accuracy(backbone: str) -> dict:
         return tomllib.load(handle).get(backbone, {})
 
 
+def sweep_recipe(base: TrainConfig) -> dict:
+    """The settings every cell of a sweep shares: cells made with other ones do not belong in its tables."""
+    return {key: value for key, value in asdict(base).items() if key not in CELL_FIELDS}
+
+
+def check_same_recipe(cells_dir: Path, backbone: str, recipe: dict) -> None:
+    """Refuse to add to a sweep folder whose cells for `backbone` were trained with another recipe."""
+    for record_path in sorted(cells_dir.glob(f"{backbone}__*.json")):
+        # Records written before recipes were kept are taken as they are.
+        made_with = json.loads(record_path.read_text()).get("recipe", recipe)
+        differences = [f"{key} {made_with.get(key)} there, {value} now" for key, value in recipe.items()
+                       if made_with.get(key) != value]
+        if differences:
+            raise CmxError(f"{record_path} was trained with another recipe ({'; '.join(differences)}); pass a new "
+                           "--out, or the options that sweep was run with")
+
+
 def run_sweep(backbone: str, data: dict[str, Path], teachers: dict[str, Path], out_dir: Path, base: TrainConfig,
               cells: list[Cell], *, on_cell=None, run=None) -> list[dict]:
-    """Train and test one student per (cell, data kind); a cell whose record exists is skipped (resume)."""
+    """Train and test one student per (cell, data kind); a cell whose record exists is skipped (resume), once
+    every recorded cell is known to have been made with the same recipe."""
     from cmx_bench.evaluate.evaluation import evaluate_set
     from cmx_bench.nets.checkpoint import load_model
     from cmx_bench.nets.registry import card_for_trained, get_card
@@ -70,6 +89,8 @@ def run_sweep(backbone: str, data: dict[str, Path], teachers: dict[str, Path], o
     where = {"device": run.engine.device, "dtype": PRECISIONS[run.engine.precision]} if run.engine else {}
 
     card = get_card(backbone)
+    recipe = sweep_recipe(base)
+    check_same_recipe(Path(out_dir) / "cells", backbone, recipe)
     records = []
     for cell in cells:
         for kind, location in data.items():
@@ -88,7 +109,7 @@ def run_sweep(backbone: str, data: dict[str, Path], teachers: dict[str, Path], o
             record = {"kind": "sweep_cell", "backbone": backbone, "data": kind, "alpha": cell.alpha,
                       "temperature": cell.temperature, "loss": cell.loss, "test_accuracy": metrics["accuracy"],
                       "auroc": metrics["auroc"], "best_val_score": summary["best"]["val_score"],
-                      "checkpoint": summary["checkpoint"], "teacher": str(teachers[kind])}
+                      "checkpoint": summary["checkpoint"], "teacher": str(teachers[kind]), "recipe": recipe}
             write_json_atomic(record_path, record, overwrite=False)
             records.append(record)
             if on_cell:

@@ -28,7 +28,7 @@ def data(tmp_path_factory):
 def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(data, tmp_path, cli):
     args = ["--model", "shufflenet_v2_x1_0", "--data", data, "--preset", "tiny", "--epochs", "3", "--workers", "2",
             "--batch-size", "8", "--optimizer", "adamw", "--weight-decay", "0.01", "--bn-refresh", "on",
-            "--augment", "strong"]
+            "--augment", "strong", "--ema", "0.9"]
     code, _, err = cli("train", "ms", *args, "--out", tmp_path / "straight")
     assert code == 0, err
 
@@ -36,7 +36,7 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(data, tmp_p
         if row["epoch"] == 2:
             raise KeyboardInterrupt  # what Ctrl-C does between epochs
     config = preset("tiny", epochs=3, batch_size=8, optimizer="adamw", weight_decay=0.01, bn_refresh="on",
-                    augment="strong")
+                    augment="strong", ema=0.9)
     summary = train_classifier("shufflenet_v2_x1_0", data, tmp_path / "cut", config,
                                run=TrainRunOptions(workers=2, on_epoch=stop_after_epoch_2))
     assert summary["interrupted"] and len(summary["history"]) == 2
@@ -51,6 +51,8 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(data, tmp_p
     assert resumed["epoch"] == straight["epoch"] == 3
     for key, value in straight["state_dict"].items():
         assert torch.equal(value, resumed["state_dict"][key]), key
+    for key, value in straight["average"].items():
+        assert torch.equal(value, resumed["average"][key]), key
     history = json.loads((tmp_path / "cut" / "history.json").read_text())
     assert [row["epoch"] for row in history["history"]] == [1, 2, 3]
     assert history["meta"]["resumed_at_epochs"] == [3]

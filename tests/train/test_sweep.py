@@ -44,3 +44,7 @@ def test_sweep_writes_cells_resumes_and_renders_tables(cli, tmp_path):
     mtimes = [c.stat().st_mtime_ns for c in cells]
     code, out, _ = cli(*args)
     assert code == 0 and [c.stat().st_mtime_ns for c in cells] == mtimes  # resumed: nothing retrained
+    assert record["recipe"]["augment"] == "light" and "alpha" not in record["recipe"]
+    code, out, err = cli(*args, "--augment", "strong")
+    assert code == 1 and "another recipe (augment light there, strong now)" in err
+    assert len(err.strip().splitlines()) == 1
