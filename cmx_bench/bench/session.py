@@ -177,8 +177,9 @@ def _profile_block(record: dict, plan: _Plan, artifact: Path, manifest: dict, ru
     if run.profile_file is not None and stats:
         etrecord = _etrecord_of(manifest, artifact)
         try:
-            block.update(operator_profile(run.profile_file, stats["median_ms"], reported["iterations"], etrecord),
-                         status="ok", reason=None)
+            block.update(operator_profile(run.profile_file, stats["median_ms"], reported["iterations"], etrecord,
+                                          reported.get("reference_latencies_ms"),
+                                          reported.get("profiled_latencies_ms")), status="ok", reason=None)
         except ParseError as exc:
             record["errors"].append(f"operator profile: {exc}")
             block["reason"] = str(exc)

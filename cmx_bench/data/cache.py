@@ -2,7 +2,7 @@
 
 Layout of a cache folder: `pixels.u8` (the images' grayscale bytes, one after another) and `index.json` (the
 manifest's sha256, the input size it serves, and per image its row, offset, width, height and the source
-file's size and mtime). Training reads pixels through numpy's memmap, so the pages are file-backed: the
+file's size, mtime and sha256). Training reads pixels through numpy's memmap, so the pages are file-backed: the
 kernel may drop them under pressure and they never count as the process's anonymous memory.
 """
 
@@ -19,7 +19,7 @@ from PIL import Image
 
 from cmx_bench.data.images import LabelledImage, read_grayscale
 from cmx_bench.data.preprocess import resize_shorter
-from cmx_bench.errors import DataError
+from cmx_bench.errors import DataError, OutputError
 from cmx_bench.fileio import sha256_file, write_json_atomic
 
 FORMAT = 1
@@ -35,13 +35,13 @@ def _file_stamp(path: Path) -> list[int]:
     return [stat.st_size, stat.st_mtime_ns]
 
 
-def _decode_resized(job: tuple[str, int]) -> tuple[int, int, bytes] | str:
+def _decode_resized(job: tuple[str, int]) -> tuple[int, int, bytes, str] | str:
     path, shorter = job
     try:
         image = resize_shorter(read_grayscale(path), shorter)
     except DataError as exc:
         return str(exc)
-    return image.width, image.height, image.tobytes()
+    return image.width, image.height, image.tobytes(), sha256_file(path)
 
 
 def build_cache(manifest: Path, out_dir: Path, input_size: int, *, workers: int = 1, items=None,
@@ -64,11 +64,11 @@ def build_cache(manifest: Path, out_dir: Path, input_size: int, *, workers: int 
             for item, decoded in zip(items, pool.map(_decode_resized, jobs, chunksize=8)):
                 if isinstance(decoded, str):
                     raise DataError(decoded)
-                width, height, data = decoded
+                width, height, data, digest = decoded
                 sink.write(data)
                 entries.append({"file": str(item.path), "label": item.label, "patient_id": item.patient_id,
                                 "source": item.source, "split": item.split, "offset": offset, "width": width,
-                                "height": height, "stamp": _file_stamp(item.path)})
+                                "height": height, "stamp": _file_stamp(item.path), "sha256": digest})
                 offset += len(data)
                 if on_image:
                     on_image()
@@ -132,11 +132,20 @@ def open_cache(folder: Path, manifest: Path, input_size: int, items: list[Labell
     if index["resize_size"] != resize_size_for(input_size):
         raise DataError(f"cache {folder} holds images for --input-size {index['input_size']}, this run trains at "
                         f"{input_size}; {rebuild}")
-    cache = ImageCache(folder, index)
+    cache, restamped = ImageCache(folder, index), False
     for item in items:
         row = cache._row_of.get(str(item.path))
         if row is None:
             raise DataError(f"cache {folder} lacks {item.path}; {rebuild}")
-        if index["images"][row]["stamp"] != _file_stamp(item.path):
-            raise DataError(f"cache {folder} is stale: {item.path} changed after the cache was built; {rebuild}")
+        entry, stamp = index["images"][row], _file_stamp(item.path)
+        if entry["stamp"] != stamp:
+            # A copy or a re-extracted archive gives unchanged files new mtimes: then the content decides.
+            if stamp[0] != entry["stamp"][0] or entry.get("sha256") != sha256_file(item.path):
+                raise DataError(f"cache {folder} is stale: {item.path} changed after the cache was built; {rebuild}")
+            entry["stamp"], restamped = stamp, True
+    if restamped:
+        try:  # so that the next run compares mtimes again instead of hashing every file
+            write_json_atomic(folder / "index.json", index)
+        except OutputError:
+            pass  # a read-only cache stays usable; it is hashed again next time
     return cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import statistics
 from collections import defaultdict
 from pathlib import Path
 
@@ -32,12 +33,17 @@ def categorise(name: str, delegated: bool) -> str:
 
 
 def operator_profile(etdump_path: str, median_latency_ms: float, iterations: int,
-                     etrecord_path: str | None = None) -> dict:
+                     etrecord_path: str | None = None, reference_latencies_ms: list[float] | None = None,
+                     profiled_latencies_ms: list[float] | None = None) -> dict:
     """The record's profile block from an ETDump file. One row per operator instance, in execution order: name,
     backend or 'portable', delegated, the delegate partition it ran in, occurrences (profiled inferences that ran
-    it), median and p90 ms per inference, share of the measured median latency, category, and with the artifact's
-    ETRecord the network module it comes from (measure/module_map.py). The time a delegate call or operator call
-    takes beyond its operators is a row of its own ('runtime overhead')."""
+    it), median and p90 ms per inference, share of the inference (taken as coverage is, below), category, and with
+    the artifact's ETRecord the network module it comes from (measure/module_map.py). The time a delegate call or
+    operator call takes beyond its operators is a row of its own ('runtime overhead').
+
+    Coverage and shares are taken against the median of the runner's reference latencies (unprofiled inferences
+    interleaved with the profiled ones) when it sent them, else against the timed median `median_latency_ms`; the
+    profiled inferences' own latencies, timed the same way, give what recording the events costs."""
     from executorch.devtools import Inspector
 
     try:
@@ -68,8 +74,10 @@ def operator_profile(etdump_path: str, median_latency_ms: float, iterations: int
     operators += pending
     modules = _map_modules(operators, etrecord_path)
     total = sum(r["median_ms"] for r in operators)
+    reference_ms = statistics.median(reference_latencies_ms) if reference_latencies_ms else None
+    basis_ms = reference_ms or median_latency_ms
     for row in operators:
-        row["share"] = row["median_ms"] / median_latency_ms if median_latency_ms else None
+        row["share"] = row["median_ms"] / basis_ms if basis_ms else None
     by_category = defaultdict(float)
     for row in operators:
         by_category[row["category"]] += row["median_ms"]
@@ -78,10 +86,18 @@ def operator_profile(etdump_path: str, median_latency_ms: float, iterations: int
         "source": "ExecuTorch ETDump (executorch.devtools.Inspector)", "iterations": iterations,
         "profiled_execute_median_ms": execute_ms,
         "measured_median_ms": median_latency_ms,
-        "coverage": total / median_latency_ms if median_latency_ms else None,
-        # Against the profiled inferences' own Method::execute: what the events miss, free of the drift a shared
-        # machine puts between the timed phase and the profiled one.
+        # Unprofiled inferences run one before each profiled one: the same machine state, so the comparison of
+        # operator time with inference time is free of the drift a shared machine puts between the timed phase
+        # and the profiled one (seen here: 15 % and more, seconds apart).
+        "reference_median_ms": reference_ms,
+        "coverage": total / basis_ms if basis_ms else None,
+        "coverage_basis": "reference" if reference_ms else "timed",
+        "timed_coverage": total / median_latency_ms if median_latency_ms else None,
+        # Against the profiled inferences' own Method::execute: what the events miss.
         "execute_coverage": total / execute_ms if execute_ms else None,
+        # What recording the events costs an inference: profiled over unprofiled calls, timed alike, side by side.
+        "profiling_overhead": (statistics.median(profiled_latencies_ms) / reference_ms - 1
+                               if profiled_latencies_ms and reference_ms else None),
         "operators": operators,
         "categories": {name: by_category[name] for name in CATEGORIES if name in by_category},
         "modules": modules,

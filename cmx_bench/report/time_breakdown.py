@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from cmx_bench.measure.operator_profile import CATEGORIES
 from cmx_bench.pngfig import figure_png
 from cmx_bench.report.table5 import model_memory_mb, run_label
 
@@ -26,16 +27,26 @@ def category_figure(records: list[dict]) -> bytes | None:
     if not runs:
         return None
     several = len({r["run_id"] for r in runs}) > 1
-    categories = list(dict.fromkeys(c for r in runs for c in r["profile"]["categories"]))
+    seen = dict.fromkeys(c for r in runs for c in r["profile"]["categories"])
+    categories = [c for c in CATEGORIES if c in seen] + [c for c in seen if c not in CATEGORIES]
     figure, axis = plt.subplots(figsize=(max(6.0, 1.3 * len(runs) + 3), 4.5))
     bottoms = [0.0] * len(runs)
     for index, category in enumerate(categories):
         values = [r["profile"]["categories"].get(category, 0.0) for r in runs]
-        axis.bar(range(len(runs)), values, bottom=bottoms, label=category, color=f"C{index % 10}")
+        # one colour per category in every report, so that two reports can be read side by side
+        colour = f"C{CATEGORIES.index(category) % 10}" if category in CATEGORIES else f"C{index % 10}"
+        axis.bar(range(len(runs)), values, bottom=bottoms, label=category, color=colour)
         bottoms = [b + v for b, v in zip(bottoms, values)]
     axis.scatter(range(len(runs)), [r["profile"]["measured_median_ms"] for r in runs], marker="_", s=600,
-                 color="black", zorder=3, label="measured median latency")
-    axis.set_xticks(range(len(runs)), [_label(r, several).replace(" @ ", "\n@ ") for r in runs], fontsize=7)
+                 color="black", zorder=3, label="timed median latency")
+    reference = [(i, r["profile"].get("reference_median_ms")) for i, r in enumerate(runs)]
+    reference = [(i, ms) for i, ms in reference if ms]
+    if reference:
+        axis.scatter(*zip(*reference), marker="x", s=60, color="black", zorder=3,
+                     label="median of unprofiled inferences\nbetween the profiled ones")
+    # model, format and device on lines of their own: long network names would otherwise run into each other
+    axis.set_xticks(range(len(runs)), [_label(r, several).replace(" ", "\n", 1).replace(" @ ", "\n@ ") for r in runs],
+                    fontsize=7)
     axis.set_ylabel("ms per inference")
     axis.set_title("Where the time goes: operator time by category (ExecuTorch ETDump)")
     axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -101,9 +112,14 @@ def profile_notes(records: list[dict]) -> list[str]:
         if block.get("status") == "unavailable":
             notes.append(f"{label}: operator profile unavailable ({block.get('reason')})")
         elif block.get("status") == "ok":
-            own = block.get("execute_coverage")
-            notes.append(f"{label}: operator times cover {block['coverage']:.0%} of the measured median latency"
+            own, overhead = block.get("execute_coverage"), block.get("profiling_overhead")
+            basis = ("the median of unprofiled inferences run between the profiled ones"
+                     if block.get("coverage_basis") == "reference" else "the timed median latency")
+            timed = block.get("timed_coverage") if block.get("coverage_basis") == "reference" else None
+            notes.append(f"{label}: operator times cover {block['coverage']:.0%} of {basis}"
+                         + (f" ({timed:.0%} of the timed median, measured seconds earlier)" if timed else "")
                          + (f" and {own:.0%} of the profiled inferences' own execute time" if own else "")
+                         + (f"; recording the events cost {overhead:+.0%} an inference" if overhead is not None else "")
                          + f" ({block['iterations']} profiled inferences, run after the timed ones); "
                          f"{modules_sentence(block.get('modules'))}")
     return notes

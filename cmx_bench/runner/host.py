@@ -56,7 +56,7 @@ def run_job(job: dict, base: Path) -> dict:
     """Execute one job; every failure becomes status 'error' with a one-line message."""
     from cmx_bench.export.loaders import load_artifact, set_threads
 
-    phases, inputs = {"start": time.time()}, []
+    phases, inputs, model = {"start": time.time()}, [], None
     result = {"protocol_version": PROTOCOL_VERSION, "status": "ok", "error": None,
               "runner": {"name": "cmx-bench-host", "version": __version__},
               "runtime": {"name": job["runtime"], "version": runtime_versions()[job["runtime"]], "threads": 0},
@@ -99,7 +99,7 @@ def run_job(job: dict, base: Path) -> dict:
     phases["end"] = time.time()
     if result["status"] == "ok" and job.get("profile_iterations"):
         # After 'end', so that the timed, CPU, memory and energy figures never include profiling.
-        result["profile"] = _profile(job, base, inputs)
+        result["profile"] = _profile(job, base, inputs, model)
         phases["profile_end"] = time.time()
     return result
 
@@ -110,8 +110,12 @@ NO_PROFILING_ENV = "CMX_BENCH_RUNNER_NO_PROFILING"
 PROFILE_DIR_ENV = "CMX_BENCH_RUNNER_PROFILE_DIR"
 
 
-def _profile(job: dict, base: Path, inputs: list) -> dict:
-    """Run the artifact again with ExecuTorch's ETDump on and write it where the job says; or say why not."""
+def _profile(job: dict, base: Path, inputs: list, timed_model) -> dict:
+    """Run the artifact again with ExecuTorch's ETDump on and write it where the job says; or say why not.
+
+    Each profiled inference follows one unprofiled inference of the timed model, whose latency is reported as a
+    reference: the two then see the same machine, so operator time can be compared with unprofiled time without
+    the drift that separates the timed phase from this one."""
     import os
 
     iterations = job["profile_iterations"]
@@ -123,20 +127,31 @@ def _profile(job: dict, base: Path, inputs: list) -> dict:
         return {"status": "unavailable", "iterations": 0, "file": None,
                 "reason": os.environ[NO_PROFILING_ENV]}
     try:
+        import torch
+
         from cmx_bench.export.loaders import native_stderr_silenced
 
         with native_stderr_silenced():
             from executorch.extension.pybindings import portable_lib
 
             module = portable_lib._load_for_executorch(str(base / job["artifact"]), enable_etdump=True)
-        for i in range(iterations):
-            module.forward([inputs[i % len(inputs)]])
+        reference, profiled = [], []
+        with torch.inference_mode():
+            for i in range(iterations):
+                x = inputs[i % len(inputs)]
+                tic = time.perf_counter_ns()
+                timed_model(x)
+                reference.append((time.perf_counter_ns() - tic) / 1e6)
+                tic = time.perf_counter_ns()
+                module.forward([x])
+                profiled.append((time.perf_counter_ns() - tic) / 1e6)
         name = job.get("profile_file", "profile.etdump")
         app_files = os.environ.get(PROFILE_DIR_ENV)
         target = Path(app_files) / Path(name).name if app_files else base / name
         module.write_etdump_result_to_file(str(target))
         return {"status": "written", "iterations": iterations, "file": Path(name).name if app_files else name,
-                "location": "app_files" if app_files else "job_dir", "reason": None}
+                "location": "app_files" if app_files else "job_dir", "reason": None,
+                "reference_latencies_ms": reference, "profiled_latencies_ms": profiled}
     except Exception as exc:
         return {"status": "unavailable", "iterations": 0, "file": None,
                 "reason": f"ETDump could not be recorded: {(str(exc).splitlines() or [type(exc).__name__])[0][:200]}"}

@@ -1,5 +1,6 @@
 """The decoded-image cache: built in worker processes, read back exactly, refused with one line once stale."""
 
+import json
 import os
 
 import numpy as np
@@ -45,8 +46,19 @@ def test_stale_cache_is_refused_with_one_line(manifest, tmp_path):
     with pytest.raises(DataError, match="--input-size 64, this run trains at 96") as caught:
         open_cache(tmp_path / "cache", manifest, 96, items)
     assert "cmx-bench data cache" in str(caught.value) and "\n" not in str(caught.value)
+    # A file copied or extracted again (new mtime, same bytes) is still the cached image; the index is restamped.
+    touched = items[2].path
+    os.utime(touched, ns=(2, 2))
+    assert open_cache(tmp_path / "cache", manifest, 64, items).index["images"][2]["stamp"][1] == 2
+    index = (tmp_path / "cache" / "index.json").read_text()
+    open_cache(tmp_path / "cache", manifest, 64, items)
+    assert (tmp_path / "cache" / "index.json").read_text() == index  # nothing to restamp the second time
+    assert json.loads(index)["images"][2]["stamp"][1] == 2
     changed = items[3].path
-    Image.fromarray(np.zeros((90, 90), np.uint8)).save(changed)
+    size = changed.stat().st_size
+    with open(changed, "r+b") as handle:  # other bytes, same size: only the content hash can tell
+        handle.seek(size - 5)
+        handle.write(bytes(5))
     os.utime(changed, ns=(1, 1))
     with pytest.raises(DataError, match="stale: .* changed after the cache was built"):
         open_cache(tmp_path / "cache", manifest, 64, items)

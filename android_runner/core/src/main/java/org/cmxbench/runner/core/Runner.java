@@ -40,11 +40,12 @@ public final class Runner {
         @SuppressWarnings("unchecked")
         List<Object> latencies = (List<Object>) result.get("latencies_ms");
         phases.put("start", clock.wallSeconds());
+        Model model = null;
         try {
             clock.pause(job.settleS);
             phases.put("load_start", clock.wallSeconds());
             long tic = clock.nanoTime();
-            Model model = loader.load(job);
+            model = loader.load(job);
             result.put("load_ms", (clock.nanoTime() - tic) / 1e6);
             phases.put("load_end", clock.wallSeconds());
             tic = clock.nanoTime();
@@ -82,13 +83,19 @@ public final class Runner {
         phases.put("end", clock.wallSeconds());
         if ("ok".equals(result.get("status")) && job.profileIterations > 0) {
             // After "end", so that the timed, CPU, memory and energy figures never include profiling.
-            result.put("profile", profile(job, inputs, loader, profileDir));
+            result.put("profile", profile(job, inputs, loader, profileDir, model));
             phases.put("profile_end", clock.wallSeconds());
         }
         return result;
     }
 
-    private static Map<String, Object> profile(Job job, List<float[]> inputs, Loader loader, File profileDir) {
+    /**
+     * Records the operator profile from a fresh load. Each profiled inference follows one unprofiled inference of
+     * the timed model, whose latency is reported as a reference: both then see the same device state (clock,
+     * temperature), so operator time compares with unprofiled time without the drift between the phases.
+     */
+    private Map<String, Object> profile(Job job, List<float[]> inputs, Loader loader, File profileDir,
+                                        Model timedModel) {
         if (!"executorch".equals(job.runtime)) {
             return unavailable("PyTorch Lite's Android runtime has no per-operator profiler; only .pte programs are "
                     + "profiled");
@@ -96,9 +103,19 @@ public final class Runner {
         if (profileDir == null || job.profileFile == null || !job.profileFile.matches("[A-Za-z0-9._-]{1,100}")) {
             return unavailable("the job names no plain profile file name, or this runner has no folder to write it in");
         }
+        List<Object> reference = new ArrayList<>();
+        List<Object> profiled = new ArrayList<>();
         try {
             Model model = loader.load(job); // a fresh load: its ETDump holds the profiled inferences only
-            for (int i = 0; i < job.profileIterations; i++) model.run(inputs.get(i % inputs.size()));
+            for (int i = 0; i < job.profileIterations; i++) {
+                float[] x = inputs.get(i % inputs.size());
+                long tic = clock.nanoTime();
+                timedModel.run(x);
+                reference.add((clock.nanoTime() - tic) / 1e6);
+                tic = clock.nanoTime();
+                model.run(x);
+                profiled.add((clock.nanoTime() - tic) / 1e6);
+            }
             String whyNot = model.writeProfile(new File(profileDir, job.profileFile).getAbsolutePath());
             if (whyNot != null) return unavailable(whyNot);
         } catch (Exception exc) {
@@ -111,6 +128,8 @@ public final class Runner {
         written.put("file", job.profileFile);
         written.put("location", "app_files");
         written.put("reason", null);
+        written.put("reference_latencies_ms", reference);
+        written.put("profiled_latencies_ms", profiled);
         return written;
     }
 

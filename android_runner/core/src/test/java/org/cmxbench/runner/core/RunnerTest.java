@@ -6,6 +6,7 @@ import static org.junit.Assert.assertTrue;
 
 import java.io.File;
 import java.nio.file.Files;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -121,9 +122,15 @@ public class RunnerTest {
 
     /** A model that counts its inferences and writes them as its "profile", or says why it cannot. */
     static Runner.Loader profilingModel(int[] loads, String whyNot) {
+        return profilingModel(loads, whyNot, new ArrayList<>());
+    }
+
+    /** The same, keeping each loaded model's inference counter in {@code runsPerLoad}. */
+    static Runner.Loader profilingModel(int[] loads, String whyNot, List<int[]> runsPerLoad) {
         return j -> {
             loads[0]++;
             int[] runs = {0};
+            runsPerLoad.add(runs);
             return new Model() {
                 @Override
                 public float[] run(float[] x) {
@@ -149,8 +156,9 @@ public class RunnerTest {
     public void aProfileIsRecordedAfterTheEndMarkFromAFreshLoad() throws Exception {
         File folder = Files.createTempDirectory("profile").toFile();
         int[] loads = {0};
+        List<int[]> runsPerLoad = new ArrayList<>();
         Map<String, Object> result = new Runner(new FakeClock(), "test", "0").run(profiledJob("executorch"),
-                Arrays.asList(new float[2]), profilingModel(loads, null), "1.5.1", 0, folder);
+                Arrays.asList(new float[2]), profilingModel(loads, null, runsPerLoad), "1.5.1", 0, folder);
         assertEquals("ok", result.get("status"));
         Map<?, ?> profile = (Map<?, ?>) result.get("profile");
         assertEquals("written", profile.get("status"));
@@ -159,6 +167,10 @@ public class RunnerTest {
         assertEquals(2, loads[0]);
         // The profiled model ran exactly the profiled inferences: the timed ones are not in its dump.
         assertEquals("runs 5", new String(Files.readAllBytes(new File(folder, "profile-1.etdump").toPath()), "UTF-8"));
+        // One unprofiled inference of the timed model before each profiled one: first + 2 timed + 5 reference.
+        assertEquals(5, ((List<?>) profile.get("reference_latencies_ms")).size());
+        assertEquals(5, ((List<?>) profile.get("profiled_latencies_ms")).size());
+        assertEquals(1 + 2 + 5, runsPerLoad.get(0)[0]);
         Map<?, ?> phases = (Map<?, ?>) result.get("phases");
         assertTrue((Double) phases.get("profile_end") >= (Double) phases.get("end"));
     }
