@@ -5,7 +5,8 @@
 # (clean and snapshots), and prints a Markdown table with the pipeline's networks first. rf-160px trains at
 # 160 px from its own cache (built here) instead of 128 px, and ms-160px distils from it at 160 px;
 # ms-ema-bn-refresh validates and keeps a moving average of the weights, whose BatchNorm statistics are
-# recomputed after each epoch.
+# recomputed after each epoch; ms-seed-1 and ms-seed-2 are the pipeline's student with other seeds and the same
+# (seed 0) teacher, to tell the student's own seed from its teacher's (benchmarks/cxr3_seeds.sh varies both).
 # Run: bash benchmarks/cxr3_ablation.sh [OUT]     (OUT as given to the pipeline; EPOCHS=30 by default;
 #      ONLY="rf-light-augment ms-no-snapshots" runs only those variants)
 set -euo pipefail
@@ -43,6 +44,8 @@ variant ms-no-snapshots       "${ms[@]}" --epochs "$EPOCHS" --augment strong --b
 cache=$OUT/cache160 teacher_run=$OUT/ablation/rf-160px \
 variant ms-160px              "${ms[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment strong --bn-refresh off --input-size 160
 variant ms-ema-bn-refresh     "${ms[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment strong --bn-refresh on --ema 0.98
+variant ms-seed-1             "${ms[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment strong --bn-refresh off --seed 1
+variant ms-seed-2             "${ms[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment strong --bn-refresh off --seed 2
 $PY - "$OUT" <<'PY'
 import json, sys
 from pathlib import Path

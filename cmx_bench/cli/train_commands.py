@@ -185,9 +185,22 @@ def evaluate(
                      **{f"AUROC {k}": v for k, v in metrics["auroc"].items()}})
     console.print(frame_table(pd.DataFrame(rows), f"{model} on {split}"))
     for name, metrics in results["sets"].items():
+        ci = metrics["ci95"]
+        console.print(f"  {name}: accuracy {metrics['accuracy']:.3f} (95% CI {_interval(ci['accuracy'])}), AUROC "
+                      f"covid_vs_rest {_number(metrics['auroc']['covid_vs_rest'])} "
+                      f"(95% CI {_interval(ci['auroc']['covid_vs_rest'])}); {ci['method']}, {ci['resamples']} resamples")
+    for name, metrics in results["sets"].items():
         for source, value in metrics.get("per_source_accuracy", {}).items():
             console.print(f"  {name} {source}: accuracy {value['accuracy']:.3f} over {value['images']} images")
     console.print(f"figures, evaluation.json and predictions.csv in {out}")
+
+
+def _interval(bounds: list[float] | None) -> str:
+    return "n/a" if bounds is None else f"{bounds[0]:.3f}-{bounds[1]:.3f}"
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _floats(text: str) -> list[float]:

@@ -34,6 +34,7 @@ def table5_row(record: dict) -> dict:
     paper = record.get("paper_reference") or {}
     memory, cpu, energy = record["memory"], record["cpu"], record["energy"]
     ci = stats.get("median_ci95_ms") or [None, None]
+    accuracy_ci = _get(accuracy, "ci95", "accuracy") or [None, None]
     return {
         "run": run_label(record),
         "device": record["config"]["device"],
@@ -64,6 +65,8 @@ def table5_row(record: dict) -> dict:
         "energy_class": energy.get("energy_class"),
         "energy_method": energy.get("method"),
         "accuracy": accuracy.get("accuracy"),
+        "accuracy_ci95_low": accuracy_ci[0],
+        "accuracy_ci95_high": accuracy_ci[1],
         "auroc_covid_vs_rest": _get(accuracy, "auroc", "covid_vs_rest"),
         "parity_argmax_agreement": _get(accuracy, "parity", "argmax_agreement"),
         "paper_cpu_pct": paper.get("cpu_pct"),
@@ -108,7 +111,7 @@ DISPLAY_COLUMNS = {
     "paper_cpu_pct": "CPU % (paper)", "cpu_core_pct": "CPU % (one core)", "cpu_ms_per_inference": "CPU ms / inf",
     "memory_model_mb": "Model memory (MB)", "memory_app_pss_mb": "App PSS (MB)", "paper_memory_mb": "Memory MB (paper)",
     "energy_per_inference_mj": "Energy / inf (mJ)", "energy_method": "Energy method", "energy_class": "Energy class",
-    "paper_energy": "Energy (paper)", "accuracy": "Accuracy", "auroc_covid_vs_rest": "AUROC COVID vs rest",
+    "paper_energy": "Energy (paper)", "accuracy": "Accuracy [95% CI]", "auroc_covid_vs_rest": "AUROC COVID vs rest",
 }
 
 # Columns shown only when some run has a value (accuracy needs --data; app PSS and paper values need a phone).
@@ -128,6 +131,10 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
         None if pd.isna(m) else f"{m:.2f} [{lo:.2f}, {hi:.2f}]" + (" unstable" if u else "")
         for m, lo, hi, u in zip(frame.latency_median_ms, frame.latency_ci95_low_ms, frame.latency_ci95_high_ms,
                                 frame.unstable)]
+    if "accuracy" in frame:
+        shown["accuracy"] = [
+            None if pd.isna(a) else f"{a:.3f}" + ("" if pd.isna(lo) else f" [{lo:.3f}, {hi:.3f}]")
+            for a, lo, hi in zip(frame.accuracy, frame.accuracy_ci95_low, frame.accuracy_ci95_high)]
     columns = [c for c in DISPLAY_COLUMNS if _present(shown, c)]
     return shown[columns].rename(columns=DISPLAY_COLUMNS)
 

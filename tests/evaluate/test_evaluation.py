@@ -15,6 +15,9 @@ def test_evaluate_writes_one_prediction_row_per_image_that_agrees_with_the_metri
     assert len(rows) == metrics["images"] == 9
     assert {row["file"] for row in rows} == {str(p) for p in data.rglob("*.png")}
     assert sum(int(row["correct"]) for row in rows) / len(rows) == metrics["accuracy"]
+    low, high = metrics["ci95"]["accuracy"]
+    assert low <= metrics["accuracy"] <= high
+    assert f"accuracy {metrics['accuracy']:.3f} (95% CI {low:.3f}-{high:.3f})" in " ".join(out.split())
     for row in rows:
         probs = {c: float(row[f"p_{c}"]) for c in ("covid", "normal", "pneumonia")}
         assert abs(sum(probs.values()) - 1) < 1e-4 and row["predicted"] == max(probs, key=probs.get)

@@ -38,3 +38,19 @@ def test_wide_view_keeps_runs_of_the_same_model_apart():
     assert sorted(wide.Run) == ["aaaaaa", "after"]
     assert sorted(round(v) for v in wide["local Latency ms"]) == [10, 15]
     assert wide["Size MB"].tolist() == [5.0, 5.0]
+
+
+def test_accuracy_is_shown_with_its_bootstrap_interval_where_the_record_has_one():
+    import numpy as np
+
+    from cmx_bench.evaluate.metrics import classification_metrics
+
+    labels = np.repeat([0, 1, 2], 10)
+    probs = np.eye(3)[np.where(np.arange(30) % 10 < 8, labels, (labels + 1) % 3)] * 0.8 + 0.05
+    block = classification_metrics(probs, labels, ("covid", "normal", "pneumonia"))
+    with_ci = make_record(model="mobilenet_v2", accuracy=block)
+    without = make_record(model="squeezenet1_1", accuracy={"accuracy": 0.5, "auroc": {"covid_vs_rest": 0.6}})
+    shown = display_frame(table5_frame([with_ci, without])).set_index("Model")
+    low, high = block["ci95"]["accuracy"]
+    assert shown.loc["mobilenet_v2", "Accuracy [95% CI]"] == f"0.800 [{low:.3f}, {high:.3f}]" and low < 0.8 < high
+    assert shown.loc["squeezenet1_1", "Accuracy [95% CI]"] == "0.500"
