@@ -39,15 +39,21 @@ def _graded_set(n_per_class: int, wrong_per_class: int, seed: int = 0):
     return probs, labels
 
 
-def test_auroc_rows_match_sklearn_with_ties():
+def test_weighted_auroc_equals_sklearn_on_the_resample_written_out_with_ties():
     from sklearn.metrics import roc_auc_score
 
-    from cmx_bench.evaluate.metrics import _auroc_rows
+    from cmx_bench.evaluate.metrics import _weighted_auroc
 
     rng = np.random.default_rng(1)
-    positive, negative = rng.integers(0, 5, size=(7, 9)) / 4, rng.integers(0, 5, size=(7, 12)) / 4
-    expected = [roc_auc_score([1] * 9 + [0] * 12, np.concatenate([p, n])) for p, n in zip(positive, negative)]
-    assert _auroc_rows(positive, negative) == pytest.approx(expected)
+    positive, negative = rng.integers(0, 5, size=9) / 4, rng.integers(0, 5, size=12) / 4
+    positive_counts, negative_counts = rng.integers(0, 3, size=(7, 9)), rng.integers(0, 3, size=(7, 12))
+    positive_counts[:, 0] += 1
+    negative_counts[:, 0] += 1
+    expected = []
+    for p_counts, n_counts in zip(positive_counts, negative_counts):
+        scores = np.concatenate([np.repeat(positive, p_counts), np.repeat(negative, n_counts)])
+        expected.append(roc_auc_score([1] * p_counts.sum() + [0] * n_counts.sum(), scores))
+    assert _weighted_auroc(positive, negative, positive_counts, negative_counts) == pytest.approx(expected)
 
 
 def test_bootstrap_intervals_hold_the_estimate_and_are_reproducible():
