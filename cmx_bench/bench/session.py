@@ -202,7 +202,8 @@ def _accuracy_block(plan: _Plan, prepared, outputs) -> dict:
             reference = torch.cat([eager(x) for x in prepared.tensors])
         block["parity"] = {**compare_outputs(reference, torch.tensor(probs, dtype=torch.float32)),
                            "reference": "eager PyTorch model on the same tensors (host)"}
-        block["eager"] = classification_metrics(reference.numpy(), np.asarray(prepared.labels), plan.card.classes)
+        block["eager"] = classification_metrics(reference.numpy(), np.asarray(prepared.labels), plan.card.classes,
+                                                intervals=False)
     return block
 
 

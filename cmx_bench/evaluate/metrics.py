@@ -25,7 +25,9 @@ def auroc_tasks(probs: np.ndarray, labels: np.ndarray, classes: tuple[str, ...])
     return out
 
 
-def classification_metrics(probs, labels, classes: tuple[str, ...]) -> dict:
+def classification_metrics(probs, labels, classes: tuple[str, ...], *, intervals: bool = True) -> dict:
+    """The metrics of one set; `intervals=False` leaves out the bootstrap (`ci95`), for a reference computed only to
+    compare point figures with."""
     probs, labels = np.asarray(probs, dtype=float), np.asarray(labels, dtype=int)
     predicted = probs.argmax(axis=1)
     matrix = confusion_matrix(labels, predicted, labels=list(range(len(classes))))
@@ -35,7 +37,7 @@ def classification_metrics(probs, labels, classes: tuple[str, ...]) -> dict:
         "images": int(labels.size), "accuracy": float((predicted == labels).mean()),
         "per_class_recall": recall, "confusion_matrix": matrix.tolist(), "classes": list(classes),
         "auroc": auroc_tasks(probs, labels, classes),
-        "ci95": bootstrap_intervals(probs, labels, classes),
+        **({"ci95": bootstrap_intervals(probs, labels, classes)} if intervals else {}),
     }
 
 
@@ -75,17 +77,20 @@ def bootstrap_intervals(probs, labels, classes: tuple[str, ...], *, resamples: i
     rng = np.random.default_rng(seed)
     correct = (probs.argmax(axis=1) == labels).astype(float)
     covid = classes.index("covid") if "covid" in classes else None
+    sides = {}  # task -> (positive, negative) image masks, for the tasks this set has both sides of
+    for task, negatives in AUROC_TASKS.items() if covid is not None else ():
+        positive = labels == covid
+        negative = np.isin(labels, [classes.index(n) for n in negatives if n in classes])
+        if positive.any() and negative.any():
+            sides[task] = positive, negative
     accuracy, auroc = [], {task: [] for task in AUROC_TASKS}
     chunk = max(1, 2_000_000 // labels.size)  # resamples at a time: a large set's count matrix stays small
     for start in range(0, resamples, chunk):
         counts = _stratified_counts(labels, min(chunk, resamples - start), rng)
         accuracy.append(counts @ correct / labels.size)
-        for task, negatives in AUROC_TASKS.items() if covid is not None else ():
-            positive = labels == covid
-            negative = np.isin(labels, [classes.index(n) for n in negatives if n in classes])
-            if positive.any() and negative.any():
-                auroc[task].append(_weighted_auroc(probs[positive, covid], probs[negative, covid],
-                                                   counts[:, positive], counts[:, negative]))
+        for task, (positive, negative) in sides.items():
+            auroc[task].append(_weighted_auroc(probs[positive, covid], probs[negative, covid],
+                                               counts[:, positive], counts[:, negative]))
     tails = [100 * (1 - level) / 2, 100 * (1 + level) / 2]
 
     def interval(values: list) -> list[float] | None:
