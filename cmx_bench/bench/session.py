@@ -13,7 +13,7 @@ import torch
 
 from cmx_bench import __version__
 from cmx_bench.bench.inputs import prepare_inputs
-from cmx_bench.data.images import decode_all, list_images
+from cmx_bench.data.images import decode_all, list_images, listing_sha256
 from cmx_bench.devices.base import DeviceRun, RunSettings
 from cmx_bench.devices.profiles import paper_table5
 from cmx_bench.devices.registry import resolve_device
@@ -186,10 +186,11 @@ def _profile_block(record: dict, plan: _Plan, artifact: Path, manifest: dict, ru
     return block
 
 
-def _accuracy_block(plan: _Plan, prepared, outputs) -> dict:
+def _accuracy_block(plan: _Plan, prepared, outputs, listing: str) -> dict:
     probs = np.asarray(outputs, dtype=float)
     block = classification_metrics(probs, np.asarray(prepared.labels), plan.card.classes)
-    block["outputs"] = probs.tolist()  # class probabilities per image, in the order of the data listing
+    # Per image, in the order of the data listing, so that compare can pair two runs on the same images.
+    block.update(outputs=probs.tolist(), labels=list(prepared.labels), images_sha256=listing)
     if prepared.sources and any(prepared.sources):
         predicted, labels = probs.argmax(1), np.asarray(prepared.labels)
         block["per_source_accuracy"] = {
@@ -236,6 +237,7 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
     images = list_images(options.data, get_card(options.models[0]).classes, split=options.split) if options.data else None
     # Decode every image up front, so that an unreadable one stops the run before anything is measured.
     decoded = decode_all(images)[1] if images else None
+    listing = listing_sha256(images, options.data) if images else None
     plans = _plan(options)
     runtimes = device.runtimes(options.settings)
     _check_runtimes_first(plans, device, runtimes, options)
@@ -281,7 +283,7 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
                     record["profile"] = _profile_block(record, plan, artifact, manifest, run,
                                                        network_by_model.get(plan.card.name))
                 if images is not None and run.runner_result["outputs"]:
-                    record["accuracy"] = _accuracy_block(plan, prepared, run.runner_result["outputs"])
+                    record["accuracy"] = _accuracy_block(plan, prepared, run.runner_result["outputs"], listing)
             except CmxError as exc:
                 record["status"] = "error"
                 record["errors"].append(str(exc))

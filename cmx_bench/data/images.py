@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +85,19 @@ def list_images(location: str | Path, classes: tuple[str, ...], split: str | Non
             raise DataError(f"data {location} has no images in split '{split}'; make one with 'cmx-bench data prepare'")
         return chosen
     raise DataError(f"data {location} is neither a folder of class folders nor a manifest .csv; check the path")
+
+
+def listing_sha256(images: list[LabelledImage], location: str | Path) -> str:
+    """sha256 of the ordered (path relative to the data location, label) listing: runs on the same images in the
+    same order share it wherever the data set lies, so their per-image predictions can be paired."""
+    location = Path(location)
+    root = (location if location.is_dir() else location.parent).resolve()
+    digest = hashlib.sha256()
+    for item in images:
+        path = Path(item.path).resolve()
+        name = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+        digest.update(f"{name}\t{item.label}\n".encode())
+    return digest.hexdigest()
 
 
 def read_grayscale(path: str | Path) -> Image.Image:

@@ -41,7 +41,20 @@ def classification_metrics(probs, labels, classes: tuple[str, ...], *, intervals
     }
 
 
-def _stratified_counts(labels: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
+def task_sides(labels: np.ndarray, classes: tuple[str, ...]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """AUROC task -> (COVID image mask, negative image mask), for the tasks this set has both sides of."""
+    if "covid" not in classes:
+        return {}
+    sides = {}
+    for task, negatives in AUROC_TASKS.items():
+        positive = labels == classes.index("covid")
+        negative = np.isin(labels, [classes.index(n) for n in negatives if n in classes])
+        if positive.any() and negative.any():
+            sides[task] = positive, negative
+    return sides
+
+
+def stratified_counts(labels: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
     """Row b: how often resample b draws each image, drawing each class's images from that class only (with
     replacement), so every resample keeps the set's class counts and every AUROC task both of its sides."""
     counts = np.zeros((resamples, labels.size), dtype=np.int32)
@@ -51,8 +64,16 @@ def _stratified_counts(labels: np.ndarray, resamples: int, rng: np.random.Genera
     return counts
 
 
-def _weighted_auroc(positive: np.ndarray, negative: np.ndarray, positive_counts: np.ndarray,
-                    negative_counts: np.ndarray) -> np.ndarray:
+def resample_count_chunks(labels: np.ndarray, resamples: int, rng: np.random.Generator):
+    """`stratified_counts` for `resamples` resamples in all, a few at a time, so that a large set's count matrix
+    stays small (about 2 million cells)."""
+    chunk = max(1, 2_000_000 // labels.size)
+    for start in range(0, resamples, chunk):
+        yield stratified_counts(labels, min(chunk, resamples - start), rng)
+
+
+def weighted_auroc(positive: np.ndarray, negative: np.ndarray, positive_counts: np.ndarray,
+                   negative_counts: np.ndarray) -> np.ndarray:
     """AUROC of each resample (a row of counts per image) of positive against negative scores, ties counting 1/2:
     the Mann-Whitney statistic from one sort instead of ranking every resample."""
     order = np.argsort(negative, kind="stable")
@@ -74,23 +95,14 @@ def bootstrap_intervals(probs, labels, classes: tuple[str, ...], *, resamples: i
     if labels.size < 2:
         return {"method": "stratified percentile bootstrap", "resamples": 0, "accuracy": None,
                 "auroc": {task: None for task in AUROC_TASKS}}
-    rng = np.random.default_rng(seed)
     correct = (probs.argmax(axis=1) == labels).astype(float)
-    covid = classes.index("covid") if "covid" in classes else None
-    sides = {}  # task -> (positive, negative) image masks, for the tasks this set has both sides of
-    for task, negatives in AUROC_TASKS.items() if covid is not None else ():
-        positive = labels == covid
-        negative = np.isin(labels, [classes.index(n) for n in negatives if n in classes])
-        if positive.any() and negative.any():
-            sides[task] = positive, negative
+    covid, sides = classes.index("covid") if "covid" in classes else None, task_sides(labels, classes)
     accuracy, auroc = [], {task: [] for task in AUROC_TASKS}
-    chunk = max(1, 2_000_000 // labels.size)  # resamples at a time: a large set's count matrix stays small
-    for start in range(0, resamples, chunk):
-        counts = _stratified_counts(labels, min(chunk, resamples - start), rng)
+    for counts in resample_count_chunks(labels, resamples, np.random.default_rng(seed)):
         accuracy.append(counts @ correct / labels.size)
         for task, (positive, negative) in sides.items():
-            auroc[task].append(_weighted_auroc(probs[positive, covid], probs[negative, covid],
-                                               counts[:, positive], counts[:, negative]))
+            auroc[task].append(weighted_auroc(probs[positive, covid], probs[negative, covid],
+                                              counts[:, positive], counts[:, negative]))
     tails = [100 * (1 - level) / 2, 100 * (1 + level) / 2]
 
     def interval(values: list) -> list[float] | None:

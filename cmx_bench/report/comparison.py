@@ -17,7 +17,7 @@ TERMINAL_DROP_ORDER = ("Threshold", "p", "Threads", "Format", "Device", "Change"
 
 def comparison_frame(rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["device", "model", "format", "metric", "unit", "base", "current", "change",
-                                        "relative_change", "threshold", "p_value", "verdict", "regression",
+                                        "relative_change", "threshold", "p_value", "test", "verdict", "regression",
                                         "base_threads", "current_threads"])
     frame["relative_change"] = [None if pd.isna(v) else f"{v:+.1%}" for v in frame["relative_change"]]
     frame["p_value"] = [None if pd.isna(v) else f"{v:.3g}" for v in frame["p_value"]]
@@ -62,7 +62,8 @@ def comparison_markdown(rows: list[dict], only_in_base: list, only_in_current: l
         lines += ["Configuration differences (not regressions):", ""]
         lines += [f"- {text}" for text in configuration_differences] + [""]
     lines.append("A regression is a change past its threshold in the worse direction that is also statistically "
-                 "significant where raw samples exist (Mann-Whitney U, p < 0.05). "
+                 "significant (p < 0.05) where a test applies: latency's raw samples (Mann-Whitney U), and the "
+                 "accuracy and AUROC of runs that scored the same images (McNemar's exact test, a paired bootstrap). "
                  "CPU is judged as CPU time per inference; where threads or the runtime differ, CPU and energy per "
                  "inference are shown but not judged.")
     return "\n".join(lines) + "\n"

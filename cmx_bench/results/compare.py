@@ -9,6 +9,7 @@ import numpy as np
 from scipy.stats import mannwhitneyu
 
 from cmx_bench.errors import RecordError
+from cmx_bench.evaluate.paired import mcnemar_exact, paired_auroc_bootstrap
 from cmx_bench.report.table5 import cpu_ms_per_inference, threads_in_force
 from cmx_bench.results.thresholds import Metric
 
@@ -51,6 +52,7 @@ class MetricComparison:
     threshold: str
     p_value: float | None
     verdict: str  # better / worse / unchanged / not judged
+    test: str  # the significance test behind p_value, "" where the threshold alone judges
     regression: bool
     base_threads: str = ""
     current_threads: str = ""
@@ -63,6 +65,31 @@ def _pooled(records: list[dict], name: str):
 
 def _samples(records: list[dict]) -> np.ndarray:
     return np.concatenate([np.asarray(r["latency"]["samples_ms"], dtype=float) for r in records])
+
+
+def _per_image(records: list[dict]) -> dict | None:
+    """The first accuracy block of a group that holds per-image outputs, labels and the image listing's digest
+    (records made before these were kept have none)."""
+    return next((r["accuracy"] for r in records if all((r.get("accuracy") or {}).get(key) is not None
+                                                       for key in ("outputs", "labels", "images_sha256"))), None)
+
+
+def paired_test(metric_name: str, base_records: list[dict], current_records: list[dict]) -> dict | None:
+    """McNemar's exact test (accuracy) or a paired bootstrap (AUROC) of the two groups' predictions, when both
+    scored the same images in the same order; None otherwise. A group of several runs of one artifact is
+    represented by its first run with outputs (the same artifact gives the same outputs)."""
+    base, current = _per_image(base_records), _per_image(current_records)
+    if base is None or current is None or base["images_sha256"] != current["images_sha256"] \
+            or base["labels"] != current["labels"]:
+        return None
+    labels = np.asarray(base["labels"], dtype=int)
+    base_probs, current_probs = np.asarray(base["outputs"], dtype=float), np.asarray(current["outputs"], dtype=float)
+    if metric_name == "accuracy":
+        return mcnemar_exact(base_probs.argmax(1) == labels, current_probs.argmax(1) == labels)
+    return paired_auroc_bootstrap(base_probs, current_probs, labels, tuple(base["classes"]))["covid_vs_rest"]
+
+
+PAIRED_METRICS = ("accuracy", "auroc_covid_vs_rest")
 
 
 def compare_metric(metric: Metric, base_records: list[dict], current_records: list[dict]) -> dict | None:
@@ -80,18 +107,22 @@ def compare_metric(metric: Metric, base_records: list[dict], current_records: li
     limit = metric.threshold * abs(base) if metric.relative else metric.threshold
     worse_direction = change > 0 if metric.smaller_is_better else change < 0
     beyond = abs(change) > limit
-    p_value = None
-    significant = True
+    p_value, test = None, ""
     if metric.sampled:
         p_value = float(mannwhitneyu(base_samples, current_samples, alternative="two-sided").pvalue)
-        significant = p_value < ALPHA
+        test = "Mann-Whitney U"
+    elif metric.name in PAIRED_METRICS and beyond:  # the paired test only where the threshold alone would judge
+        paired = paired_test(metric.name, base_records, current_records)
+        if paired is not None:
+            p_value, test = paired["p_value"], paired["test"]
+    significant = p_value is None or p_value < ALPHA
     if beyond and significant:
         verdict = "worse" if worse_direction else "better"
     else:
         verdict = "unchanged"
     return {"metric": metric.name, "unit": metric.unit, "base": base, "current": current, "change": change,
             "relative_change": relative, "threshold": metric.threshold_text(), "p_value": p_value, "verdict": verdict,
-            "regression": verdict == "worse"}
+            "test": test, "regression": verdict == "worse"}
 
 
 def runtime_settings(records: list[dict]) -> dict[str, str]:

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from cmx_bench.data.images import list_images, read_grayscale
+from cmx_bench.data.images import list_images, listing_sha256, read_grayscale
 from cmx_bench.data.preprocess import to_tensor
 from cmx_bench.export.lowering import WithSoftmax
 from cmx_bench.nets.checkpoint import load_weights
@@ -85,6 +85,10 @@ def test_accuracy_and_auroc_match_the_eager_model(cli, tmp_path, phantom_dir, sq
     # The device's figures carry bootstrap intervals; the eager reference, there to compare point figures, does not.
     assert block["ci95"]["accuracy"][0] <= block["accuracy"] <= block["ci95"]["accuracy"][1]
     assert "ci95" not in block["eager"]
+    # Per image, so that compare can pair this run with another on the same images.
+    images = list_images(phantom_dir, get_card("squeezenet1_1").classes)
+    assert block["labels"] == [get_card("squeezenet1_1").classes.index(i.label) for i in images]
+    assert block["images_sha256"] == listing_sha256(images, phantom_dir) and len(block["outputs"]) == 12
     assert record["config"]["weights"]["source"] == "checkpoint"
 
 

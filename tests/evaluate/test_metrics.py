@@ -42,7 +42,7 @@ def _graded_set(n_per_class: int, wrong_per_class: int, seed: int = 0):
 def test_weighted_auroc_equals_sklearn_on_the_resample_written_out_with_ties():
     from sklearn.metrics import roc_auc_score
 
-    from cmx_bench.evaluate.metrics import _weighted_auroc
+    from cmx_bench.evaluate.metrics import weighted_auroc
 
     rng = np.random.default_rng(1)
     positive, negative = rng.integers(0, 5, size=9) / 4, rng.integers(0, 5, size=12) / 4
@@ -53,7 +53,7 @@ def test_weighted_auroc_equals_sklearn_on_the_resample_written_out_with_ties():
     for p_counts, n_counts in zip(positive_counts, negative_counts):
         scores = np.concatenate([np.repeat(positive, p_counts), np.repeat(negative, n_counts)])
         expected.append(roc_auc_score([1] * p_counts.sum() + [0] * n_counts.sum(), scores))
-    assert _weighted_auroc(positive, negative, positive_counts, negative_counts) == pytest.approx(expected)
+    assert weighted_auroc(positive, negative, positive_counts, negative_counts) == pytest.approx(expected)
 
 
 def test_bootstrap_intervals_hold_the_estimate_and_are_reproducible():

@@ -2,8 +2,10 @@
 
 import json
 
+import numpy as np
 import pytest
 
+from cmx_bench.evaluate.metrics import classification_metrics
 from cmx_bench.results.compare import compare_records
 from cmx_bench.results.store import write_record
 from cmx_bench.results.thresholds import load_thresholds
@@ -62,6 +64,78 @@ def test_accuracy_drop_over_threshold_regresses(cli, tmp_path):
     result = compare_records([make_record(accuracy=acc(0.90), seed=1)], [make_record(accuracy=acc(0.88), seed=1)],
                              load_thresholds(tmp_path / "t.toml"))
     assert [row.metric for row in result.regressions] == ["accuracy"]
+
+
+LABELS = np.repeat([0, 1, 2], 20)
+
+
+def _block(probs, listing="a" * 64):
+    """An accuracy block as a run with --data writes it, for 60 images."""
+    block = classification_metrics(probs, LABELS, ("covid", "normal", "pneumonia"), intervals=False)
+    return {**block, "outputs": probs.tolist(), "labels": LABELS.tolist(), "images_sha256": listing}
+
+
+def _probs(wrong: list[int]):
+    """Class probabilities with the images at the indices in `wrong` misclassified."""
+    predicted = LABELS.copy()
+    predicted[wrong] = (LABELS[wrong] + 1) % 3
+    probs = np.full((60, 3), 0.1)
+    probs[np.arange(60), predicted] = 0.8
+    probs[:, 0] += np.random.default_rng(0).uniform(0, 0.05, 60)
+    return probs
+
+
+def _scored(wrong: list[int], listing="a" * 64):
+    return _block(_probs(wrong), listing)
+
+
+def test_accuracy_drop_of_two_images_on_the_same_images_is_not_significant(cli, tmp_path):
+    # 0.900 -> 0.867 is past the 1-point threshold, but two images out of 60 that swapped sides are noise.
+    base = _write(tmp_path / "base", [make_record(accuracy=_scored([0, 1, 2, 3, 4, 5]), seed=1)])
+    current = _write(tmp_path / "current", [make_record(accuracy=_scored([0, 1, 2, 3, 4, 5, 30, 31]), seed=1)])
+    code, out, _ = cli("compare", base, current, "--markdown", tmp_path / "summary.md")
+    assert code == 0 and "no regression" in out
+    result = compare_records([make_record(accuracy=_scored([0, 1, 2, 3, 4, 5]), seed=1)],
+                             [make_record(accuracy=_scored([0, 1, 2, 3, 4, 5, 30, 31]), seed=1)], load_thresholds())
+    row = next(r for r in result.rows if r.metric == "accuracy")
+    assert (row.verdict, row.test) == ("unchanged", "McNemar exact") and row.p_value == pytest.approx(0.5)
+    assert "McNemar" in (tmp_path / "summary.md").read_text()
+
+
+def test_accuracy_drop_of_eight_images_one_way_regresses():
+    result = compare_records([make_record(accuracy=_scored([]), seed=1)],
+                             [make_record(accuracy=_scored(list(range(0, 40, 5))), seed=1)], load_thresholds())
+    row = next(r for r in result.rows if r.metric == "accuracy")
+    assert (row.verdict, row.test) == ("worse", "McNemar exact") and row.p_value == pytest.approx(2 * 0.5 ** 8)
+    assert "accuracy" in [r.metric for r in result.regressions]
+
+
+def test_accuracy_on_other_images_falls_back_to_the_threshold():
+    result = compare_records([make_record(accuracy=_scored([0, 1, 2, 3, 4, 5]), seed=1)],
+                             [make_record(accuracy=_scored([0, 1, 2, 3, 4, 5, 30, 31], listing="b" * 64), seed=1)],
+                             load_thresholds())
+    row = next(r for r in result.rows if r.metric == "accuracy")
+    assert (row.verdict, row.test, row.p_value) == ("worse", "", None)
+
+
+def test_auroc_change_on_the_same_images_is_judged_by_a_paired_bootstrap():
+    def auroc_row(probs):
+        result = compare_records([make_record(accuracy=_scored([]), seed=1)],
+                                 [make_record(accuracy=_block(probs), seed=1)], load_thresholds())
+        return next(r for r in result.rows if r.metric == "auroc_covid_vs_rest")
+
+    # Two of the 20 COVID images fall below every other image: AUROC 1.0 -> 0.9, past the threshold, but a resample
+    # without either of them (0.9 ** 20 = 12 % of resamples) shows no difference: p about 0.24, not significant.
+    two_lower = _probs([])
+    two_lower[[0, 1], 0] = 0.0
+    row = auroc_row(two_lower)
+    assert row.change == pytest.approx(-0.1) and row.test == "paired bootstrap"
+    assert 0.15 < row.p_value < 0.35 and row.verdict == "unchanged"
+    # COVID scores that no longer rank the classes at all: a significant drop.
+    blurred = _probs([])
+    blurred[:, 0] = np.random.default_rng(2).uniform(0, 1, 60)
+    row = auroc_row(blurred)
+    assert (row.verdict, row.test) == ("worse", "paired bootstrap") and row.p_value < 0.05
 
 
 def test_mismatched_devices_are_refused_unless_allowed(cli, tmp_path):
