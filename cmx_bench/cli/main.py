@@ -282,9 +282,15 @@ def compare(
     markdown: Optional[Path] = typer.Option(None, "--markdown", help="Write a Markdown summary (CI step summary)."),
     gab_json: Optional[Path] = typer.Option(None, "--gab-json", help="Write github-action-benchmark JSON."),
 ):
-    """Compare runs against a base; exit 0 when nothing regressed, 1 when something did, 2 on bad input."""
+    """Compare runs against a base (or two `evaluate` folders of the same images, by paired tests); exit 0 when
+    nothing regressed, 1 when something did, 2 on bad input."""
     from cmx_bench.errors import CmxError
     from cmx_bench.fileio import write_json_atomic, write_text_atomic
+    from cmx_bench.results.evaluation_compare import is_evaluation_folder
+
+    if is_evaluation_folder(base):
+        _compare_evaluations(base, current, threshold or [], thresholds_file, markdown, gab_json)
+        return
     from cmx_bench.report.comparison import (TERMINAL_DROP_ORDER, comparison_markdown, github_action_benchmark,
                                              operator_frame, terminal_comparison_frame)
     from cmx_bench.results.compare import compare_records
@@ -320,6 +326,33 @@ def compare(
         raise typer.Exit(2)
     if result.regressions:
         console.print(f"[red]{len(result.regressions)} regression(s)[/]")
+        raise typer.Exit(1)
+    console.print("[green]no regression[/]")
+
+
+def _compare_evaluations(base: Path, current: list[Path], threshold: list[str], thresholds_file: Optional[Path],
+                         markdown: Optional[Path], gab_json: Optional[Path]) -> None:
+    from cmx_bench.errors import CmxError
+    from cmx_bench.fileio import write_text_atomic
+    from cmx_bench.report.comparison import evaluation_comparison_frame, evaluation_comparison_markdown
+    from cmx_bench.results.evaluation_compare import compare_evaluations
+    from cmx_bench.results.thresholds import load_thresholds
+
+    try:
+        if len(current) != 1 or gab_json is not None:
+            raise CmxError(f"{base} is an evaluation folder: compare it with one other evaluation folder "
+                           "(--gab-json applies to run records)")
+        rows = compare_evaluations(base, current[0], load_thresholds(thresholds_file, threshold))
+    except CmxError as exc:
+        error_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    if markdown:
+        write_text_atomic(markdown, evaluation_comparison_markdown(rows, str(base), str(current[0])))
+    console.print(frame_table(evaluation_comparison_frame(rows), "Paired comparison of two evaluations",
+                              ("Threshold", "Images", "Test", "Paired images")))
+    regressions = sum(row["regression"] for row in rows)
+    if regressions:
+        console.print(f"[red]{regressions} regression(s)[/]")
         raise typer.Exit(1)
     console.print("[green]no regression[/]")
 

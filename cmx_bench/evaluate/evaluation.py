@@ -4,8 +4,6 @@ Grad-CAM, written to a folder."""
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ from cmx_bench.data.images import check_readable, list_images
 from cmx_bench.evaluate import figures
 from cmx_bench.evaluate.features import last_conv_layer, penultimate_features
 from cmx_bench.evaluate.metrics import classification_metrics
+from cmx_bench.evaluate.predictions import predictions_csv
 from cmx_bench.fileio import ensure_writable_folder, write_bytes_atomic, write_json_atomic, write_text_atomic
 from cmx_bench.nets.checkpoint import load_model
 from cmx_bench.nets.registry import card_for_trained, get_card
@@ -60,20 +59,6 @@ def evaluate_set(model, card, data: Path, split: str | None, skip_bad: bool = Fa
     metrics["skipped"] = (skipped or []) + bad
     return {"metrics": metrics, "probs": probs, "labels": labels, "features": features, "dataset": dataset,
             "items": kept}
-
-
-def predictions_csv(sets: dict, classes) -> str:
-    """One row per image of each set (file, source, label, prediction, probabilities): so that an error can be
-    traced to its file and its source hospital."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["set", "file", "source", "label", "predicted", "correct", *[f"p_{c}" for c in classes]])
-    for name, result in sets.items():
-        for item, label, probs in zip(result["items"], result["labels"], result["probs"]):
-            predicted = classes[int(probs.argmax())]
-            writer.writerow([name, item.path, item.source or "", classes[int(label)], predicted,
-                             int(predicted == classes[int(label)]), *[f"{p:.6f}" for p in probs]])
-    return out.getvalue()
 
 
 def evaluate_checkpoint(model_name: str, weights: Path, data: Path, out_dir: Path, *, split: str | None = "test",

@@ -81,3 +81,23 @@ def github_action_benchmark(rows: list[dict]) -> list[dict]:
         entries.append({"name": name, "unit": row["unit"], "value": round(value, 6),
                         "extra": f"base {row['base']:.6g}, verdict {row['verdict']}"})
     return entries
+
+
+def evaluation_comparison_frame(rows: list[dict]) -> pd.DataFrame:
+    """Two evaluations of the same images, per set and metric (rows from results.evaluation_compare)."""
+    return pd.DataFrame([{"Set": r["set"], "Images": r["images"], "Metric": METRIC_SHORT.get(r["metric"], r["metric"]),
+                          "Base": r["base"], "Current": r["current"], "Change": f"{r['change']:+.3f}",
+                          "Test": r["test"], "p": f"{r['p_value']:.3g}", "Threshold": r["threshold"],
+                          "Verdict": VERDICT_MARK[r["verdict"]], "Paired images": r["detail"]} for r in rows])
+
+
+def evaluation_comparison_markdown(rows: list[dict], base: str, current: str) -> str:
+    regressions = sum(r["regression"] for r in rows)
+    return "\n".join(["## cmx-bench comparison of two evaluations", "", f"Base: `{base}`; current: `{current}`.", "",
+                      f"**{regressions} regression(s)** over {len(rows)} metric comparisons." if regressions
+                      else f"No regression over {len(rows)} metric comparisons.", "",
+                      markdown_table(evaluation_comparison_frame(rows)), "",
+                      "Both evaluations scored the same images, so each change is tested on the images themselves: "
+                      "McNemar's exact test for accuracy (only images that one side gets right and the other wrong "
+                      "count), a paired class-stratified bootstrap for the AUROC. A regression is a drop past its "
+                      "threshold with p < 0.05."]) + "\n"

@@ -102,27 +102,32 @@ def compare_metric(metric: Metric, base_records: list[dict], current_records: li
         base, current = _pooled(base_records, metric.name), _pooled(current_records, metric.name)
         if base is None or current is None:
             return None
-    change = current - base
-    relative = change / base if base else None
-    limit = metric.threshold * abs(base) if metric.relative else metric.threshold
-    worse_direction = change > 0 if metric.smaller_is_better else change < 0
-    beyond = abs(change) > limit
     p_value, test = None, ""
     if metric.sampled:
         p_value = float(mannwhitneyu(base_samples, current_samples, alternative="two-sided").pvalue)
         test = "Mann-Whitney U"
-    elif metric.name in PAIRED_METRICS and beyond:  # the paired test only where the threshold alone would judge
+    elif metric.name in PAIRED_METRICS and beyond_threshold(metric, base, current):  # else the test cannot matter
         paired = paired_test(metric.name, base_records, current_records)
         if paired is not None:
             p_value, test = paired["p_value"], paired["test"]
-    significant = p_value is None or p_value < ALPHA
-    if beyond and significant:
-        verdict = "worse" if worse_direction else "better"
+    return judge(metric, base, current, p_value, test)
+
+
+def beyond_threshold(metric: Metric, base: float, current: float) -> bool:
+    return abs(current - base) > (metric.threshold * abs(base) if metric.relative else metric.threshold)
+
+
+def judge(metric: Metric, base: float, current: float, p_value: float | None, test: str) -> dict:
+    """A change is better or worse when it is past the metric's threshold and, where a test gave a p-value,
+    significant; a worse one is a regression."""
+    change = current - base
+    if beyond_threshold(metric, base, current) and (p_value is None or p_value < ALPHA):
+        verdict = "worse" if (change > 0) == metric.smaller_is_better else "better"
     else:
         verdict = "unchanged"
     return {"metric": metric.name, "unit": metric.unit, "base": base, "current": current, "change": change,
-            "relative_change": relative, "threshold": metric.threshold_text(), "p_value": p_value, "verdict": verdict,
-            "test": test, "regression": verdict == "worse"}
+            "relative_change": change / base if base else None, "threshold": metric.threshold_text(),
+            "p_value": p_value, "verdict": verdict, "test": test, "regression": verdict == "worse"}
 
 
 def runtime_settings(records: list[dict]) -> dict[str, str]:

@@ -1,0 +1,63 @@
+"""Compare two evaluations of the same images (their predictions.csv): accuracy by McNemar's exact test,
+COVID-vs-rest AUROC by a paired bootstrap, each judged against its threshold as runs are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from cmx_bench.errors import DataError
+from cmx_bench.evaluate.metrics import auroc_tasks
+from cmx_bench.evaluate.paired import mcnemar_exact, paired_auroc_bootstrap
+from cmx_bench.evaluate.predictions import PredictionSet, read_predictions
+from cmx_bench.results.compare import judge
+from cmx_bench.results.thresholds import Metric
+
+
+def is_evaluation_folder(path: Path) -> bool:
+    return Path(path).is_dir() and (Path(path) / "predictions.csv").is_file()
+
+
+def _aligned(name: str, base: PredictionSet, current: PredictionSet) -> PredictionSet:
+    """`current` in `base`'s image order; DataError when the two did not score the same labelled images."""
+    position = {file: index for index, file in enumerate(current.files)}
+    if sorted(position) != sorted(base.files) or len(position) != len(current.files) or base.classes != current.classes:
+        raise DataError(f"the two evaluations scored other images in set '{name}' (or other classes); a paired "
+                        "comparison needs the same images: evaluate both on the same data and split")
+    order = np.array([position[file] for file in base.files], dtype=int)
+    if not np.array_equal(current.labels[order], base.labels):
+        raise DataError(f"the two evaluations give some images of set '{name}' other labels; evaluate both on the "
+                        "same manifest")
+    return PredictionSet(base.files, base.labels, current.probs[order], current.classes)
+
+
+def compare_evaluations(base_dir: Path, current_dir: Path, metrics: dict[str, Metric]) -> list[dict]:
+    """One row per set the two share and per metric (accuracy, COVID-vs-rest AUROC): base, current, the paired
+    test's p-value and the verdict. A regression is a drop past the threshold with p < 0.05."""
+    base_sets, current_sets = read_predictions(base_dir), read_predictions(current_dir)
+    shared = [name for name in base_sets if name in current_sets]
+    if not shared:
+        raise DataError(f"{base_dir} and {current_dir} share no set (clean, snapshots); evaluate both on the same data")
+    rows = []
+    for name in shared:
+        base = base_sets[name]
+        current = _aligned(name, base, current_sets[name])
+        labels = base.labels
+        correct = [s.probs.argmax(1) == labels for s in (base, current)]
+        mcnemar = mcnemar_exact(*correct)
+        rows.append({"set": name, "images": int(labels.size),
+                     **judge(metrics["accuracy"], float(correct[0].mean()), float(correct[1].mean()),
+                             mcnemar["p_value"], mcnemar["test"]),
+                     "detail": f"{mcnemar['only_base_right']} right in base only, "
+                               f"{mcnemar['only_current_right']} in current only"})
+        aurocs = [auroc_tasks(s.probs, labels, base.classes)["covid_vs_rest"] for s in (base, current)] \
+            if "covid" in base.classes else [None]
+        if None not in aurocs:
+            paired = paired_auroc_bootstrap(base.probs, current.probs, labels, base.classes)["covid_vs_rest"]
+            low, high = paired["difference_ci95"]
+            rows.append({"set": name, "images": int(labels.size),
+                         **judge(metrics["auroc_covid_vs_rest"], aurocs[0], aurocs[1], paired["p_value"],
+                                 paired["test"]),
+                         "detail": f"difference 95 % interval {low:+.3f} to {high:+.3f}"})
+    return rows
