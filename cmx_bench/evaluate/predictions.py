@@ -14,7 +14,9 @@ from cmx_bench.errors import DataError
 
 def predictions_csv(sets: dict, classes) -> str:
     """One row per image of each set (file, source, label, prediction, probabilities): so that an error can be
-    traced to its file and its source hospital."""
+    traced to its file and its source hospital. Probabilities keep 9 significant digits (a float32 exactly): with
+    fixed decimals a confident network's small probabilities collapse into ties, and the AUROC read back from the
+    file would differ from the evaluation's."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["set", "file", "source", "label", "predicted", "correct", *[f"p_{c}" for c in classes]])
@@ -22,7 +24,7 @@ def predictions_csv(sets: dict, classes) -> str:
         for item, label, probs in zip(result["items"], result["labels"], result["probs"]):
             predicted = classes[int(probs.argmax())]
             writer.writerow([name, item.path, item.source or "", classes[int(label)], predicted,
-                             int(predicted == classes[int(label)]), *[f"{p:.6f}" for p in probs]])
+                             int(predicted == classes[int(label)]), *[f"{p:.9g}" for p in probs]])
     return out.getvalue()
 
 

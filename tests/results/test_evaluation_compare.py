@@ -30,6 +30,14 @@ def _evaluation(folder: Path, wrong=(), order=None, files=None, seed=0) -> Path:
     return folder
 
 
+def test_probabilities_read_back_exactly_even_when_tiny(tmp_path):
+    probs = np.array([[1 - 3e-8, 1e-8, 2e-8], [4e-9, 1 - 5e-9, 1e-9]], dtype=np.float32)
+    items = [LabelledImage(Path(f"/data/{i}.png"), CLASSES[i]) for i in range(2)]
+    (tmp_path / "predictions.csv").write_text(predictions_csv(
+        {"clean": {"items": items, "labels": np.array([0, 1]), "probs": probs}}, CLASSES))
+    assert np.array_equal(read_predictions(tmp_path)["clean"].probs.astype(np.float32), probs)
+
+
 def test_predictions_read_back_as_written(tmp_path):
     folder = _evaluation(tmp_path / "a", wrong=[3])
     [(name, read)] = read_predictions(folder).items()
