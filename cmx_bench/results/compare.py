@@ -106,22 +106,19 @@ def compare_metric(metric: Metric, base_records: list[dict], current_records: li
     if metric.sampled:
         p_value = float(mannwhitneyu(base_samples, current_samples, alternative="two-sided").pvalue)
         test = "Mann-Whitney U"
-    elif metric.name in PAIRED_METRICS and beyond_threshold(metric, base, current):  # else the test cannot matter
+    elif metric.name in PAIRED_METRICS:
         paired = paired_test(metric.name, base_records, current_records)
         if paired is not None:
             p_value, test = paired["p_value"], paired["test"]
     return judge(metric, base, current, p_value, test)
 
 
-def beyond_threshold(metric: Metric, base: float, current: float) -> bool:
-    return abs(current - base) > (metric.threshold * abs(base) if metric.relative else metric.threshold)
-
-
 def judge(metric: Metric, base: float, current: float, p_value: float | None, test: str) -> dict:
     """A change is better or worse when it is past the metric's threshold and, where a test gave a p-value,
     significant; a worse one is a regression."""
     change = current - base
-    if beyond_threshold(metric, base, current) and (p_value is None or p_value < ALPHA):
+    limit = metric.threshold * abs(base) if metric.relative else metric.threshold
+    if abs(change) > limit and (p_value is None or p_value < ALPHA):
         verdict = "worse" if (change > 0) == metric.smaller_is_better else "better"
     else:
         verdict = "unchanged"
