@@ -6,7 +6,13 @@
 # 160 px from its own cache (built here) instead of 128 px, and ms-160px distils from it at 160 px;
 # ms-ema-bn-refresh validates and keeps a moving average of the weights, whose BatchNorm statistics are
 # recomputed after each epoch; ms-seed-1 and ms-seed-2 are the pipeline's student with other seeds and the same
-# (seed 0) teacher, to tell the student's own seed from its teacher's (benchmarks/cxr3_seeds.sh varies both).
+# (seed 0) teacher, to tell the student's own seed from its teacher's (benchmarks/cxr3_seeds.sh varies both);
+# ms-patient-0/1/2 are a "patient" distillation, the student trained for twice the epochs ($PATIENT_EPOCHS, 60 by
+# default) from the seed-0 pipeline RF and from cxr3_seeds.sh's seed-1 and seed-2 RFs (run that script first), each
+# with its teacher's seed, to compare with cxr3_seeds.sh's 30-epoch students of the same teachers.
+# The last column pairs each network's clean test predictions with its reference's (the pipeline's network of its
+# kind; for ms-patient-1/2 the 30-epoch student of the same teacher): images only one of the two gets right, and
+# McNemar's exact p (cmx_bench/evaluate/paired.py), since one image is 1.7 points on this test split.
 # Run: bash benchmarks/cxr3_ablation.sh [OUT]     (OUT as given to the pipeline; EPOCHS=30 by default;
 #      ONLY="rf-light-augment ms-no-snapshots" runs only those variants)
 set -euo pipefail
@@ -14,6 +20,7 @@ OUT=${1:-runs/cxr3}
 CMX=${CMX:-cmx-bench}
 PY=${PY:-python}
 EPOCHS=${EPOCHS:-30}
+PATIENT_EPOCHS=${PATIENT_EPOCHS:-$(( 2 * EPOCHS ))}
 ONLY=${ONLY:-}
 data=(--data "$OUT/split.csv" --preset cpu)
 snap=(--snapshots "$OUT/snapshots/manifest.csv")
@@ -46,22 +53,51 @@ variant ms-160px              "${ms[@]}" --epochs "$EPOCHS" "${snap[@]}" --augme
 variant ms-ema-bn-refresh     "${ms[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment strong --bn-refresh on --ema 0.98
 variant ms-seed-1             "${ms[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment strong --bn-refresh off --seed 1
 variant ms-seed-2             "${ms[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment strong --bn-refresh off --seed 2
+variant ms-patient-0          "${ms[@]}" --epochs "$PATIENT_EPOCHS" "${snap[@]}" --augment strong --bn-refresh off
+for seed in 1 2; do
+  teacher_run=$OUT/seeds/$seed/rf \
+  variant "ms-patient-$seed"    "${ms[@]}" --epochs "$PATIENT_EPOCHS" "${snap[@]}" --augment strong --bn-refresh off --seed "$seed"
+done
 $PY - "$OUT" <<'PY'
 import json, sys
 from pathlib import Path
+from cmx_bench.evaluate.paired import mcnemar_exact
+from cmx_bench.evaluate.predictions import read_predictions
 out = Path(sys.argv[1])
-rows = [("rf: pipeline (snapshots, strong augmentation, no BN refresh)", out / "eval-rf", out / "rf"),
-        ("ms: pipeline (the same recipe, distilled from the pipeline RF)", out / "eval-ms", out / "ms")]
+
+
+def against(evaluation: Path, reference: Path) -> str:
+    """Clean test images right only in this network / only in its reference, and McNemar's exact p."""
+    if evaluation == reference or not (evaluation / "predictions.csv").is_file() \
+            or not (reference / "predictions.csv").is_file():
+        return ""
+    mine, theirs = read_predictions(evaluation)["clean"], read_predictions(reference)["clean"]
+    order = [theirs.files.index(f) for f in mine.files]
+    test = mcnemar_exact(theirs.probs[order].argmax(1) == mine.labels, mine.probs.argmax(1) == mine.labels)
+    return f"+{test['only_current_right']} / -{test['only_base_right']}, p {test['p_value']:.2f}"
+
+
+def reference_of(name: str) -> Path:
+    """The network a variant is judged against: the pipeline's of its kind; a patient student, the 30-epoch student
+    of the same teacher (benchmarks/cxr3_seeds.sh)."""
+    if name.startswith("ms-patient-") and name != "ms-patient-0":
+        return out / "seeds" / name.rsplit("-", 1)[1] / "ms" / "eval-best"
+    return out / ("eval-rf" if name.startswith("rf") else "eval-ms")
+
+
+rows = [("rf-pipeline", out / "eval-rf", out / "rf"), ("ms-pipeline", out / "eval-ms", out / "ms")]
 ablation = out / "ablation"
-rows += [(p.name.replace("-", ": ", 1), p / "eval", p) for p in sorted(ablation.iterdir(), key=lambda p: (p.name[:2] != "rf", p.name)) if (p / "eval").is_dir()] \
+rows += [(p.name, p / "eval", p) for p in sorted(ablation.iterdir(), key=lambda p: (p.name[:2] != "rf", p.name)) if (p / "eval").is_dir()] \
     if ablation.is_dir() else []
-print("| network | clean acc | snapshot acc | COVID vs rest AUROC clean / snapshots | best val (epoch) | train s |")
-print("|---|---|---|---|---|---|")
+print("| network | clean acc | snapshot acc | COVID vs rest AUROC clean / snapshots | best val (epoch) | train s | "
+      "clean images right only here / only in the reference, McNemar p |")
+print("|---|---|---|---|---|---|---|")
 for name, evaluation, run in rows:
     sets = json.loads((evaluation / "evaluation.json").read_text())["sets"]
     history = json.loads((run / "history.json").read_text())
     seconds = sum(r["seconds"] for r in history["history"])
     print(f"| {name} | {sets['clean']['accuracy']:.3f} | {sets['snapshots']['accuracy']:.3f} | "
           f"{sets['clean']['auroc']['covid_vs_rest']:.3f} / {sets['snapshots']['auroc']['covid_vs_rest']:.3f} | "
-          f"{history['best']['val_score']:.3f} ({history['best']['epoch']}) | {seconds:.0f} |")
+          f"{history['best']['val_score']:.3f} ({history['best']['epoch']}) | {seconds:.0f} | "
+          f"{against(evaluation, reference_of(name))} |")
 PY

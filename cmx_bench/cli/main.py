@@ -284,13 +284,13 @@ def compare(
 ):
     """Compare runs against a base (or two `evaluate` folders of the same images, by paired tests); exit 0 when
     nothing regressed, 1 when something did, 2 on bad input."""
-    from cmx_bench.errors import CmxError
-    from cmx_bench.fileio import write_json_atomic, write_text_atomic
     from cmx_bench.results.evaluation_compare import is_evaluation_folder
 
     if is_evaluation_folder(base):
         _compare_evaluations(base, current, threshold or [], thresholds_file, markdown, gab_json)
         return
+    from cmx_bench.errors import CmxError
+    from cmx_bench.fileio import write_json_atomic, write_text_atomic
     from cmx_bench.report.comparison import (TERMINAL_DROP_ORDER, comparison_markdown, github_action_benchmark,
                                              operator_frame, terminal_comparison_frame)
     from cmx_bench.results.compare import compare_records
