@@ -342,14 +342,16 @@ def _compare_evaluations(base: Path, current: list[Path], threshold: list[str], 
         if len(current) != 1 or gab_json is not None:
             raise CmxError(f"{base} is an evaluation folder: compare it with one other evaluation folder "
                            "(--gab-json applies to run records)")
-        rows = compare_evaluations(base, current[0], load_thresholds(thresholds_file, threshold))
+        rows, unpaired = compare_evaluations(base, current[0], load_thresholds(thresholds_file, threshold))
     except CmxError as exc:
         error_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     if markdown:
-        write_text_atomic(markdown, evaluation_comparison_markdown(rows, str(base), str(current[0])))
+        write_text_atomic(markdown, evaluation_comparison_markdown(rows, unpaired, str(base), str(current[0])))
     console.print(frame_table(evaluation_comparison_frame(rows), "Paired comparison of two evaluations",
                               ("Threshold", "Images", "Test", "Paired images")))
+    for reason in unpaired:
+        console.print(f"[yellow]not compared:[/] {escape(reason)}", highlight=False, soft_wrap=True)
     regressions = sum(row["regression"] for row in rows)
     if regressions:
         console.print(f"[red]{regressions} regression(s)[/]")

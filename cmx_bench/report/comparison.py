@@ -91,12 +91,13 @@ def evaluation_comparison_frame(rows: list[dict]) -> pd.DataFrame:
                           "Verdict": VERDICT_MARK[r["verdict"]], "Paired images": r["detail"]} for r in rows])
 
 
-def evaluation_comparison_markdown(rows: list[dict], base: str, current: str) -> str:
+def evaluation_comparison_markdown(rows: list[dict], unpaired: list[str], base: str, current: str) -> str:
     regressions = sum(r["regression"] for r in rows)
     return "\n".join(["## cmx-bench comparison of two evaluations", "", f"Base: `{base}`; current: `{current}`.", "",
                       f"**{regressions} regression(s)** over {len(rows)} metric comparisons." if regressions
                       else f"No regression over {len(rows)} metric comparisons.", "",
                       markdown_table(evaluation_comparison_frame(rows)), "",
+                      *[f"Not compared: {reason}" for reason in unpaired], *([""] if unpaired else []),
                       "Both evaluations scored the same images, so each change is tested on the images themselves: "
                       "McNemar's exact test for accuracy (only images that one side gets right and the other wrong "
                       "count), a paired class-stratified bootstrap for the AUROC. A regression is a drop past its "

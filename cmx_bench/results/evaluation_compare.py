@@ -23,8 +23,8 @@ def _aligned(name: str, base: PredictionSet, current: PredictionSet) -> Predicti
     """`current` in `base`'s image order; DataError when the two did not score the same labelled images."""
     position = {file: index for index, file in enumerate(current.files)}
     if sorted(position) != sorted(base.files) or len(position) != len(current.files) or base.classes != current.classes:
-        raise DataError(f"the two evaluations scored other images in set '{name}' (or other classes); a paired "
-                        "comparison needs the same images: evaluate both on the same data and split")
+        raise DataError(f"the two evaluations scored other images in set '{name}' (or other classes): a paired "
+                        "comparison needs the same images, so evaluate both on the same data and split")
     order = np.array([position[file] for file in base.files], dtype=int)
     if not np.array_equal(current.labels[order], base.labels):
         raise DataError(f"the two evaluations give some images of set '{name}' other labels; evaluate both on the "
@@ -32,17 +32,22 @@ def _aligned(name: str, base: PredictionSet, current: PredictionSet) -> Predicti
     return PredictionSet(base.files, base.labels, current.probs[order], current.classes)
 
 
-def compare_evaluations(base_dir: Path, current_dir: Path, metrics: dict[str, Metric]) -> list[dict]:
+def compare_evaluations(base_dir: Path, current_dir: Path, metrics: dict[str, Metric]) -> tuple[list[dict], list[str]]:
     """One row per set the two share and per metric (accuracy, COVID-vs-rest AUROC): base, current, the paired
-    test's p-value and the verdict. A regression is a drop past the threshold with p < 0.05."""
+    test's p-value and the verdict. A regression is a drop past the threshold with p < 0.05. Also why a set was not
+    compared (a set of other images, e.g. snapshot twins made again elsewhere); DataError when none could be."""
     base_sets, current_sets = read_predictions(base_dir), read_predictions(current_dir)
-    shared = [name for name in base_sets if name in current_sets]
-    if not shared:
-        raise DataError(f"{base_dir} and {current_dir} share no set (clean, snapshots); evaluate both on the same data")
-    rows = []
-    for name in shared:
+    rows, unpaired = [], []
+    for name in base_sets:
         base = base_sets[name]
-        current = _aligned(name, base, current_sets[name])
+        try:
+            current = _aligned(name, base, current_sets[name]) if name in current_sets else None
+        except DataError as exc:
+            unpaired.append(str(exc))
+            continue
+        if current is None:
+            unpaired.append(f"set '{name}' is only in {base_dir}")
+            continue
         labels = base.labels
         correct = [s.probs.argmax(1) == labels for s in (base, current)]
         mcnemar = mcnemar_exact(*correct)
@@ -60,4 +65,6 @@ def compare_evaluations(base_dir: Path, current_dir: Path, metrics: dict[str, Me
                          **judge(metrics["auroc_covid_vs_rest"], aurocs[0], aurocs[1], paired["p_value"],
                                  paired["test"]),
                          "detail": f"difference 95 % interval {low:+.3f} to {high:+.3f}"})
-    return rows
+    if not rows:
+        raise DataError(f"{base_dir} and {current_dir} share no set of the same images ({'; '.join(unpaired)})")
+    return rows, unpaired

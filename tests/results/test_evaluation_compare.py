@@ -14,8 +14,9 @@ CLASSES = ("covid", "normal", "pneumonia")
 LABELS = np.repeat([0, 1, 2], 20)
 
 
-def _evaluation(folder: Path, wrong=(), order=None, files=None, seed=0) -> Path:
-    """An evaluation folder whose predictions.csv holds 60 images, those at the indices in `wrong` misclassified."""
+def _evaluation(folder: Path, wrong=(), order=None, files=None, seed=0, snapshots=None) -> Path:
+    """An evaluation folder whose predictions.csv holds 60 images, those at the indices in `wrong` misclassified;
+    with `snapshots` (a folder name), a snapshots set of 60 correctly classified twins under it too."""
     predicted = LABELS.copy()
     predicted[list(wrong)] = (LABELS[list(wrong)] + 1) % 3
     probs = np.full((60, 3), 0.1)
@@ -25,6 +26,9 @@ def _evaluation(folder: Path, wrong=(), order=None, files=None, seed=0) -> Path:
     order = np.arange(60) if order is None else np.asarray(order)
     items = [LabelledImage(Path(files[i]), CLASSES[LABELS[i]], source="test") for i in order]
     sets = {"clean": {"items": items, "labels": LABELS[order], "probs": probs[order]}}
+    if snapshots:
+        twins = [LabelledImage(Path(f"/{snapshots}/{i:03d}.png"), CLASSES[c]) for i, c in enumerate(LABELS)]
+        sets["snapshots"] = {"items": twins, "labels": LABELS, "probs": np.eye(3)[LABELS] * 0.7 + 0.1}
     folder.mkdir(parents=True)
     (folder / "predictions.csv").write_text(predictions_csv(sets, CLASSES))
     return folder
@@ -53,7 +57,7 @@ def test_eight_images_lost_one_way_is_a_regression(cli, tmp_path):
     assert code == 1 and "2 regression(s)" in out
     summary = (tmp_path / "summary.md").read_text()
     assert "**2 regression(s)**" in summary and "8 right in base only, 0 in current only" in summary
-    rows = {row["metric"]: row for row in compare_evaluations(base, current, load_thresholds())}
+    rows = {row["metric"]: row for row in compare_evaluations(base, current, load_thresholds())[0]}
     assert rows["accuracy"]["test"] == "McNemar exact" and rows["accuracy"]["p_value"] == pytest.approx(2 * 0.5 ** 8)
     assert rows["auroc_covid_vs_rest"]["test"] == "paired bootstrap" and rows["auroc_covid_vs_rest"]["regression"]
 
@@ -65,6 +69,17 @@ def test_two_images_that_swap_sides_are_noise_and_order_does_not_matter(cli, tmp
     code, out, _ = cli("compare", base, current, "--markdown", tmp_path / "summary.md")
     assert code == 0 and "no regression" in out
     assert "2 right in base only, 0 in current only" in (tmp_path / "summary.md").read_text()
+
+
+def test_a_set_of_other_images_is_named_and_the_rest_compared(cli, tmp_path):
+    # Snapshot twins synthesised again into another folder: the clean images still pair.
+    base = _evaluation(tmp_path / "base", snapshots="run-a")
+    current = _evaluation(tmp_path / "current", wrong=range(0, 40, 5), snapshots="run-b")
+    code, out, _ = cli("compare", base, current, "--markdown", tmp_path / "summary.md")
+    assert code == 1 and "not compared:" in out and "set 'snapshots'" in out
+    summary = (tmp_path / "summary.md").read_text()
+    assert "Not compared: the two evaluations scored other images in set 'snapshots'" in summary
+    assert "| clean |" in summary and "| snapshots |" not in summary
 
 
 def test_other_images_or_a_broken_file_are_one_line_errors(cli, tmp_path):
