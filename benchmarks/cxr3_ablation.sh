@@ -72,6 +72,8 @@ def against(evaluation: Path, reference: Path) -> str:
             or not (reference / "predictions.csv").is_file():
         return ""
     mine, theirs = read_predictions(evaluation)["clean"], read_predictions(reference)["clean"]
+    if sorted(mine.files) != sorted(theirs.files):
+        return "other images"
     order = [theirs.files.index(f) for f in mine.files]
     test = mcnemar_exact(theirs.probs[order].argmax(1) == mine.labels, mine.probs.argmax(1) == mine.labels)
     return f"+{test['only_current_right']} / -{test['only_base_right']}, p {test['p_value']:.2f}"
