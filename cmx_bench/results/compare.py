@@ -86,7 +86,8 @@ def paired_test(metric_name: str, base_records: list[dict], current_records: lis
     base_probs, current_probs = np.asarray(base["outputs"], dtype=float), np.asarray(current["outputs"], dtype=float)
     if metric_name == "accuracy":
         return mcnemar_exact(base_probs.argmax(1) == labels, current_probs.argmax(1) == labels)
-    return paired_auroc_bootstrap(base_probs, current_probs, labels, tuple(base["classes"]))["covid_vs_rest"]
+    return paired_auroc_bootstrap(base_probs, current_probs, labels, tuple(base["classes"]),
+                                  tasks=("covid_vs_rest",))["covid_vs_rest"]
 
 
 PAIRED_METRICS = ("accuracy", "auroc_covid_vs_rest")

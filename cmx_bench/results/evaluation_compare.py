@@ -59,7 +59,8 @@ def compare_evaluations(base_dir: Path, current_dir: Path, metrics: dict[str, Me
         aurocs = [auroc_tasks(s.probs, labels, base.classes)["covid_vs_rest"] for s in (base, current)] \
             if "covid" in base.classes else [None]
         if None not in aurocs:
-            paired = paired_auroc_bootstrap(base.probs, current.probs, labels, base.classes)["covid_vs_rest"]
+            paired = paired_auroc_bootstrap(base.probs, current.probs, labels, base.classes,
+                                            tasks=("covid_vs_rest",))["covid_vs_rest"]
             low, high = paired["difference_ci95"]
             rows.append({"set": name, "images": int(labels.size),
                          **judge(metrics["auroc_covid_vs_rest"], aurocs[0], aurocs[1], paired["p_value"],
