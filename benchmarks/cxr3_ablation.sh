@@ -9,9 +9,14 @@
 # (seed 0) teacher, to tell the student's own seed from its teacher's (benchmarks/cxr3_seeds.sh varies both);
 # ms-patient-0/1/2 are a "patient" distillation, the student trained for twice the epochs ($PATIENT_EPOCHS, 60 by
 # default) from the seed-0 pipeline RF and from cxr3_seeds.sh's seed-1 and seed-2 RFs (run that script first), each
-# with its teacher's seed, to compare with cxr3_seeds.sh's 30-epoch students of the same teachers.
+# with its teacher's seed, to compare with cxr3_seeds.sh's 30-epoch students of the same teachers;
+# ms-select-loss-0/1/2 are those 30-epoch students again with --select loss (best.pth is the epoch of lowest
+# validation cross-entropy instead of highest validation accuracy; the training itself is the same);
+# ms-as-written-0/1/2 are those students with Eq. 2's hard-label loss on the softened outputs, l(S^t(x), y) as the
+# paper writes it (--student-loss-at t), instead of the pipeline's l(S(x), y) as in Hinton et al. Every other
+# student variant keeps the pipeline's --student-loss-at 1, so each differs from the pipeline's student by one change.
 # The last column pairs each network's clean test predictions with its reference's (the pipeline's network of its
-# kind; for ms-patient-1/2 the 30-epoch student of the same teacher): images only one of the two gets right, and
+# kind; for ms-patient-, ms-select-loss- and ms-as-written-1/2 the 30-epoch student of the same teacher): images only one of the two gets right, and
 # McNemar's exact p (cmx_bench/evaluate/paired.py), since one image is 1.7 points on this test split.
 # Run: bash benchmarks/cxr3_ablation.sh [OUT]     (OUT as given to the pipeline; EPOCHS=30 by default;
 #      ONLY="rf-light-augment ms-no-snapshots" runs only those variants)
@@ -38,7 +43,7 @@ variant() {  # NAME PLAYER MODEL TRAIN-OPTIONS...    (cache=FOLDER, teacher_run=
   fi
 }
 rf=(rf densenet121)
-ms=(ms shufflenet_v2_x1_0)
+ms=(ms shufflenet_v2_x1_0 --student-loss-at 1)  # the pipeline's Eq. 2 term; a later --student-loss-at overrides it
 variant rf-light-augment      "${rf[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment light --bn-refresh off
 variant rf-no-snapshots       "${rf[@]}" --epochs "$EPOCHS" --augment strong --bn-refresh off
 if [ -z "$ONLY" ] || [[ " $ONLY " == *" rf-160px "* ]] || [[ " $ONLY " == *" ms-160px "* ]]; then
@@ -57,6 +62,18 @@ variant ms-patient-0          "${ms[@]}" --epochs "$PATIENT_EPOCHS" "${snap[@]}"
 for seed in 1 2; do
   teacher_run=$OUT/seeds/$seed/rf \
   variant "ms-patient-$seed"    "${ms[@]}" --epochs "$PATIENT_EPOCHS" "${snap[@]}" --augment strong --bn-refresh off --seed "$seed"
+done
+variant ms-select-loss-0      "${ms[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment strong --bn-refresh off --select loss
+for seed in 1 2; do
+  teacher_run=$OUT/seeds/$seed/rf \
+  variant "ms-select-loss-$seed" "${ms[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment strong --bn-refresh off --seed "$seed" \
+          --select loss
+done
+variant ms-as-written-0       "${ms[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment strong --bn-refresh off --student-loss-at t
+for seed in 1 2; do
+  teacher_run=$OUT/seeds/$seed/rf \
+  variant "ms-as-written-$seed" "${ms[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment strong --bn-refresh off --seed "$seed" \
+          --student-loss-at t
 done
 $PY - "$OUT" <<'PY'
 import json, sys
@@ -80,9 +97,9 @@ def against(evaluation: Path, reference: Path) -> str:
 
 
 def reference_of(name: str) -> Path:
-    """The network a variant is judged against: the pipeline's of its kind; a patient student, the 30-epoch student
-    of the same teacher (benchmarks/cxr3_seeds.sh)."""
-    if name.startswith("ms-patient-") and name != "ms-patient-0":
+    """The network a variant is judged against: the pipeline's of its kind; a patient, loss-selected or as-written
+    student of the seed-1 or seed-2 teacher, the 30-epoch student of the same teacher (benchmarks/cxr3_seeds.sh)."""
+    if name.startswith(("ms-patient-", "ms-select-loss-", "ms-as-written-")) and not name.endswith("-0"):
         return out / "seeds" / name.rsplit("-", 1)[1] / "ms" / "eval-best"
     return out / ("eval-rf" if name.startswith("rf") else "eval-ms")
 

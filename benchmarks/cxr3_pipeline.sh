@@ -2,8 +2,9 @@
 # Real-data benchmark (not part of CI): the RF network and a distilled ShuffleNetV2 on ../shared/data/cxr3,
 # split by patient, trained with the cpu preset's recipe (128 px, Adam, cosine schedule with one warmup
 # epoch) for $EPOCHS epochs, both on the clean images and their snapshot twins together, with the strong
-# augmentation and no BatchNorm refresh (docs/RESULTS.md says why), both evaluated on the test split, clean and
-# snapshots. Reads the images by path; writes everything under $OUT.
+# augmentation and no BatchNorm refresh (docs/RESULTS.md says why), the student with Eq. 2's hard-label term on
+# its plain outputs (--student-loss-at 1, as Hinton et al.; RESULTS.md says why), both evaluated on the test
+# split, clean and snapshots. Reads the images by path; writes everything under $OUT.
 #
 # Run: bash benchmarks/cxr3_pipeline.sh [CXR3_FOLDER] [OUT]      (EPOCHS=30 by default; CMX=cmx-bench;
 #      EXTRA="--ema 0.98" adds training options to both networks' recipe)
@@ -23,7 +24,7 @@ recipe=(--preset cpu --epochs "$EPOCHS" --snapshots "$OUT/snapshots/manifest.csv
         "${extra[@]}")
 step train_rf  $CMX train rf --data "$OUT/split.csv" --cache "$OUT/cache" "${recipe[@]}" --out "$OUT/rf"
 step train_ms  $CMX train ms --model shufflenet_v2_x1_0 --teacher "$OUT/rf/best.pth" --data "$OUT/split.csv" \
-                   --cache "$OUT/cache" "${recipe[@]}" --out "$OUT/ms"
+                   --cache "$OUT/cache" "${recipe[@]}" --student-loss-at 1 --out "$OUT/ms"
 step eval_rf   $CMX evaluate -m densenet121 -w "$OUT/rf/best.pth" --data "$OUT/split.csv" \
                    --snapshots "$OUT/snapshots/manifest.csv" --out "$OUT/eval-rf"
 step eval_ms   $CMX evaluate -m shufflenet_v2_x1_0 -w "$OUT/ms/best.pth" --data "$OUT/split.csv" \

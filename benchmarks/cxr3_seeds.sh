@@ -25,7 +25,7 @@ for seed in $SEEDS; do
   [ -f "$dir/rf/history.json" ] || $CMX train rf "${recipe[@]}" --seed "$seed" --out "$dir/rf"
   evaluate densenet121 "$dir/rf"
   [ -f "$dir/ms/history.json" ] || $CMX train ms --model shufflenet_v2_x1_0 --teacher "$dir/rf/best.pth" \
-      "${recipe[@]}" --seed "$seed" --out "$dir/ms"
+      "${recipe[@]}" --student-loss-at 1 --seed "$seed" --out "$dir/ms"
   evaluate shufflenet_v2_x1_0 "$dir/ms"
 done
 # The pipeline's own runs are seed 0; their last.pth is evaluated here too.

@@ -51,8 +51,8 @@ class TrainingProgress:
     def on_epoch(self, row: dict, best: dict) -> None:
         if not self.enabled:
             return
-        line = (f"epoch {row['epoch']}/{self.epochs}  loss {row['train_loss']:.3f}  val {row['val_score']:.3f}  "
-                f"best {best['val_score']:.3f} (epoch {best['epoch']})  {row['images_per_s']:,.0f} img/s  "
+        line = (f"epoch {row['epoch']}/{self.epochs}  loss {row['train_loss']:.3f}  val {row['val_score']:.3f} "
+                f"(loss {row['val_loss']:.3f})  kept epoch {best['epoch']}  {row['images_per_s']:,.0f} img/s  "
                 f"{row['seconds']:.0f} s")
         if self.progress is None:
             console.print(f"{self.title} {line}", highlight=False, soft_wrap=True)
@@ -95,6 +95,10 @@ def train(
                                                                   "often) or source (each source's each class)."),
     ema: Optional[float] = typer.Option(None, "--ema", help="Keep a moving average of the weights with this decay "
                                                           "per step (e.g. 0.98); validated and saved instead."),
+    select: Optional[str] = typer.Option(None, "--select", help="What picks best.pth: score (validation accuracy; "
+                                                                "ap: mean AUROC) or loss (lowest validation loss)."),
+    student_loss_at: Optional[str] = typer.Option(None, "--student-loss-at", help="ms, Eq. 2's l(S^t(x), y): t (as "
+                                                  "the paper writes it) or 1 (l(S(x), y), as Hinton et al.)."),
     input_size: Optional[int] = typer.Option(None, "--input-size", min=32),
     loss: Optional[str] = typer.Option(None, "--loss", help="pc (Eq. 1), arcface or softmax."),
     margin: Optional[float] = typer.Option(None, "--margin", help="PC loss margin xi."),
@@ -125,7 +129,8 @@ def train(
         config = _config(preset, epochs=epochs, batch_size=batch_size, lr=lr, input_size=input_size, loss=loss,
                          margin=margin, seed=seed, alpha=alpha, temperature=temperature, optimizer=optimizer,
                          weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs,
-                         bn_refresh=bn_refresh, augment=augment, balance=balance, ema=ema)
+                         bn_refresh=bn_refresh, augment=augment, balance=balance, ema=ema, select=select,
+                         student_loss_at_t=_student_loss_at_t(student_loss_at))
         request = TrainRequest(player=player, data=data, out=out or Path("runs") / player, model=model,
                                teacher=teacher, init=init, skip_bad=skip_bad, cache=cache, snapshots=snapshots)
     engine = start_engine(accelerator, precision, sync_bn=sync_bn)
@@ -148,8 +153,10 @@ def train(
     if best["epoch"] is None:
         console.print(f"no epoch finished; nothing was saved in {request.out}")
         return
-    console.print(f"best validation score {best['val_score']:.3f} at epoch {best['epoch']}; "
-                  f"checkpoint {summary['checkpoint']}; curves {request.out / 'curves.png'}")
+    picked_by = "lowest validation loss" if config.select == "loss" else "best validation score"
+    console.print(f"{picked_by} at epoch {best['epoch']} (score {best['val_score']:.3f}, loss "
+                  f"{_number(best.get('val_loss'))}); checkpoint {summary['checkpoint']}; "
+                  f"curves {request.out / 'curves.png'}")
 
 
 def evaluate(
@@ -195,6 +202,16 @@ def evaluate(
     console.print(f"figures, evaluation.json and predictions.csv in {out}")
 
 
+def _student_loss_at_t(value: str | None) -> bool | None:
+    from cmx_bench.errors import UnknownNameError
+
+    if value is None:
+        return None
+    if value not in ("t", "1"):
+        raise UnknownNameError(f"unknown --student-loss-at '{value}'; choose t (Eq. 2 as written) or 1 (Hinton et al.)")
+    return value == "t"
+
+
 def _interval(bounds: list[float] | None) -> str:
     return "n/a" if bounds is None else f"{bounds[0]:.3f}-{bounds[1]:.3f}"
 
@@ -224,6 +241,10 @@ def sweep(
     losses: str = typer.Option("pc0.8,pc0.995,arcface,softmax", "--losses", help="pc<margin>, arcface, softmax."),
     preset: str = typer.Option("cpu", "--preset"),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
+    select: Optional[str] = typer.Option(None, "--select", help="What picks best.pth: score (validation accuracy; "
+                                                                "ap: mean AUROC) or loss (lowest validation loss)."),
+    student_loss_at: Optional[str] = typer.Option(None, "--student-loss-at", help="Eq. 2's l(S^t(x), y): t (as "
+                                                  "written) or 1 (l(S(x), y), as Hinton et al.)."),
     input_size: Optional[int] = typer.Option(None, "--input-size", min=32),
     lr: Optional[float] = typer.Option(None, "--lr"),
     augment: Optional[str] = typer.Option(None, "--augment", help="Training augmentation: light or strong."),
@@ -249,7 +270,8 @@ def sweep(
     sets = {"clean": data, **({"snapshot": snapshots} if snapshots else {})}
     teachers = {"clean": teacher, "snapshot": snapshot_teacher or teacher}
     config = _config(preset, epochs=epochs, input_size=input_size, lr=lr, augment=augment, balance=balance,
-                     bn_refresh=bn_refresh, ema=ema)
+                     bn_refresh=bn_refresh, ema=ema, select=select,
+                     student_loss_at_t=_student_loss_at_t(student_loss_at))
     with Progress(console=console) as progress:
         task = progress.add_task(f"sweep {model}", total=len(cells) * len(sets))
 

@@ -81,7 +81,8 @@ def load_model(card, path: str | os.PathLike, *, trust_pickle: bool = False):
     if meta.get("head") == "cosine":
         use_cosine_heads(model, meta.get("arcface_scale", 30.0))
     facts = _load_state(model, _strip_module_prefix(_unwrap(obj, Path(path))), path, trust_pickle)
-    facts["trained"] = {k: meta[k] for k in ("head", "input_size", "epoch", "val_score", "teacher") if k in meta}
+    facts["trained"] = {k: meta[k] for k in ("head", "input_size", "epoch", "val_score", "val_loss", "teacher")
+                        if k in meta}
     return model, facts
 
 

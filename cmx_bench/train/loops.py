@@ -74,6 +74,22 @@ def accuracy_score(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return float((logits.argmax(1) == labels).float().mean())
 
 
+def cross_entropy_value(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The validation loss of a classifier: softmax cross-entropy against the true labels, whatever loss it trains
+    with (PC, ArcFace, Eq. 2), so that the figure means the same for every player and recipe."""
+    return float(torch.nn.functional.cross_entropy(logits.float(), labels.long()))
+
+
+def improves(row: dict, best: dict, select: str) -> bool:
+    """Whether this epoch's validation beats the kept one: a higher score, or with select 'loss' a lower loss."""
+    if best["epoch"] is None:
+        return True
+    if select == "loss":
+        # A run begun before validation losses were recorded has none for its kept epoch.
+        return best.get("val_loss") is None or row["val_loss"] < best["val_loss"]
+    return row["val_score"] > best["val_score"]
+
+
 def make_optimizer(model, config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer == "adamw":
         return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -207,13 +223,14 @@ def use_bn_refresh(config: TrainConfig, train_images: int) -> bool:
 
 
 def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dict, *, batch_loss=None,
-        score=accuracy_score, teacher=None, run: TrainRunOptions | None = None,
+        score=accuracy_score, val_loss=cross_entropy_value, teacher=None, run: TrainRunOptions | None = None,
         sample_weights: list[float] | None = None) -> dict:
-    """Train `model`; keeps out_dir/best.pth (best validation score), last.pth (everything needed to resume),
+    """Train `model`; keeps out_dir/best.pth (best validation epoch), last.pth (everything needed to resume),
     history.json, metrics.csv and curves.png as it goes (main rank only).
 
     `batch_loss(logits, x, y)` defaults to the config's loss, in Eq. 2 (alpha, temperature from the config)
-    when a `teacher` is given; `score(outputs, targets)` (higher is better) picks the checkpoint;
+    when a `teacher` is given; every epoch records `score(outputs, targets)` (higher is better) and
+    `val_loss(outputs, targets)` on the validation set, and `config.select` says which of the two picks best.pth;
     `sample_weights` (one per training sample) draws each epoch's samples in proportion to them.
     With `config.ema`, validation scores and best.pth hold the weights' moving average (train/averaging.py).
     Ctrl-C stops between batches; last.pth then holds the last finished epoch, and `run.resume` continues it.
@@ -235,7 +252,7 @@ def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dic
     evaluated = model if average is None else average.module  # what validation scores and best.pth keeps
     meta = {**meta, "config": asdict(config), "teacher": meta.get("teacher"), "score": getattr(score, "__name__", ""),
             "engine": engine.facts(), "bn_refresh": refresh_bn, "workers": workers}
-    history, best, first_epoch = [], {"val_score": -1.0, "epoch": None}, 1
+    history, best, first_epoch = [], {"val_score": None, "val_loss": None, "epoch": None}, 1
     if run.resume:
         state = read_last_checkpoint(out_dir)
         unwrap(model).load_state_dict(state["state_dict"])
@@ -246,7 +263,7 @@ def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dic
             average.load_state_dict(state["average"])
         history, best, first_epoch = state["history"], state["best"], state["epoch"] + 1
         _restore_rng(state["rng"])
-        earlier = {k: v for k, v in state["cmx_bench"].items() if k not in ("epoch", "val_score")}
+        earlier = {k: v for k, v in state["cmx_bench"].items() if k not in ("epoch", "val_score", "val_loss")}
         meta = {**earlier, "config": meta["config"], "engine": meta["engine"], "workers": workers,
                 "resumed_at_epochs": earlier.get("resumed_at_epochs", []) + [first_epoch]}
     log = RunLog(out_dir, enabled=engine.is_main, tensorboard=run.tensorboard)
@@ -270,23 +287,25 @@ def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dic
                 # this epoch's training data (as SWA does) so that evaluation mode matches what was learned.
                 update_bn(loader, unwrap(evaluated), device=engine.device)
             refresh_seconds = time.time() - refresh_started
-            val_score = score(*predict(evaluated, val_set, engine, workers=workers))
+            outputs, targets = predict(evaluated, val_set, engine, workers=workers)
+            val_score, val_loss_value = score(outputs, targets), val_loss(outputs, targets)
             row = {"epoch": epoch, "train_loss": total / max(seen, 1), "val_score": val_score,
-                   "lr": optimizer.param_groups[0]["lr"], "images_per_s": seen / max(train_seconds, 1e-9),
-                   "train_seconds": train_seconds, "bn_refresh_seconds": refresh_seconds,
-                   "seconds": time.time() - started}
+                   "val_loss": val_loss_value, "lr": optimizer.param_groups[0]["lr"],
+                   "images_per_s": seen / max(train_seconds, 1e-9), "train_seconds": train_seconds,
+                   "bn_refresh_seconds": refresh_seconds, "seconds": time.time() - started}
             history.append(row)
-            if val_score > best["val_score"]:
-                best = {"val_score": val_score, "epoch": epoch}
+            if improves(row, best, config.select):
+                best = {"val_score": val_score, "val_loss": val_loss_value, "epoch": epoch}
                 if engine.is_main:
-                    save_checkpoint(evaluated, out_dir / "best.pth", {**meta, "epoch": epoch, "val_score": val_score})
+                    save_checkpoint(evaluated, out_dir / "best.pth", {**meta, "epoch": epoch, "val_score": val_score,
+                                                                      "val_loss": val_loss_value})
             if engine.is_main:
                 write_bytes_atomic(out_dir / "last.pth", _checkpoint_bytes({
                     "state_dict": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch,
                     "history": history, "best": best, "rng": _rng_states(),
                     "average": None if average is None else average.state_dict(),
-                    "cmx_bench": {**meta, "epoch": epoch, "val_score": val_score}}))
+                    "cmx_bench": {**meta, "epoch": epoch, "val_score": val_score, "val_loss": val_loss_value}}))
                 log.epoch(row, {"history": history, "best": best, "meta": meta})
             if run.on_epoch:
                 run.on_epoch(row, best)

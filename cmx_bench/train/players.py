@@ -186,6 +186,11 @@ def mean_auroc_score(logits: torch.Tensor, targets: torch.Tensor) -> float:
     return float(sum(values) / len(values)) if values else 0.0
 
 
+def multilabel_bce_value(logits: torch.Tensor, targets: torch.Tensor) -> float:
+    """The AP network's validation loss: binary cross-entropy over the eight diseases, as it trains."""
+    return float(torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), targets.float()))
+
+
 def train_ap(data: Path, out_dir: Path, config: TrainConfig, *, init: str | None = None,
              run: TrainRunOptions | None = None) -> dict:
     """Pre-train the AP network on ChestX-ray14 (8 ChestX-ray8 diseases, multi-label BCE), split by patient."""
@@ -216,6 +221,7 @@ def train_ap(data: Path, out_dir: Path, config: TrainConfig, *, init: str | None
     meta = {"player": "ap", "model": "ap_densenet121", "labels": list(DISEASES), "input_size": config.input_size,
             "data": str(data), **init_facts}
     summary = fit(model, sets["train"], sets["val"], config, out_dir, meta,
-                  batch_loss=lambda logits, x, y: bce(logits.float(), y), score=mean_auroc_score, run=run)
+                  batch_loss=lambda logits, x, y: bce(logits.float(), y), score=mean_auroc_score,
+                  val_loss=multilabel_bce_value, run=run)
     summary.update(skipped=[], counts={k: len(v) for k, v in parts.items()})
     return summary

@@ -30,6 +30,7 @@ class TrainConfig:
     augment: str = "light"      # training augmentation (data/augment.py): light or strong
     balance: str = "none"       # sampling (train/sampling.py): none, label, or source (each source and label alike)
     ema: float = 0.0            # weight average's decay per optimizer step (train/averaging.py); 0: off
+    select: str = "score"       # what picks best.pth: the validation score (higher) or the validation loss (lower)
 
 
 PRESETS = {
@@ -44,7 +45,7 @@ PRESETS = {
 
 CHOICES = {"loss": ("pc", "arcface", "softmax"), "optimizer": ("adam", "adamw"), "schedule": ("cosine", "constant"),
            "bn_refresh": ("auto", "on", "off"), "augment": TRAINING_POLICIES,
-           "balance": ("none", "label", "source")}
+           "balance": ("none", "label", "source"), "select": ("score", "loss")}
 
 
 def preset(name: str, **overrides) -> TrainConfig:

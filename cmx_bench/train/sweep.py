@@ -67,6 +67,8 @@ def check_same_recipe(cells_dir: Path, backbone: str, recipe: dict) -> None:
     for record_path in sorted(cells_dir.glob(f"{backbone}__*.json")):
         # Records written before recipes were kept are taken as they are.
         made_with = json.loads(record_path.read_text()).get("recipe", recipe)
+        # A setting added after a record was written was then at its default (what the code did before it existed).
+        made_with = {**asdict(TrainConfig()), **made_with}
         differences = [f"{key} {made_with.get(key)} there, {value} now" for key, value in recipe.items()
                        if made_with.get(key) != value]
         if differences:

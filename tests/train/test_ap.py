@@ -41,6 +41,7 @@ def test_chestxray14_labels_are_multi_hot(tmp_path):
 def test_ap_pretraining_then_rf_transfer(tmp_path):
     summary = train_ap(_nih_folder(tmp_path / "nih"), tmp_path / "ap", preset("tiny", epochs=1))
     assert summary["history"][0]["val_score"] >= 0.0 and (tmp_path / "ap" / "best.pth").is_file()
+    assert 0.0 < summary["history"][0]["val_loss"] < 10.0  # the eight diseases' binary cross-entropy
     ap_state = read_state_dict(tmp_path / "ap" / "best.pth")
     data = write_phantom_folder(tmp_path / "phantoms", per_class=8, size=72, seed=2)
     rf = train_classifier("densenet121", data, tmp_path / "rf", preset("tiny", epochs=1, lr=0.0),

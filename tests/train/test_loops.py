@@ -1,4 +1,5 @@
-"""The loop: warmup + cosine schedule, last.pth every epoch, and a resumed run that ends with the same weights."""
+"""The loop: warmup + cosine schedule, last.pth every epoch, a resumed run that ends with the same weights, and the
+validation figure (score or loss) that picks best.pth."""
 
 import json
 import math
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 from cmx_bench.data.phantoms import write_phantom_folder
-from cmx_bench.train.loops import TrainRunOptions, lr_factor
+from cmx_bench.train.loops import TrainRunOptions, cross_entropy_value, improves, lr_factor
 from cmx_bench.train.players import train_classifier
 from cmx_bench.train.presets import preset
 
@@ -57,7 +58,7 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(data, tmp_p
     assert [row["epoch"] for row in history["history"]] == [1, 2, 3]
     assert history["meta"]["resumed_at_epochs"] == [3]
     lines = (tmp_path / "cut" / "metrics.csv").read_text().splitlines()
-    assert lines[0].startswith("epoch,train_loss,val_score,lr") and len(lines) == 4
+    assert lines[0].startswith("epoch,train_loss,val_score,val_loss,lr") and len(lines) == 4
     assert (tmp_path / "cut" / "curves.png").stat().st_size > 5000
 
 
@@ -76,3 +77,54 @@ def test_tensorboard_writes_events_or_names_the_missing_extra(data, tmp_path, cl
     else:
         assert code == 0, err
         assert list((tmp_path / "tb" / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_the_kept_epoch_is_the_higher_score_or_with_select_loss_the_lower_loss():
+    kept = {"val_score": 0.80, "val_loss": 0.50, "epoch": 3}
+    better_score_worse_loss = {"val_score": 0.85, "val_loss": 0.60, "epoch": 4}
+    assert improves(better_score_worse_loss, kept, "score") and not improves(better_score_worse_loss, kept, "loss")
+    tie = {"val_score": 0.80, "val_loss": 0.50, "epoch": 5}
+    assert not improves(tie, kept, "score") and not improves(tie, kept, "loss")  # the first of equal epochs stays
+    nothing_yet = {"val_score": None, "val_loss": None, "epoch": None}
+    assert improves(tie, nothing_yet, "score") and improves(tie, nothing_yet, "loss")
+    # A run resumed from before validation losses were recorded: its kept epoch has a score only.
+    assert improves(tie, {"val_score": 0.9, "epoch": 2}, "loss")
+
+
+def test_the_validation_loss_is_cross_entropy_against_the_labels():
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 3.0]])
+    by_hand = -(math.log(math.exp(2) / (math.exp(2) + 2)) + math.log(math.exp(3) / (math.exp(3) + 2))) / 2
+    assert cross_entropy_value(logits, torch.tensor([0, 2])) == pytest.approx(by_hand)
+
+
+def test_select_loss_keeps_the_epoch_of_lowest_validation_loss(data, tmp_path, cli):
+    args = ["--model", "squeezenet1_1", "--data", data, "--preset", "tiny", "--epochs", "4", "--workers", "0",
+            "--batch-size", "8", "--bn-refresh", "off"]
+    for select in ("score", "loss"):
+        code, out, err = cli("train", "ms", *args, "--select", select, "--out", tmp_path / select)
+        assert code == 0, err
+        history = json.loads((tmp_path / select / "history.json").read_text())
+        rows = history["history"]
+        if select == "loss":
+            expected = min(rows, key=lambda row: row["val_loss"])["epoch"]
+        else:
+            expected = max(rows, key=lambda row: row["val_score"])["epoch"]  # max() returns the first of equals
+        kept = torch.load(tmp_path / select / "best.pth", weights_only=True)["cmx_bench"]
+        assert history["best"]["epoch"] == kept["epoch"] == expected
+        assert kept["config"]["select"] == select
+        assert kept["val_loss"] == pytest.approx(rows[expected - 1]["val_loss"])
+        assert f"at epoch {expected}" in out
+    code, _, err = cli("train", "ms", *args, "--select", "auroc", "--out", tmp_path / "bad")
+    assert code == 1 and "unknown select 'auroc'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_hard_label_term_of_eq_2_is_chosen_on_the_command_line(data, tmp_path, cli):
+    args = ["--model", "squeezenet1_1", "--data", data, "--preset", "tiny", "--epochs", "1", "--workers", "0",
+            "--batch-size", "8", "--bn-refresh", "off"]
+    for value, at_t in (("t", True), ("1", False)):
+        code, _, err = cli("train", "ms", *args, "--student-loss-at", value, "--out", tmp_path / value)
+        assert code == 0, err
+        kept = torch.load(tmp_path / value / "best.pth", weights_only=True)["cmx_bench"]
+        assert kept["config"]["student_loss_at_t"] is at_t
+    code, _, err = cli("train", "ms", *args, "--student-loss-at", "2", "--out", tmp_path / "bad")
+    assert code == 1 and "unknown --student-loss-at '2'" in err and len(err.strip().splitlines()) == 1

@@ -39,6 +39,18 @@ def test_distillation_loss_against_a_direct_computation():
     assert got.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
+def test_distillation_as_hinton_puts_the_hard_label_loss_on_the_plain_outputs():
+    torch.manual_seed(1)
+    student, teacher = torch.randn(4, 3), torch.randn(4, 3)
+    labels = torch.tensor([2, 0, 1, 1])
+    alpha, t = 0.8, 5.0
+    soft_part = distillation_loss(student, teacher, labels, alpha=alpha, temperature=t, student_loss=softmax_loss) \
+        - (1 - alpha) * F.cross_entropy(student / t, labels)
+    got = distillation_loss(student, teacher, labels, alpha=alpha, temperature=t, student_loss=softmax_loss,
+                            student_loss_at_t=False)
+    assert got.item() == pytest.approx((soft_part + (1 - alpha) * F.cross_entropy(student, labels)).item(), rel=1e-5)
+
+
 def test_distillation_with_alpha_zero_is_the_student_loss_alone():
     student, teacher = torch.randn(5, 3), torch.randn(5, 3)
     labels = torch.tensor([0, 1, 2, 0, 1])

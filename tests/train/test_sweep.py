@@ -48,3 +48,12 @@ def test_sweep_writes_cells_resumes_and_renders_tables(cli, tmp_path):
     code, out, err = cli(*args, "--augment", "strong")
     assert code == 1 and "another recipe (augment light there, strong now)" in err
     assert len(err.strip().splitlines()) == 1
+    # A cell recorded before `select` existed was picked by validation score: it still resumes, and only with that.
+    older = {**record, "recipe": {k: v for k, v in record["recipe"].items() if k != "select"}}
+    cells[0].write_text(json.dumps(older))
+    mtimes = [c.stat().st_mtime_ns for c in cells]
+    code, _, err = cli(*args)
+    assert code == 0, err
+    assert [c.stat().st_mtime_ns for c in cells] == mtimes
+    code, _, err = cli(*args, "--select", "loss")
+    assert code == 1 and "another recipe (select score there, loss now)" in err
