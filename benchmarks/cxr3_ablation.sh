@@ -16,8 +16,9 @@
 # paper writes it (--student-loss-at t), instead of the pipeline's l(S(x), y) as in Hinton et al. Every other
 # student variant keeps the pipeline's --student-loss-at 1, so each differs from the pipeline's student by one change.
 # The last column pairs each network's clean test predictions with its reference's (the pipeline's network of its
-# kind; for ms-patient-, ms-select-loss- and ms-as-written-1/2 the 30-epoch student of the same teacher): images only one of the two gets right, and
-# McNemar's exact p (cmx_bench/evaluate/paired.py), since one image is 1.7 points on this test split.
+# kind; for ms-patient-, ms-select-loss- and ms-as-written-1/2 the 30-epoch student of the same teacher): images
+# only one of the two gets right, and McNemar's exact p (cmx_bench/evaluate/paired.py), since one image is 1.7
+# points on this test split.
 # Run: bash benchmarks/cxr3_ablation.sh [OUT]     (OUT as given to the pipeline; EPOCHS=30 by default;
 #      ONLY="rf-light-augment ms-no-snapshots" runs only those variants)
 set -euo pipefail
