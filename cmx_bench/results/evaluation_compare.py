@@ -66,6 +66,7 @@ def compare_evaluations(base_dir: Path, current_dir: Path, metrics: dict[str, Me
                          **judge(metrics["auroc_covid_vs_rest"], aurocs[0], aurocs[1], paired["p_value"],
                                  paired["test"]),
                          "detail": f"difference 95 % interval {low:+.3f} to {high:+.3f}"})
+    unpaired += [f"set '{name}' is only in {current_dir}" for name in current_sets if name not in base_sets]
     if not rows:
         raise DataError(f"{base_dir} and {current_dir} share no set of the same images ({'; '.join(unpaired)})")
     return rows, unpaired

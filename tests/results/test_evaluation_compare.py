@@ -82,6 +82,15 @@ def test_a_set_of_other_images_is_named_and_the_rest_compared(cli, tmp_path):
     assert "| clean |" in summary and "| snapshots |" not in summary
 
 
+def test_a_set_only_one_side_evaluated_is_named_whichever_side_it_is(tmp_path):
+    with_twins = _evaluation(tmp_path / "with", snapshots="run-a")
+    without = _evaluation(tmp_path / "without")
+    rows, unpaired = compare_evaluations(with_twins, without, load_thresholds())
+    assert {row["set"] for row in rows} == {"clean"} and unpaired == [f"set 'snapshots' is only in {with_twins}"]
+    rows, unpaired = compare_evaluations(without, with_twins, load_thresholds())
+    assert {row["set"] for row in rows} == {"clean"} and unpaired == [f"set 'snapshots' is only in {with_twins}"]
+
+
 def test_other_images_or_a_broken_file_are_one_line_errors(cli, tmp_path):
     base = _evaluation(tmp_path / "base")
     other = _evaluation(tmp_path / "other", files=[f"/elsewhere/{i}.png" for i in range(60)])
