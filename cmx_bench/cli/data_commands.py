@@ -21,14 +21,18 @@ def prepare(
     kermany: Optional[Path] = typer.Option(None, "--kermany", help="Kermany chest_xray/ folder."),
     rsna: Optional[Path] = typer.Option(None, "--rsna", help="RSNA pneumonia challenge folder."),
     seed: int = typer.Option(0, "--seed", help="Seed of the patient split."),
+    split: str = typer.Option("7:1:2", "--split", metavar="TRAIN:VAL:TEST",
+                              help="Share of each class's images in each part (the paper's 7:1:2)."),
 ):
-    """Build a 3-class manifest with a stratified patient-level 7:1:2 split (no patient in two parts)."""
+    """Build a 3-class manifest with a stratified patient-level split, 7:1:2 by default (no patient in two parts)."""
     from cmx_bench.data.images import list_images
     from cmx_bench.data.prepare import prepare_manifest
+    from cmx_bench.data.split import parse_split_ratio
 
+    fractions = parse_split_ratio(split)
     existing = list_images(manifest, ("covid", "normal", "pneumonia")) if manifest else None
     counts = prepare_manifest(out, covid_chestxray=covid_chestxray, kermany=kermany, rsna=rsna, existing=existing,
-                              seed=seed)
+                              fractions=fractions, seed=seed)
     for split, per_class in counts.items():
         console.print(f"{split:5s} " + "  ".join(f"{label} {n}" for label, n in per_class.items()))
     console.print(f"manifest: {out}")

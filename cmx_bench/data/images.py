@@ -33,7 +33,9 @@ def _from_folder(folder: Path, classes: tuple[str, ...]) -> list[LabelledImage]:
         files = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise DataError(f"class folder {class_dir} holds no images; add some or remove the folder")
-        items += [LabelledImage(path, label, patient_id=path.stem) for path in files]
+        # Class folders say nothing of patients: each image is its own, and numbered names that recur in
+        # two class folders (covid/1.png, normal/1.png) are two patients, not one.
+        items += [LabelledImage(path, label, patient_id=f"{label}/{path.stem}") for path in files]
     return items
 
 
@@ -57,7 +59,7 @@ def _from_manifest(manifest: Path, classes: tuple[str, ...], skipped: list[str] 
                     raise DataError(problem + "; fix the row or pass --skip-bad")
                 skipped.append(problem)
                 continue
-            items.append(LabelledImage(path, row["label"], row.get("patient_id") or path.stem, row.get("source") or "",
+            items.append(LabelledImage(path, row["label"], row.get("patient_id") or row["file"], row.get("source") or "",
                                        row.get("split") or ""))
     if not items:
         raise DataError(f"manifest {manifest} lists no images")

@@ -1,4 +1,4 @@
-"""Stratified patient-level splits (the paper's 7:1:2): no patient's images in two parts."""
+"""Stratified patient-level splits (the paper's 7:1:2 by default): no patient's images in two parts."""
 
 from __future__ import annotations
 
@@ -12,11 +12,28 @@ from cmx_bench.errors import DataError
 SPLITS = ("train", "val", "test")
 
 
+def parse_split_ratio(text: str) -> tuple[float, float, float]:
+    """'7:1:2' -> (0.7, 0.1, 0.2): a TRAIN:VAL:TEST ratio as fractions of the whole."""
+    try:
+        parts = [float(part) for part in text.split(":")]
+    except ValueError:
+        parts = []
+    if len(parts) != 3 or not all(part > 0 and np.isfinite(part) for part in parts):
+        raise DataError(f"split ratio {text!r} is not three positive numbers TRAIN:VAL:TEST; give e.g. --split 7:1:2")
+    total = sum(parts)
+    return tuple(part / total for part in parts)
+
+
 def patient_split(items: list[LabelledImage], fractions=(0.7, 0.1, 0.2), seed: int = 0) -> dict[str, list[LabelledImage]]:
     """Assign whole patients to train / val / test so that each class's image counts follow `fractions`."""
     patients_by_label: dict[str, dict[str, list[LabelledImage]]] = defaultdict(lambda: defaultdict(list))
+    label_of_patient: dict[str, str] = {}
     for item in items:
-        patients_by_label[item.label][item.patient_id or str(item.path)].append(item)
+        patient = item.patient_id or str(item.path)
+        if label_of_patient.setdefault(patient, item.label) != item.label:
+            raise DataError(f"patient {patient} has images labelled {label_of_patient[patient]} and {item.label}; "
+                            "a split by patient needs one label per patient: fix the manifest's labels or patient ids")
+        patients_by_label[item.label][patient].append(item)
     rng = np.random.default_rng(seed)
     parts = {name: [] for name in SPLITS}
     for label in sorted(patients_by_label):

@@ -1,11 +1,13 @@
 import csv
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from cmx_bench.data.images import LabelledImage, list_images
 from cmx_bench.data.prepare import from_covid_chestxray, from_kermany, prepare_manifest
-from cmx_bench.data.split import patient_split
+from cmx_bench.data.split import parse_split_ratio, patient_split
+from cmx_bench.errors import DataError
 
 
 def test_split_keeps_patients_whole_and_follows_7_1_2():
@@ -58,3 +60,46 @@ def test_public_layouts_become_a_split_manifest(tmp_path):
     assert len(items) == 9 and all(i.split in ("train", "val", "test") for i in items)
     splits_of_person1 = {i.split for i in items if i.patient_id == "kermany-person1"}
     assert len(splits_of_person1) == 1
+
+
+def test_split_ratio_is_read_as_fractions_of_the_whole():
+    assert parse_split_ratio("7:1:2") == pytest.approx((0.7, 0.1, 0.2))
+    assert parse_split_ratio("3:1:1") == pytest.approx((0.6, 0.2, 0.2))
+    for bad in ("7:1", "7:0:3", "a:b:c", "7:-1:4", "7:1:2:1", "inf:1:1"):
+        with pytest.raises(DataError, match="--split 7:1:2"):
+            parse_split_ratio(bad)
+
+
+def test_prepare_takes_another_split_ratio(cli, tmp_path):
+    for label in ("covid", "normal", "pneumonia"):
+        for patient in range(20):
+            _image(tmp_path / "folders" / label / f"{patient}.png")
+    out = tmp_path / "split.csv"
+    code, _, err = cli("data", "prepare", "--manifest", tmp_path / "folders", "--split", "4:3:3", "--out", out)
+    assert code == 0, err
+    items = list_images(out, ("covid", "normal", "pneumonia"))
+    for label in ("covid", "normal", "pneumonia"):
+        counts = {part: sum(1 for i in items if i.label == label and i.split == part) for part in ("train", "val", "test")}
+        assert counts == {"train": 8, "val": 6, "test": 6}, (label, counts)
+
+
+def test_a_bad_split_ratio_is_one_line_and_writes_nothing(cli, tmp_path):
+    for label in ("covid", "normal", "pneumonia"):
+        _image(tmp_path / "folders" / label / "0.png")
+    code, _, err = cli("data", "prepare", "--manifest", tmp_path / "folders", "--split", "7:1", "--out",
+                       tmp_path / "split.csv")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "'7:1'" in err, err
+    assert not (tmp_path / "split.csv").exists()
+
+
+def test_numbered_images_in_two_class_folders_are_two_patients(tmp_path):
+    for label in ("covid", "normal", "pneumonia"):
+        _image(tmp_path / "folders" / label / "1.png")
+    items = list_images(tmp_path / "folders", ("covid", "normal", "pneumonia"))
+    assert len({i.patient_id for i in items}) == 3
+
+
+def test_a_patient_under_two_labels_is_named(tmp_path):
+    items = [LabelledImage("a.png", "covid", "p7"), LabelledImage("b.png", "normal", "p7")]
+    with pytest.raises(DataError, match="patient p7 has images labelled covid and normal"):
+        patient_split(items)
