@@ -16,6 +16,7 @@ import psutil
 from cmx_bench.devices.base import Device, DeviceRun, RunSettings
 from cmx_bench.errors import RunnerError
 from cmx_bench.fileio import write_json_atomic
+from cmx_bench.hostinfo import cpu_model
 from cmx_bench.measure import rapl
 from cmx_bench.measure.energy import energy_figure, power_model_energy_mj
 from cmx_bench.measure.host_sampler import HostProcessSampler
@@ -31,16 +32,6 @@ def host_temperature_c() -> float | None:
         return None
     values = [entry.current for entries in readings.values() for entry in entries if entry.current]
     return max(values) if values else None
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _governor() -> str | None:
@@ -91,7 +82,7 @@ class LocalDevice(Device):
     def facts(self) -> dict:
         freq = psutil.cpu_freq()
         return {
-            "kind": "local", "serial": "local", "model": _cpu_model(), "abi": platform.machine(),
+            "kind": "local", "serial": "local", "model": cpu_model(), "abi": platform.machine(),
             "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
             "ncpu": os.cpu_count(), "governor": _governor(),
             "cpu_freq_mhz": round(freq.current, 1) if freq else None,

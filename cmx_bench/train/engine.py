@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from cmx_bench.errors import CmxError
+from cmx_bench.hostinfo import cpu_model
 
 ACCELERATORS = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -109,8 +110,12 @@ class Engine:
     def facts(self) -> dict:
         """What the run's history and checkpoint metadata record about where it ran."""
         name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else self.device.type
+        # The same seed gives the same weights only on the same torch, CPU kernels (AVX2 and AVX-512 sum in
+        # another order) and thread count, so a run records them to tell a real difference from another machine.
         return {"accelerator": self.device.type, "device_name": name, "precision": self.precision,
-                "world_size": self.world_size, "backend": torch.distributed.get_backend() if self.distributed else None}
+                "world_size": self.world_size, "backend": torch.distributed.get_backend() if self.distributed else None,
+                "torch": torch.__version__, "cpu": cpu_model(), "cpu_kernels": torch.backends.cpu.get_cpu_capability(),
+                "threads": torch.get_num_threads()}
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
