@@ -15,10 +15,13 @@
 # ms-as-written-0/1/2 are those students with Eq. 2's hard-label loss on the softened outputs, l(S^t(x), y) as the
 # paper writes it (--student-loss-at t), instead of the pipeline's l(S(x), y) as in Hinton et al. Every other
 # student variant keeps the pipeline's --student-loss-at 1, so each differs from the pipeline's student by one change.
+# ms-mobilenet-0/1/2 are the pipeline's student with MobileNetV2 instead of ShuffleNetV2 (the paper's other
+# accurate student) and seeds 0, 1, 2, all from the pipeline's teacher; their twins are the pipeline's student,
+# ms-seed-1 and ms-seed-2.
 # The last column pairs each network's clean test predictions with its reference's (the pipeline's network of its
-# kind; for ms-patient-, ms-select-loss- and ms-as-written-1/2 the 30-epoch student of the same teacher): images
-# only one of the two gets right, and McNemar's exact p (cmx_bench/evaluate/paired.py), since one image is 1.7
-# points on this test split.
+# kind; for ms-patient-, ms-select-loss- and ms-as-written-1/2 the 30-epoch student of the same teacher; for
+# ms-mobilenet-1/2 ms-seed-1/2): images only one of the two gets right, and McNemar's exact p
+# (cmx_bench/evaluate/paired.py), since one image is 1.7 points on this test split.
 # Run: bash benchmarks/cxr3_ablation.sh [OUT]     (OUT as given to the pipeline; EPOCHS=30 by default;
 #      ONLY="rf-light-augment ms-no-snapshots" runs only those variants)
 set -euo pipefail
@@ -76,6 +79,10 @@ for seed in 1 2; do
   variant "ms-as-written-$seed" "${ms[@]}" --epochs "$EPOCHS" "${snap[@]}" --augment strong --bn-refresh off --seed "$seed" \
           --student-loss-at t
 done
+for seed in 0 1 2; do
+  variant "ms-mobilenet-$seed"  ms mobilenet_v2 --student-loss-at 1 --epochs "$EPOCHS" "${snap[@]}" --augment strong \
+          --bn-refresh off --seed "$seed"
+done
 $PY - "$OUT" <<'PY'
 import json, sys
 from pathlib import Path
@@ -99,7 +106,10 @@ def against(evaluation: Path, reference: Path) -> str:
 
 def reference_of(name: str) -> Path:
     """The network a variant is judged against: the pipeline's of its kind; a patient, loss-selected or as-written
-    student of the seed-1 or seed-2 teacher, the 30-epoch student of the same teacher (benchmarks/cxr3_seeds.sh)."""
+    student of the seed-1 or seed-2 teacher, the 30-epoch student of the same teacher (benchmarks/cxr3_seeds.sh);
+    a MobileNetV2 student of seed 1 or 2, the ShuffleNetV2 student of the same seed and teacher."""
+    if name.startswith("ms-mobilenet-") and not name.endswith("-0"):
+        return out / "ablation" / f"ms-seed-{name.rsplit('-', 1)[1]}" / "eval"
     if name.startswith(("ms-patient-", "ms-select-loss-", "ms-as-written-")) and not name.endswith("-0"):
         return out / "seeds" / name.rsplit("-", 1)[1] / "ms" / "eval-best"
     return out / ("eval-rf" if name.startswith("rf") else "eval-ms")
