@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import os
 from dataclasses import dataclass
 
@@ -110,12 +111,19 @@ class Engine:
     def facts(self) -> dict:
         """What the run's history and checkpoint metadata record about where it ran."""
         name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else self.device.type
-        # The same seed gives the same weights only on the same torch, CPU kernels (AVX2 and AVX-512 sum in
-        # another order) and thread count, so a run records them to tell a real difference from another machine.
+        # The same seed gives the same weights only with the same libraries (Pillow and torchvision draw and
+        # resample the augmentations), CPU kernels (AVX2 and AVX-512 sum in another order) and thread count, so a
+        # run records them, to tell a real difference from another machine.
         return {"accelerator": self.device.type, "device_name": name, "precision": self.precision,
                 "world_size": self.world_size, "backend": torch.distributed.get_backend() if self.distributed else None,
-                "torch": torch.__version__, "cpu": cpu_model(), "cpu_kernels": torch.backends.cpu.get_cpu_capability(),
-                "threads": torch.get_num_threads()}
+                "versions": library_versions(), "cpu": cpu_model(),
+                "cpu_kernels": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
+
+
+def library_versions() -> dict[str, str]:
+    """The versions of the libraries that compute a training run's numbers (torch's with its build, e.g. +cpu)."""
+    return {"torch": torch.__version__} | {name: importlib.metadata.version(name)
+                                           for name in ("torchvision", "numpy", "pillow")}
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

@@ -40,7 +40,9 @@ def test_bf16_autocast_on_cpu_computes_in_bf16_and_records_it():
     assert {k: facts[k] for k in ("accelerator", "device_name", "precision", "world_size", "backend")} == {
         "accelerator": "cpu", "device_name": "cpu", "precision": "bf16", "world_size": 1, "backend": None}
     # What decides whether the same seed gives the same weights elsewhere:
-    assert facts["torch"] == torch.__version__ and facts["threads"] == torch.get_num_threads()
+    assert facts["versions"]["torch"] == torch.__version__ and set(facts["versions"]) == {"torch", "torchvision",
+                                                                                          "numpy", "pillow"}
+    assert facts["threads"] == torch.get_num_threads()
     assert facts["cpu_kernels"] == torch.backends.cpu.get_cpu_capability() and facts["cpu"]
     assert not engine.grad_scaler().is_enabled()
 
