@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import numpy as np
 
@@ -25,15 +25,18 @@ def parse_split_ratio(text: str) -> tuple[float, float, float]:
 
 
 def patient_split(items: list[LabelledImage], fractions=(0.7, 0.1, 0.2), seed: int = 0) -> dict[str, list[LabelledImage]]:
-    """Assign whole patients to train / val / test so that each class's image counts follow `fractions`."""
-    patients_by_label: dict[str, dict[str, list[LabelledImage]]] = defaultdict(lambda: defaultdict(list))
-    label_of_patient: dict[str, str] = {}
+    """Assign whole patients to train / val / test so that each class's image counts follow `fractions`.
+
+    A patient with images of two classes (a COVID study and a later clear one) is drawn with the class most of
+    their images have, and all their images go to one part."""
+    images_of_patient: dict[str, list[LabelledImage]] = defaultdict(list)
     for item in items:
-        patient = item.patient_id or str(item.path)
-        if label_of_patient.setdefault(patient, item.label) != item.label:
-            raise DataError(f"patient {patient} has images labelled {label_of_patient[patient]} and {item.label}; "
-                            "a split by patient needs one label per patient: fix the manifest's labels or patient ids")
-        patients_by_label[item.label][patient].append(item)
+        images_of_patient[item.patient_id or str(item.path)].append(item)
+    patients_by_label: dict[str, dict[str, list[LabelledImage]]] = defaultdict(dict)
+    for patient, images in images_of_patient.items():
+        labels = Counter(image.label for image in images)
+        label = min(labels, key=lambda name: (-labels[name], name))
+        patients_by_label[label][patient] = images
     rng = np.random.default_rng(seed)
     parts = {name: [] for name in SPLITS}
     for label in sorted(patients_by_label):

@@ -99,7 +99,10 @@ def test_numbered_images_in_two_class_folders_are_two_patients(tmp_path):
     assert len({i.patient_id for i in items}) == 3
 
 
-def test_a_patient_under_two_labels_is_named(tmp_path):
-    items = [LabelledImage("a.png", "covid", "p7"), LabelledImage("b.png", "normal", "p7")]
-    with pytest.raises(DataError, match="patient p7 has images labelled covid and normal"):
-        patient_split(items)
+def test_a_patient_with_images_of_two_classes_stays_in_one_part():
+    items = [LabelledImage(f"{label}/{n}.png", label, f"{label}-{n}") for label in ("covid", "normal") for n in range(30)]
+    follow_ups = [LabelledImage(f"p7/{n}.png", label, "p7") for n, label in enumerate(("covid", "covid", "normal"))]
+    for seed in range(5):
+        parts = patient_split(items + follow_ups, seed=seed)
+        assert sum(1 for images in parts.values() for i in images if i.patient_id == "p7") == 3
+        assert len({name for name, images in parts.items() for i in images if i.patient_id == "p7"}) == 1
