@@ -122,7 +122,8 @@ class Engine:
 
 def library_versions() -> dict[str, str]:
     """The versions of the libraries that compute a training run's numbers (torch's with its build, e.g. +cpu)."""
-    return {"torch": torch.__version__} | {name: importlib.metadata.version(name)
+    # str(): torch.__version__ is a TorchVersion, which torch.load(weights_only=True) refuses to unpickle.
+    return {"torch": str(torch.__version__)} | {name: importlib.metadata.version(name)
                                            for name in ("torchvision", "numpy", "pillow")}
 
 

@@ -1,5 +1,7 @@
 """The engine: accelerators and precisions the machine lacks are one line; CPU autocast and single-rank helpers."""
 
+import io
+
 import pytest
 import torch
 
@@ -44,6 +46,11 @@ def test_bf16_autocast_on_cpu_computes_in_bf16_and_records_it():
                                                                                           "numpy", "pillow"}
     assert facts["threads"] == torch.get_num_threads()
     assert facts["cpu_kernels"] == torch.backends.cpu.get_cpu_capability() and facts["cpu"]
+    # Checkpoints carry these facts, and untrusted checkpoints load with weights_only=True.
+    saved = io.BytesIO()
+    torch.save({"engine": facts}, saved)
+    saved.seek(0)
+    assert torch.load(saved, weights_only=True) == {"engine": facts}
     assert not engine.grad_scaler().is_enabled()
 
 
