@@ -266,6 +266,9 @@ def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dic
         earlier = {k: v for k, v in state["cmx_bench"].items() if k not in ("epoch", "val_score", "val_loss")}
         meta = {**earlier, "config": meta["config"], "engine": meta["engine"], "workers": workers,
                 "resumed_at_epochs": earlier.get("resumed_at_epochs", []) + [first_epoch]}
+        if first_epoch > config.epochs:  # a finished run: resuming it changes nothing, on disk either
+            return {"history": history, "best": best, "interrupted": False, "checkpoint": str(out_dir / "best.pth"),
+                    "last": str(out_dir / "last.pth")}
     log = RunLog(out_dir, enabled=engine.is_main, tensorboard=run.tensorboard)
     if run.on_start:
         run.on_start(first_epoch, config.epochs, len(train_set))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from cmx_bench.errors import CheckpointError, UnknownNameError
+from cmx_bench.errors import CheckpointError, OutputError, UnknownNameError
 from cmx_bench.train.loops import TrainRunOptions, read_last_checkpoint
 from cmx_bench.train.presets import TrainConfig
 
@@ -57,6 +57,10 @@ def train_player(request: TrainRequest, config: TrainConfig, run: TrainRunOption
 
     if request.player not in PLAYERS:
         raise UnknownNameError(f"unknown player '{request.player}'; choose ap, rf or ms")
+    if not run.resume and (Path(request.out) / "history.json").exists():
+        # A new run would overwrite the earlier one's checkpoints epoch by epoch: hours of GPU time, gone.
+        raise OutputError(f"{request.out} already holds a training run; continue it with 'cmx-bench train "
+                          f"{request.player} --resume {request.out}', or pass another --out")
     if request.player == "ap":
         return train_ap(request.data, request.out, config, init=request.init, run=run)
     return train_classifier(request.model_name, request.data, request.out, config,
