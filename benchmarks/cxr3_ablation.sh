@@ -41,7 +41,11 @@ variant() {  # NAME PLAYER MODEL TRAIN-OPTIONS...    (cache=FOLDER, teacher_run=
   if [ ! -f "$dir/eval/evaluation.json" ]; then
     local teacher=()
     [ "$player" = ms ] && teacher=(--model "$model" --teacher "${teacher_run:-$OUT/rf}/best.pth")
-    $CMX train "$player" "${teacher[@]}" "${data[@]}" --cache "${cache:-$OUT/cache}" "$@" --out "$dir"
+    if [ -f "$dir/last.pth" ]; then  # a run stopped before its evaluation: finish it (a finished one is left as is)
+      $CMX train "$player" --resume "$dir"
+    else
+      $CMX train "$player" "${teacher[@]}" "${data[@]}" --cache "${cache:-$OUT/cache}" "$@" --out "$dir"
+    fi
     $CMX evaluate -m "$model" -w "$dir/best.pth" --data "$OUT/split.csv" \
         --snapshots "$OUT/snapshots/manifest.csv" --gradcam 0 --out "$dir/eval"
   fi

@@ -20,12 +20,16 @@ evaluate() {  # MODEL RUN_DIR: both checkpoints of one run
         --data "$OUT/split.csv" --snapshots "$OUT/snapshots/manifest.csv" --gradcam 0 --out "$run/eval-$weights"
   done
 }
+train() {  # PLAYER RUN_DIR TRAIN-OPTIONS...: a new run, or the rest of one that was stopped (a finished one is kept)
+  local player=$1 run=$2; shift 2
+  if [ -f "$run/last.pth" ]; then $CMX train "$player" --resume "$run"; else $CMX train "$player" "$@" --out "$run"; fi
+}
 for seed in $SEEDS; do
   dir=$OUT/seeds/$seed
-  [ -f "$dir/rf/history.json" ] || $CMX train rf "${recipe[@]}" --seed "$seed" --out "$dir/rf"
+  train rf "$dir/rf" "${recipe[@]}" --seed "$seed"
   evaluate densenet121 "$dir/rf"
-  [ -f "$dir/ms/history.json" ] || $CMX train ms --model shufflenet_v2_x1_0 --teacher "$dir/rf/best.pth" \
-      "${recipe[@]}" --student-loss-at 1 --seed "$seed" --out "$dir/ms"
+  train ms "$dir/ms" --model shufflenet_v2_x1_0 --teacher "$dir/rf/best.pth" "${recipe[@]}" --student-loss-at 1 \
+      --seed "$seed"
   evaluate shufflenet_v2_x1_0 "$dir/ms"
 done
 # The pipeline's own runs are seed 0; their last.pth is evaluated here too.
