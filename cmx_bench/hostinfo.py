@@ -1,8 +1,9 @@
-"""What the host machine is: its CPU's model name, for run records and training metadata."""
+"""What the host machine is and has installed: its CPU's model name and package versions, for records and metadata."""
 
 from __future__ import annotations
 
 import platform
+from importlib import metadata
 from pathlib import Path
 
 
@@ -15,3 +16,14 @@ def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def package_versions(names) -> dict[str, str | None]:
+    """The installed version of each named distribution; None for one that is not installed."""
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from importlib import metadata
 from pathlib import Path
 
 from cmx_bench.errors import ArtifactError
 from cmx_bench.fileio import sha256_file
+from cmx_bench.hostinfo import package_versions
 
 MANIFEST_VERSION = 1
 
@@ -18,13 +18,7 @@ def manifest_path(artifact: str | Path) -> Path:
 
 
 def library_versions() -> dict:
-    versions = {}
-    for package in ("torch", "torchvision", "executorch", "cmx-bench"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    return versions
+    return package_versions(("torch", "torchvision", "executorch", "cmx-bench"))
 
 
 def read_manifest(artifact: str | Path) -> dict:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import platform
 import subprocess
-from importlib import metadata
 from pathlib import Path
+
+from cmx_bench.hostinfo import package_versions
 
 PACKAGES = ("cmx-bench", "torch", "torchvision", "executorch", "numpy")
 
@@ -20,11 +21,5 @@ def _git_commit() -> str | None:
 
 
 def current_environment() -> dict:
-    packages = {}
-    for name in PACKAGES:
-        try:
-            packages[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            packages[name] = None
-    return {"python": platform.python_version(), "platform": platform.platform(), "packages": packages,
+    return {"python": platform.python_version(), "platform": platform.platform(), "packages": package_versions(PACKAGES),
             "cmx_bench_commit": _git_commit()}

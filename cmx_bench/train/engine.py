@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import os
 from dataclasses import dataclass
 
 import torch
 
 from cmx_bench.errors import CmxError
-from cmx_bench.hostinfo import cpu_model
+from cmx_bench.hostinfo import cpu_model, package_versions
 
 ACCELERATORS = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -123,8 +122,7 @@ class Engine:
 def library_versions() -> dict[str, str]:
     """The versions of the libraries that compute a training run's numbers (torch's with its build, e.g. +cpu)."""
     # str(): torch.__version__ is a TorchVersion, which torch.load(weights_only=True) refuses to unpickle.
-    return {"torch": str(torch.__version__)} | {name: importlib.metadata.version(name)
-                                           for name in ("torchvision", "numpy", "pillow")}
+    return {"torch": str(torch.__version__)} | package_versions(("torchvision", "numpy", "pillow"))
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

@@ -267,8 +267,7 @@ def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dic
         meta = {**earlier, "config": meta["config"], "engine": meta["engine"], "workers": workers,
                 "resumed_at_epochs": earlier.get("resumed_at_epochs", []) + [first_epoch]}
         if first_epoch > config.epochs:  # a finished run: resuming it changes nothing, on disk either
-            return {"history": history, "best": best, "interrupted": False, "checkpoint": str(out_dir / "best.pth"),
-                    "last": str(out_dir / "last.pth")}
+            return _summary(history, best, False, out_dir)
     log = RunLog(out_dir, enabled=engine.is_main, tensorboard=run.tensorboard)
     if run.on_start:
         run.on_start(first_epoch, config.epochs, len(train_set))
@@ -316,7 +315,12 @@ def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dic
         interrupted = True
     finally:
         log.close()
-    summary = {"history": history, "best": best, "interrupted": interrupted, "checkpoint": str(out_dir / "best.pth"),
-               "last": str(out_dir / "last.pth")}
+    summary = _summary(history, best, interrupted, out_dir)
     log.finish({**summary, "meta": meta})
     return summary
+
+
+def _summary(history: list[dict], best: dict, interrupted: bool, out_dir: Path) -> dict:
+    """What fit() returns: the epochs, the kept one, and where its checkpoints are."""
+    return {"history": history, "best": best, "interrupted": interrupted, "checkpoint": str(out_dir / "best.pth"),
+            "last": str(out_dir / "last.pth")}
