@@ -34,6 +34,22 @@ def _unwrap(obj, path: Path):
                           "save one with torch.save(model.state_dict(), path)")
 
 
+def _load_failure_reason(message: str) -> str:
+    """What torch.load found wrong, without the weights_only advice it wraps every unpickling error in."""
+    # For any byte stream that is not a pickle, weights_only=True answers with a paragraph about the 2.6
+    # default change; the actual damage ("Unsupported operand 103") follows "WeightsUnpickler error:".
+    _, marker, detail = message.partition("WeightsUnpickler error:")
+    if marker:
+        detail = detail.split("Check the documentation")[0]
+    else:
+        detail = message
+    detail = " ".join(detail.split())
+    if len(detail) > 120:  # keep whole sentences: torch appends advice after the first one
+        head = detail[:120]
+        detail = head[:head.find(". ")] if ". " in head else head
+    return detail or "unreadable"
+
+
 def _load_object(path: Path, trust_pickle: bool):
     path = Path(path)
     if not path.is_file():
@@ -44,7 +60,7 @@ def _load_object(path: Path, trust_pickle: bool):
         message = str(exc)
         if "Weights only load failed" not in message or "GLOBAL" not in message and "global" not in message:
             raise CheckpointError(f"checkpoint {path} is corrupt or not a PyTorch checkpoint "
-                                  f"({message.splitlines()[0][:120]}); re-save it or pass another file") from exc
+                                  f"({_load_failure_reason(message)}); re-save it or pass another file") from exc
         if not trust_pickle:
             raise CheckpointError(f"checkpoint {path} is a whole pickled model, which can run arbitrary code "
                                   "when loaded; pass --trust-pickle only if you trust its source") from exc

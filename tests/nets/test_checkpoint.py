@@ -58,3 +58,20 @@ def test_corrupt_missing_and_mismatched_checkpoints(card, tmp_path):
     torch.save(build_model(get_card("mobilenet_v2")).state_dict(), other)
     with pytest.raises(CheckpointError, match="does not fit"):
         load_weights(_seeded(card, 1), other)
+
+
+def test_corrupt_checkpoint_names_the_damage_not_torch_advice(card, tmp_path):
+    # weights_only=True wraps every unpickling error in a paragraph about PyTorch 2.6's default; a newcomer with
+    # a damaged file needs the damage, and the line must not tell them to turn weights_only off.
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"garbage\n")
+    with pytest.raises(CheckpointError) as excinfo:
+        load_weights(_seeded(card, 1), garbage)
+    message = str(excinfo.value)
+    assert "Unsupported operand" in message and "2.6" not in message and "\n" not in message
+    whole = tmp_path / "whole.pth"
+    torch.save(_seeded(card, 1).state_dict(), whole)
+    truncated = tmp_path / "truncated.pth"
+    truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match=r"central directory\); re-save it"):
+        load_weights(_seeded(card, 1), truncated)
