@@ -160,12 +160,14 @@ def train(
 
 
 def evaluate(
-    model: str = typer.Option(..., "--model", "-m"),
     weights: Path = typer.Option(..., "--weights", "-w"),
     data: Path = typer.Option(..., "--data", help="Manifest (with split) or class folders."),
+    model: Optional[str] = typer.Option(None, "--model", "-m",
+                                        help="Network; by default the one a cmx-bench checkpoint was trained as."),
     split: Optional[str] = typer.Option("test", "--split", help="Split to evaluate; 'all' for every image."),
     snapshots: Optional[Path] = typer.Option(None, "--snapshots", help="Snapshot twins (manifest from 'data snapshots')."),
-    out: Path = typer.Option(Path("runs/eval"), "--out", "-o"),
+    out: Path = typer.Option(Path("runs/eval"), "--out", "-o",
+                             help="A new folder: an evaluation is never overwritten."),
     gradcam: int = typer.Option(4, "--gradcam", min=0, help="COVID images to explain with Grad-CAM (0: none)."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave out bad images and rows (counted) instead of stopping."),
     accelerator: str = typer.Option("auto", "--accelerator", help="auto (CUDA, else MPS, else CPU), cpu, cuda or mps."),
@@ -190,7 +192,7 @@ def evaluate(
     for name, metrics in results["sets"].items():
         rows.append({"Set": name, "Images": metrics["images"], "Accuracy": metrics["accuracy"],
                      **{f"AUROC {k}": v for k, v in metrics["auroc"].items()}})
-    console.print(frame_table(pd.DataFrame(rows), f"{model} on {split}"))
+    console.print(frame_table(pd.DataFrame(rows), f"{results['model']} on {split}"))
     for name, metrics in results["sets"].items():
         ci = metrics["ci95"]
         console.print(f"  {name}: accuracy {metrics['accuracy']:.3f} (95% CI {_interval(ci['accuracy'])}), AUROC "

@@ -16,10 +16,10 @@ from cmx_bench.evaluate.features import last_conv_layer, penultimate_features
 from cmx_bench.evaluate.metrics import classification_metrics
 from cmx_bench.evaluate.predictions import predictions_csv
 from cmx_bench.fileio import ensure_writable_folder, write_bytes_atomic, write_json_atomic, write_text_atomic
-from cmx_bench.nets.checkpoint import load_model
+from cmx_bench.nets.checkpoint import load_model, trained_model_name
 from cmx_bench.nets.registry import card_for_trained, get_card
 from cmx_bench.data.datasets import CxrDataset, ImageFiles, one_line
-from cmx_bench.errors import DataError
+from cmx_bench.errors import DataError, OutputError
 
 
 def _predict(model, dataset, device: torch.device, dtype: torch.dtype | None, workers: int):
@@ -61,13 +61,17 @@ def evaluate_set(model, card, data: Path, split: str | None, skip_bad: bool = Fa
             "items": kept}
 
 
-def evaluate_checkpoint(model_name: str, weights: Path, data: Path, out_dir: Path, *, split: str | None = "test",
+def evaluate_checkpoint(model_name: str | None, weights: Path, data: Path, out_dir: Path, *, split: str | None = "test",
                         snapshots: Path | None = None, gradcam_images: int = 4, tsne: bool = True,
                         skip_bad: bool = False, device: torch.device = torch.device("cpu"),
                         dtype: torch.dtype | None = None, workers: int = 0) -> dict:
     """Write evaluation.json, predictions.csv and figures into out_dir; returns the metrics per set (clean,
-    snapshots)."""
+    snapshots). model_name None: the network the checkpoint was trained as."""
+    if (Path(out_dir) / "evaluation.json").exists():  # the default --out is shared by every evaluation
+        raise OutputError(f"{out_dir} already holds an evaluation; pass another --out, or delete that folder "
+                          "to evaluate into it again")
     out_dir = ensure_writable_folder(out_dir, "evaluation folder")
+    model_name = model_name or trained_model_name(weights)
     model, facts = load_model(get_card(model_name), weights)
     card = card_for_trained(get_card(model_name), facts)
     where = {"device": device, "dtype": dtype, "workers": workers}

@@ -84,6 +84,15 @@ def _meta_of(obj) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
+def trained_model_name(path: str | os.PathLike, *, trust_pickle: bool = False) -> str:
+    """The registry name of the network a cmx-bench checkpoint was trained as."""
+    name = _meta_of(_load_object(Path(path), trust_pickle)).get("model")
+    if not name:
+        raise CheckpointError(f"checkpoint {path} does not say which network it holds (a plain state dict); "
+                              "pass --model NAME (see 'cmx-bench models')")
+    return name
+
+
 def load_model(card, path: str | os.PathLike, *, trust_pickle: bool = False):
     """Build the card's network as the checkpoint was trained (linear or cosine head) and load it."""
     from cmx_bench.nets.heads import use_cosine_heads

@@ -22,3 +22,23 @@ def test_evaluate_writes_one_prediction_row_per_image_that_agrees_with_the_metri
         probs = {c: float(row[f"p_{c}"]) for c in ("covid", "normal", "pneumonia")}
         assert abs(sum(probs.values()) - 1) < 1e-4 and row["predicted"] == max(probs, key=probs.get)
         assert row["label"] == row["file"].split("/")[-2]
+
+
+def test_evaluate_takes_the_network_from_the_checkpoint_and_never_overwrites_an_evaluation(cli, tmp_path,
+                                                                                           squeezenet_checkpoint):
+    import torch
+
+    data = write_phantom_folder(tmp_path / "data", per_class=2, size=72, seed=4)
+    trained = tmp_path / "trained.pth"  # the layout cmx-bench's trainer saves: weights and what they are
+    torch.save({"state_dict": torch.load(squeezenet_checkpoint, weights_only=True),
+                "cmx_bench": {"model": "squeezenet1_1"}}, trained)
+    args = ("--data", data, "--split", "all", "--gradcam", "0", "--out", tmp_path / "eval")
+    code, out, err = cli("evaluate", "-w", trained, *args)
+    assert code == 0, err
+    first = (tmp_path / "eval" / "evaluation.json").read_bytes()
+    assert json.loads(first)["model"] == "squeezenet1_1" and "squeezenet1_1 on all" in out
+    code, _, err = cli("evaluate", "-w", trained, *args)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "already holds an evaluation" in err, err
+    assert (tmp_path / "eval" / "evaluation.json").read_bytes() == first
+    code, _, err = cli("evaluate", "-w", squeezenet_checkpoint, *args[:-1], tmp_path / "eval-plain")
+    assert code == 1 and "pass --model" in err and len(err.strip().splitlines()) == 1, err
