@@ -87,6 +87,7 @@ def _plan(options: BenchOptions) -> list[_Plan]:
     """Check every input before anything is measured, so bad input costs nothing and leaves nothing behind."""
     plans = []
     for artifact in options.artifacts:
+        artifact = Path(artifact).resolve()  # the host runner starts in its own work folder
         manifest = verify_artifact(artifact)
         card = card_for_trained(get_card(manifest["model"]["name"]), {"trained": {"input_size": manifest["input_shape"][-1]}})
         fmt = get_format(manifest["format"]) if manifest["format"] else format_of_file(artifact)
@@ -96,7 +97,7 @@ def _plan(options: BenchOptions) -> list[_Plan]:
         if card.name in options.weights:
             model, facts = load_model(card, options.weights[card.name], trust_pickle=options.trust_pickle)
             weights.update(facts, source="artifact")
-        plans.append(_Plan(card, fmt, model, weights, Path(artifact), manifest))
+        plans.append(_Plan(card, fmt, model, weights, artifact, manifest))
     if options.artifacts:
         return plans
     formats = [get_format(name) for name in options.formats]

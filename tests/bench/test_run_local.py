@@ -46,11 +46,13 @@ def test_one_record_per_format_with_samples_series_and_statistics(cli, tmp_path,
         assert 0 < record["memory"]["uss_delta_mb"] < 100 < record["memory"]["pss_peak_mb"]
 
 
-def test_an_artifact_exported_without_weights_says_so_everywhere(cli, tmp_path):
+def test_an_artifact_exported_without_weights_says_so_everywhere(cli, tmp_path, monkeypatch):
     from cmx_bench.export.service import export_to_folder
 
-    [(artifact, _)] = export_to_folder("squeezenet1_1", ["ptl"], tmp_path / "artifacts")
-    code, stdout, stderr = cli("run", "--artifact", artifact, "--iters", "5", *FAST, "--out", tmp_path / "out")
+    [(artifact, _)] = export_to_folder("squeezenet1_1", ["pte"], tmp_path / "artifacts")
+    monkeypatch.chdir(tmp_path)  # a relative --artifact, as the README writes it: the runner starts elsewhere
+    code, stdout, stderr = cli("run", "--artifact", artifact.relative_to(tmp_path), "--iters", "5", *FAST,
+                               "--out", tmp_path / "out")
     assert code == 0, stderr
     [record] = _records(tmp_path / "out")
     assert record["config"]["weights"]["artifact_weights_source"] == "random_init"
