@@ -61,18 +61,18 @@ def evaluate_set(model, card, data: Path, split: str | None, skip_bad: bool = Fa
             "items": kept}
 
 
-def evaluate_checkpoint(model_name: str | None, weights: Path, data: Path, out_dir: Path, *, split: str | None = "test",
-                        snapshots: Path | None = None, gradcam_images: int = 4, tsne: bool = True,
-                        skip_bad: bool = False, device: torch.device = torch.device("cpu"),
+def evaluate_checkpoint(model_name: str | None, weights: Path, data: Path, out_dir: Path, *,
+                        split: str | None = "test", snapshots: Path | None = None, gradcam_images: int = 4,
+                        tsne: bool = True, skip_bad: bool = False, device: torch.device = torch.device("cpu"),
                         dtype: torch.dtype | None = None, workers: int = 0) -> dict:
     """Write evaluation.json, predictions.csv and figures into out_dir; returns the metrics per set (clean,
     snapshots). model_name None: the network the checkpoint was trained as."""
     if (Path(out_dir) / "evaluation.json").exists():  # the default --out is shared by every evaluation
         raise OutputError(f"{out_dir} already holds an evaluation; pass another --out, or delete that folder "
                           "to evaluate into it again")
-    out_dir = ensure_writable_folder(out_dir, "evaluation folder")
     model_name = model_name or trained_model_name(weights)
-    model, facts = load_model(get_card(model_name), weights)
+    model, facts = load_model(get_card(model_name), weights)  # a bad checkpoint leaves no empty folder behind
+    out_dir = ensure_writable_folder(out_dir, "evaluation folder")
     card = card_for_trained(get_card(model_name), facts)
     where = {"device": device, "dtype": dtype, "workers": workers}
     sets = {"clean": evaluate_set(model, card, data, split, skip_bad, **where)}

@@ -42,3 +42,4 @@ def test_evaluate_takes_the_network_from_the_checkpoint_and_never_overwrites_an_
     assert (tmp_path / "eval" / "evaluation.json").read_bytes() == first
     code, _, err = cli("evaluate", "-w", squeezenet_checkpoint, *args[:-1], tmp_path / "eval-plain")
     assert code == 1 and "pass --model" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "eval-plain").exists()
