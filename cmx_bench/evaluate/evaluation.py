@@ -16,7 +16,7 @@ from cmx_bench.evaluate.features import last_conv_layer, penultimate_features
 from cmx_bench.evaluate.metrics import classification_metrics
 from cmx_bench.evaluate.predictions import predictions_csv
 from cmx_bench.fileio import ensure_writable_folder, write_bytes_atomic, write_json_atomic, write_text_atomic
-from cmx_bench.nets.checkpoint import load_model, trained_model_name
+from cmx_bench.nets.checkpoint import load_model
 from cmx_bench.nets.registry import card_for_trained, get_card
 from cmx_bench.data.datasets import CxrDataset, ImageFiles, one_line
 from cmx_bench.errors import DataError, OutputError
@@ -70,8 +70,9 @@ def evaluate_checkpoint(model_name: str | None, weights: Path, data: Path, out_d
     if (Path(out_dir) / "evaluation.json").exists():  # the default --out is shared by every evaluation
         raise OutputError(f"{out_dir} already holds an evaluation; pass another --out, or delete that folder "
                           "to evaluate into it again")
-    model_name = model_name or trained_model_name(weights)
-    model, facts = load_model(get_card(model_name), weights)  # a bad checkpoint leaves no empty folder behind
+    # Loaded before the folder is made, so that a bad checkpoint leaves no empty folder behind.
+    model, facts = load_model(get_card(model_name) if model_name else None, weights)
+    model_name = model_name or facts["trained"]["model"]
     out_dir = ensure_writable_folder(out_dir, "evaluation folder")
     card = card_for_trained(get_card(model_name), facts)
     where = {"device": device, "dtype": dtype, "workers": workers}

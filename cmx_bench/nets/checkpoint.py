@@ -84,30 +84,27 @@ def _meta_of(obj) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
-def trained_model_name(path: str | os.PathLike, *, trust_pickle: bool = False) -> str:
-    """The registry name of the network a cmx-bench checkpoint was trained as."""
-    name = _meta_of(_load_object(Path(path), trust_pickle)).get("model")
-    if not name:
-        raise CheckpointError(f"checkpoint {path} does not say which network it holds (a plain state dict); "
-                              "pass --model NAME (see 'cmx-bench models')")
-    return name
-
-
 def load_model(card, path: str | os.PathLike, *, trust_pickle: bool = False):
-    """Build the card's network as the checkpoint was trained (linear or cosine head) and load it."""
+    """Build the card's network as the checkpoint was trained (linear or cosine head) and load it; card None: the
+    network a cmx-bench checkpoint says it holds."""
     from cmx_bench.nets.heads import use_cosine_heads
-    from cmx_bench.nets.registry import build_model
+    from cmx_bench.nets.registry import build_model, get_card
 
     obj = _load_object(Path(path), trust_pickle)  # read once: weights and trainer metadata
     meta = _meta_of(obj)
+    if card is None:
+        if not meta.get("model"):
+            raise CheckpointError(f"checkpoint {path} does not say which network it holds (a plain state dict); "
+                                  "pass --model NAME (see 'cmx-bench models')")
+        card = get_card(meta["model"])
     if meta.get("model") and meta["model"] != card.name:
         raise CheckpointError(f"checkpoint {path} holds a {meta['model']} network; pass --model {meta['model']}")
     model = build_model(card)
     if meta.get("head") == "cosine":
         use_cosine_heads(model, meta.get("arcface_scale", 30.0))
     facts = _load_state(model, _strip_module_prefix(_unwrap(obj, Path(path))), path, trust_pickle)
-    facts["trained"] = {k: meta[k] for k in ("head", "input_size", "epoch", "val_score", "val_loss", "teacher")
-                        if k in meta}
+    facts["trained"] = {k: meta[k] for k in ("model", "head", "input_size", "epoch", "val_score", "val_loss",
+                                             "teacher") if k in meta}
     return model, facts
 
 
