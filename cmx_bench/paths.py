@@ -35,10 +35,6 @@ def artifact_cache_dir() -> Path:
     return Path(env) if env else models_dir() / ".cache"
 
 
-def default_reports_dir() -> Path:
-    return Path("reports")
-
-
 def device_state_dir() -> Path:
     """Journals of device changes still to undo (a phone that vanished mid-run); CMX_BENCH_STATE overrides."""
     env = os.environ.get("CMX_BENCH_STATE")

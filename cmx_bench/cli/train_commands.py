@@ -7,18 +7,11 @@ from typing import Optional
 
 import typer
 
+from cmx_bench.cli.options import (Accelerator, Alpha, Augment, Balance, BatchSize, BnRefresh, Ema, Epochs,
+                                   InputSize, LearningRate, Loss, Margin, Optimizer, Precision, Preset, RecipeFile,
+                                   Schedule, Seed, Select, Snapshots, Student, StudentLossAt, Temperature,
+                                   WarmupEpochs, WeightDecay, Workers, loader_workers)
 from cmx_bench.cli.render import console
-
-def _config(preset, **overrides):
-    from cmx_bench.train.presets import preset as make
-
-    return make(preset, **overrides)
-
-
-def default_workers() -> int:
-    import os
-
-    return min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 class TrainingProgress:
@@ -68,87 +61,75 @@ class TrainingProgress:
 def train(
     player: str = typer.Argument(..., help="ap (pre-trained on ChestX-ray14), rf (the DenseNet-121 teacher) or ms "
                                            "(a student, distilled with --teacher)."),
+    recipe: RecipeFile = None,
     data: Optional[Path] = typer.Option(None, "--data", help="Manifest (with split) or class folders; for ap the NIH "
                                                             "folder. Not needed with --resume."),
-    model: str = typer.Option("shufflenet_v2_x1_0", "--model", "-m", help="ms: the student network."),
+    model: Student = None,
     teacher: Optional[Path] = typer.Option(None, "--teacher", help="ms: RF checkpoint; omit for the no-teacher baseline."),
-    alpha: Optional[float] = typer.Option(None, "--alpha", help="Eq. 2 distillation strength."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", "-t", help="Eq. 2 temperature."),
+    alpha: Alpha = None,
+    temperature: Temperature = None,
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder: best.pth, last.pth, history.json, "
-                                                                "metrics.csv, curves.png (default runs/PLAYER)."),
+                                                                "metrics.csv, curves.png, recipe.toml (default "
+                                                                "runs/PLAYER)."),
     init: Optional[str] = typer.Option(None, "--init", help="rf: an AP checkpoint; ms: a student one; or 'imagenet' "
                                                            "(torchvision's weights, downloaded once into the torch cache)."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder from its last.pth."),
-    preset: str = typer.Option("cpu", "--preset", help="paper (224 px, 50 epochs), cpu (128 px) or tiny."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Global batch, divided over the ranks."),
-    lr: Optional[float] = typer.Option(None, "--lr"),
-    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="adam (the paper's) or adamw."),
-    weight_decay: Optional[float] = typer.Option(None, "--weight-decay", min=0.0),
-    schedule: Optional[str] = typer.Option(None, "--schedule", help="cosine (linear warmup, then cosine) or constant."),
-    warmup_epochs: Optional[float] = typer.Option(None, "--warmup-epochs", min=0.0),
-    bn_refresh: Optional[str] = typer.Option(None, "--bn-refresh", help="Recompute BatchNorm statistics after each "
-                                                                        "epoch: auto (small data), on or off."),
-    augment: Optional[str] = typer.Option(None, "--augment", help="Training augmentation: light (rotation, random "
-                                                                  "crop) or strong (also scale, flip, intensity)."),
-    balance: Optional[str] = typer.Option(None, "--balance", help="Sampling: none, label (classes drawn equally "
-                                                                  "often) or source (each source's each class)."),
-    ema: Optional[float] = typer.Option(None, "--ema", help="Keep a moving average of the weights with this decay "
-                                                          "per step (e.g. 0.98); validated and saved instead."),
-    select: Optional[str] = typer.Option(None, "--select", help="What picks best.pth: score (validation accuracy; "
-                                                                "ap: mean AUROC) or loss (lowest validation loss)."),
-    student_loss_at: Optional[str] = typer.Option(None, "--student-loss-at", help="ms, Eq. 2's l(S^t(x), y): t (as "
-                                                  "the paper writes it) or 1 (l(S(x), y), as Hinton et al.)."),
-    input_size: Optional[int] = typer.Option(None, "--input-size", min=32),
-    loss: Optional[str] = typer.Option(None, "--loss", help="pc (Eq. 1), arcface or softmax."),
-    margin: Optional[float] = typer.Option(None, "--margin", help="PC loss margin xi."),
-    seed: Optional[int] = typer.Option(None, "--seed"),
-    snapshots: Optional[Path] = typer.Option(None, "--snapshots", help="rf/ms: also train on these snapshot twins "
-                                                                      "(manifest from 'data snapshots')."),
+    preset: Preset = None,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    lr: LearningRate = None,
+    optimizer: Optimizer = None,
+    weight_decay: WeightDecay = None,
+    schedule: Schedule = None,
+    warmup_epochs: WarmupEpochs = None,
+    bn_refresh: BnRefresh = None,
+    augment: Augment = None,
+    balance: Balance = None,
+    ema: Ema = None,
+    select: Select = None,
+    student_loss_at: StudentLossAt = None,
+    input_size: InputSize = None,
+    loss: Loss = None,
+    margin: Margin = None,
+    seed: Seed = None,
+    snapshots: Snapshots = None,
     cache: Optional[Path] = typer.Option(None, "--cache", help="Read images from this 'data cache' folder."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=0, help="DataLoader worker processes "
-                                                                         "(default min(4, CPUs))."),
-    accelerator: str = typer.Option("auto", "--accelerator", help="auto (CUDA, else MPS, else CPU), cpu, cuda or mps."),
-    precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or fp16 (CUDA/MPS), through torch.autocast."),
+    workers: Workers = None,
+    accelerator: Accelerator = "auto",
+    precision: Precision = "fp32",
     sync_bn: bool = typer.Option(False, "--sync-bn", help="Under torchrun on CUDA: SyncBatchNorm across ranks."),
     tensorboard: bool = typer.Option(False, "--tensorboard", help="Also write TensorBoard events (needs tensorboard)."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave out bad images and rows (counted) instead of stopping."),
 ):
     """Train a player: AP (multi-label), RF (from --init AP) or MS (Eq. 2 from --teacher); keeps the best validation
-    checkpoint. Under torchrun, each rank trains on its share of every batch (DDP)."""
-    from cmx_bench.errors import CmxError
+    checkpoint and the resolved recipe. Under torchrun, each rank trains on its share of every batch (DDP)."""
     from cmx_bench.train.engine import start_engine, stop_engine
     from cmx_bench.train.loops import TrainRunOptions
-    from cmx_bench.train.service import TrainRequest, resumed_request, train_player
+    from cmx_bench.train.recipe import TRAIN_KEYS
+    from cmx_bench.train.service import train_request, train_player
 
-    if resume is not None:
-        request, config = resumed_request(player, resume, epochs)
-    else:
-        if data is None:
-            raise CmxError("train needs --data (a manifest or class folders), or --resume RUN_DIR")
-        config = _config(preset, epochs=epochs, batch_size=batch_size, lr=lr, input_size=input_size, loss=loss,
-                         margin=margin, seed=seed, alpha=alpha, temperature=temperature, optimizer=optimizer,
-                         weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs,
-                         bn_refresh=bn_refresh, augment=augment, balance=balance, ema=ema, select=select,
-                         student_loss_at_t=_student_loss_at_t(student_loss_at))
-        request = TrainRequest(player=player, data=data, out=out or Path("runs") / player, model=model,
-                               teacher=teacher, init=init, skip_bad=skip_bad, cache=cache, snapshots=snapshots)
-    engine = start_engine(accelerator, precision, sync_bn=sync_bn)
+    given = {field: value for field, value in locals().items() if field in TRAIN_KEYS}
+    request, config = train_request(player, recipe, given, out=out, resume=resume)
+    engine = start_engine(accelerator, precision, sync_bn=request.sync_bn)
     progress = TrainingProgress(f"train {request.model_name}", enabled=engine.is_main)
-    run = TrainRunOptions(engine=engine, workers=default_workers() if workers is None else workers,
-                          resume=resume is not None, tensorboard=tensorboard, sync_bn=sync_bn,
+    run = TrainRunOptions(engine=engine, workers=loader_workers(workers), resume=resume is not None,
+                          tensorboard=request.tensorboard, sync_bn=request.sync_bn,
                           on_start=progress.on_start, on_batch=progress.on_batch, on_epoch=progress.on_epoch)
     try:
         summary = train_player(request, config, run)
     finally:
         progress.close()
         stop_engine(engine)
-    if not engine.is_main:
-        return
+    if engine.is_main:
+        _print_training_summary(summary, request, config)
+
+
+def _print_training_summary(summary: dict, request, config) -> None:
     if summary["skipped"]:
         console.print(f"[yellow]skipped {len(summary['skipped'])} bad input(s)[/]: {summary['skipped'][0]}")
     if summary["interrupted"]:
-        console.print(f"[yellow]interrupted[/]: continue with 'cmx-bench train {player} --resume {request.out}'")
+        console.print(f"[yellow]interrupted[/]: continue with 'cmx-bench train {request.player} --resume "
+                      f"{request.out}'")
     best = summary["best"]
     if best["epoch"] is None:
         console.print(f"no epoch finished; nothing was saved in {request.out}")
@@ -170,9 +151,9 @@ def evaluate(
                              help="A new folder: an evaluation is never overwritten."),
     gradcam: int = typer.Option(4, "--gradcam", min=0, help="COVID images to explain with Grad-CAM (0: none)."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave out bad images and rows (counted) instead of stopping."),
-    accelerator: str = typer.Option("auto", "--accelerator", help="auto (CUDA, else MPS, else CPU), cpu, cuda or mps."),
-    precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or fp16 (CUDA/MPS), through torch.autocast."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=0, help="DataLoader worker processes."),
+    accelerator: Accelerator = "auto",
+    precision: Precision = "fp32",
+    workers: Workers = None,
 ):
     """Accuracy, per-class recall, the three AUROCs, per-source accuracy, ROC, t-SNE and Grad-CAM figures."""
     import pandas as pd
@@ -187,7 +168,7 @@ def evaluate(
         results = evaluate_checkpoint(model, weights, data, out, split=None if split == "all" else split,
                                       snapshots=snapshots, gradcam_images=gradcam, skip_bad=skip_bad,
                                       device=engine.device, dtype=PRECISIONS[precision],
-                                      workers=default_workers() if workers is None else workers)
+                                      workers=loader_workers(workers))
     rows = []
     for name, metrics in results["sets"].items():
         rows.append({"Set": name, "Images": metrics["images"], "Accuracy": metrics["accuracy"],
@@ -204,16 +185,6 @@ def evaluate(
     console.print(f"figures, evaluation.json and predictions.csv in {out}")
 
 
-def _student_loss_at_t(value: str | None) -> bool | None:
-    from cmx_bench.errors import UnknownNameError
-
-    if value is None:
-        return None
-    if value not in ("t", "1"):
-        raise UnknownNameError(f"unknown --student-loss-at '{value}'; choose t (Eq. 2 as written) or 1 (Hinton et al.)")
-    return value == "t"
-
-
 def _interval(bounds: list[float] | None) -> str:
     return "n/a" if bounds is None else f"{bounds[0]:.3f}-{bounds[1]:.3f}"
 
@@ -222,69 +193,58 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _floats(text: str) -> list[float]:
-    from cmx_bench.errors import CmxError
-
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError as exc:
-        raise CmxError(f"'{text}' is not a comma-separated list of numbers") from exc
-
-
 def sweep(
-    model: str = typer.Option("shufflenet_v2_x1_0", "--model", "-m", help="The student backbone."),
-    data: Path = typer.Option(..., "--data", help="Clean images: manifest with a split column."),
-    teacher: Path = typer.Option(..., "--teacher", help="RF checkpoint for the clean students."),
-    snapshots: Optional[Path] = typer.Option(None, "--snapshots", help="Snapshot twins' manifest: also train on them."),
+    recipe: RecipeFile = None,
+    model: Student = None,
+    data: Optional[Path] = typer.Option(None, "--data", help="Clean images: manifest with a split column."),
+    teacher: Optional[Path] = typer.Option(None, "--teacher", help="RF checkpoint for the clean students."),
+    snapshots: Snapshots = None,
     snapshot_teacher: Optional[Path] = typer.Option(None, "--snapshot-teacher", help="RF trained on snapshots "
                                                                                      "(default: --teacher)."),
-    alphas: str = typer.Option("0.2,0.4,0.6,0.8", "--alphas", help="Alpha values (rows at T = 5)."),
-    temperatures: str = typer.Option("1,5,10", "--temperatures", help="Temperatures (rows at alpha = 0.8)."),
-    losses: str = typer.Option("pc0.8,pc0.995,arcface,softmax", "--losses", help="pc<margin>, arcface, softmax."),
-    preset: str = typer.Option("cpu", "--preset"),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1),
-    select: Optional[str] = typer.Option(None, "--select", help="What picks best.pth: score (validation accuracy; "
-                                                                "ap: mean AUROC) or loss (lowest validation loss)."),
-    student_loss_at: Optional[str] = typer.Option(None, "--student-loss-at", help="Eq. 2's l(S^t(x), y): t (as "
-                                                  "written) or 1 (l(S(x), y), as Hinton et al.)."),
-    input_size: Optional[int] = typer.Option(None, "--input-size", min=32),
-    lr: Optional[float] = typer.Option(None, "--lr"),
-    augment: Optional[str] = typer.Option(None, "--augment", help="Training augmentation: light or strong."),
-    balance: Optional[str] = typer.Option(None, "--balance", help="Sampling: none, label or source."),
-    bn_refresh: Optional[str] = typer.Option(None, "--bn-refresh", help="auto (small data), on or off."),
-    ema: Optional[float] = typer.Option(None, "--ema", help="Weight average's decay per step (e.g. 0.98)."),
-    out: Path = typer.Option(Path("runs/sweep"), "--out", "-o", help="Cells, checkpoints and tables.md go here."),
-    accelerator: str = typer.Option("auto", "--accelerator", help="auto (CUDA, else MPS, else CPU), cpu, cuda or mps."),
-    precision: str = typer.Option("fp32", "--precision", help="fp32, bf16 or fp16 (CUDA/MPS), through torch.autocast."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=0, help="DataLoader worker processes."),
+    alphas: Optional[str] = typer.Option(None, "--alphas", help="Alpha values (rows at T = 5; default "
+                                                                "0.2,0.4,0.6,0.8)."),
+    temperatures: Optional[str] = typer.Option(None, "--temperatures", help="Temperatures (rows at alpha = 0.8; "
+                                                                            "default 1,5,10)."),
+    losses: Optional[str] = typer.Option(None, "--losses", help="pc<margin>, arcface, softmax (default "
+                                                                "pc0.8,pc0.995,arcface,softmax)."),
+    preset: Preset = None,
+    epochs: Epochs = None,
+    select: Select = None,
+    student_loss_at: StudentLossAt = None,
+    input_size: InputSize = None,
+    lr: LearningRate = None,
+    augment: Augment = None,
+    balance: Balance = None,
+    bn_refresh: BnRefresh = None,
+    ema: Ema = None,
+    out: Path = typer.Option(Path("runs/sweep"), "--out", "-o", help="Cells, checkpoints, tables.md and recipe.toml "
+                                                                     "go here."),
+    accelerator: Accelerator = "auto",
+    precision: Precision = "fp32",
+    workers: Workers = None,
 ):
     """Distil one student per (alpha, T, loss) cell on clean images and snapshots; resumable; Tables 2-4 layout."""
     from rich.progress import Progress
 
-    from cmx_bench.fileio import write_text_atomic
-    from cmx_bench.report.sweep_tables import sweep_tables_markdown
     from cmx_bench.train.engine import start_engine
     from cmx_bench.train.loops import TrainRunOptions
-    from cmx_bench.train.sweep import paper_accuracy, paper_grid, run_sweep
+    from cmx_bench.fileio import write_text_atomic
+    from cmx_bench.report.sweep_tables import sweep_tables_markdown
+    from cmx_bench.train.recipe import SWEEP_KEYS
+    from cmx_bench.train.sweep import paper_accuracy, run_sweep, sweep_request
 
-    loss_list = [v.strip() for v in losses.split(",") if v.strip()]
-    cells = paper_grid(_floats(alphas), _floats(temperatures), loss_list)
-    sets = {"clean": data, **({"snapshot": snapshots} if snapshots else {})}
-    teachers = {"clean": teacher, "snapshot": snapshot_teacher or teacher}
-    config = _config(preset, epochs=epochs, input_size=input_size, lr=lr, augment=augment, balance=balance,
-                     bn_refresh=bn_refresh, ema=ema, select=select,
-                     student_loss_at_t=_student_loss_at_t(student_loss_at))
+    given = {field: value for field, value in locals().items() if field in SWEEP_KEYS}
+    request = sweep_request(recipe, given, out)
     with Progress(console=console) as progress:
-        task = progress.add_task(f"sweep {model}", total=len(cells) * len(sets))
+        task = progress.add_task(f"sweep {request.model}", total=len(request.cells) * len(request.data))
 
         def on_cell(record, skipped):
-            progress.update(task, advance=1, description=f"{model} a={record['alpha']:g} t={record['temperature']:g} "
-                            f"{record['loss']} {record['data']}: {record['test_accuracy']:.3f}"
-                            + (" (done before)" if skipped else ""))
+            progress.update(task, advance=1, description=f"{request.model} a={record['alpha']:g} "
+                            f"t={record['temperature']:g} {record['loss']} {record['data']}: "
+                            f"{record['test_accuracy']:.3f}" + (" (done before)" if skipped else ""))
 
-        run = TrainRunOptions(engine=start_engine(accelerator, precision),
-                              workers=default_workers() if workers is None else workers)
-        records = run_sweep(model, sets, teachers, out, config, cells, on_cell=on_cell, run=run)
-    tables = write_text_atomic(out / "tables.md", sweep_tables_markdown(model, records, paper_accuracy(model),
-                                                                       loss_list))
+        run = TrainRunOptions(engine=start_engine(accelerator, precision), workers=loader_workers(workers))
+        records = run_sweep(request, run=run, on_cell=on_cell)
+    tables = write_text_atomic(out / "tables.md", sweep_tables_markdown(request.model, records,
+                                                                       paper_accuracy(request.model), request.losses))
     console.print(f"{len(records)} cells; Tables 2-4 layout in {tables}")

@@ -10,8 +10,6 @@ from packaging.version import InvalidVersion, Version
 from cmx_bench import paths
 from cmx_bench.errors import CmxError
 
-RUNTIME_NAMES = {"executorch": "ExecuTorch", "pytorch_lite": "PyTorch Lite"}
-
 
 class VersionSkewError(CmxError):
     """An artifact the device's runtime is not known to load; --allow-version-skew runs it anyway."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-ENERGY_CLASSES = ("None", "Light", "Medium", "Heavy")
-
 
 def power_model_energy_mj(cpu_seconds: float, core_active_w: float) -> float:
     """CPU time times the per-core active power of the device profile (BatteryStats' own approach)."""

@@ -1,4 +1,4 @@
-"""Intel/AMD RAPL package energy counters from /sys/class/powercap, with wrap-around handling."""
+"""Intel/AMD RAPL package energy counters from /sys/class/powercap, and the range at which they wrap around."""
 
 from __future__ import annotations
 
@@ -27,8 +27,3 @@ def read_total_uj(domains: list[Path]) -> int:
 
 def max_range_uj(domains: list[Path]) -> int:
     return sum(int((d / "max_energy_range_uj").read_text()) for d in domains)
-
-
-def energy_delta_uj(start: int, end: int, max_range: int) -> int:
-    """Counter difference allowing one wrap-around of a counter that resets at max_range."""
-    return end - start if end >= start else end + max_range - start

@@ -6,6 +6,8 @@ import matplotlib.pyplot as plt
 
 from cmx_bench.pngfig import figure_png  # selects the headless Agg backend
 from cmx_bench.report.table5 import run_label
+from cmx_bench.results.metrics import (accuracy, energy_method, energy_per_inference_mj, latency_median_ms,
+                                       latency_samples_ms)
 
 
 def _label(record: dict, with_run: bool = False) -> str:
@@ -19,11 +21,11 @@ def _several_runs(records: list[dict]) -> bool:
 
 
 def latency_distributions(records: list[dict]) -> bytes | None:
-    runs = [r for r in records if r["latency"]["samples_ms"]]
+    runs = [r for r in records if latency_samples_ms(r)]
     if not runs:
         return None
     figure, axis = plt.subplots(figsize=(max(5, 1.8 * len(runs)), 4))
-    axis.violinplot([r["latency"]["samples_ms"] for r in runs], showmedians=True)
+    axis.violinplot([latency_samples_ms(r) for r in runs], showmedians=True)
     axis.set_xticks(range(1, len(runs) + 1), [_label(r, _several_runs(runs)) for r in runs], fontsize=8)
     axis.set_ylabel("latency per inference (ms)")
     axis.set_title("Latency distribution (all measured iterations)")
@@ -74,7 +76,7 @@ def resource_timeseries(records: list[dict]) -> bytes | None:
 
 def latency_by_model_and_device(records: list[dict]) -> bytes | None:
     """Box plot of raw latency samples: one group per model, one box per device."""
-    runs = [r for r in records if r["latency"]["samples_ms"]]
+    runs = [r for r in records if latency_samples_ms(r)]
     if not runs:
         return None
     models = sorted({r["config"]["model"] for r in runs})
@@ -85,7 +87,7 @@ def latency_by_model_and_device(records: list[dict]) -> bytes | None:
         data, positions = [], []
         for m_index, model in enumerate(models):
             samples = [s for r in runs if r["config"]["model"] == model and r["config"]["device"] == device
-                       for s in r["latency"]["samples_ms"]]
+                       for s in latency_samples_ms(r)]
             if samples:
                 data.append(samples)
                 positions.append(m_index + (d_index - (len(devices) - 1) / 2) * width)
@@ -114,15 +116,15 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 
 def accuracy_vs_latency(records: list[dict]) -> bytes | None:
-    runs = [r for r in records if (r.get("accuracy") or {}).get("accuracy") is not None and r["latency"].get("stats")]
+    runs = [r for r in records if accuracy(r) is not None and latency_median_ms(r) is not None]
     if not runs:
         return None
-    points = [(r["latency"]["stats"]["median_ms"], r["accuracy"]["accuracy"]) for r in runs]
+    points = [(latency_median_ms(r), accuracy(r)) for r in runs]
     front = pareto_front(points)
     figure, axis = plt.subplots(figsize=(6, 4))
-    for index, (record, (latency, accuracy)) in enumerate(zip(runs, points)):
-        axis.scatter(latency, accuracy, color="C3" if index in front else "C0", zorder=3)
-        axis.annotate(_label(record, _several_runs(runs)).replace("\n", " "), (latency, accuracy), fontsize=7, xytext=(4, 4),
+    for index, (record, point) in enumerate(zip(runs, points)):
+        axis.scatter(*point, color="C3" if index in front else "C0", zorder=3)
+        axis.annotate(_label(record, _several_runs(runs)).replace("\n", " "), point, fontsize=7, xytext=(4, 4),
                       textcoords="offset points")
     ordered = sorted(points[i] for i in front)
     axis.plot([p[0] for p in ordered], [p[1] for p in ordered], color="C3", linestyle="--", label="Pareto front")
@@ -135,15 +137,15 @@ def accuracy_vs_latency(records: list[dict]) -> bytes | None:
 
 
 def energy_per_inference(records: list[dict]) -> bytes | None:
-    runs = [r for r in records if r["energy"].get("energy_per_inference_mj") is not None]
+    runs = [r for r in records if energy_per_inference_mj(r) is not None]
     if not runs:
         return None
     figure, axis = plt.subplots(figsize=(max(5, 1.4 * len(runs)), 4))
-    values = [r["energy"]["energy_per_inference_mj"] for r in runs]
+    values = [energy_per_inference_mj(r) for r in runs]
     axis.bar(range(len(runs)), values, color=[f"C{i % 10}" for i in range(len(runs))])
     axis.set_xticks(range(len(runs)), [_label(r, _several_runs(runs)) for r in runs], fontsize=7)
     axis.set_ylabel("energy per inference (mJ)")
-    methods = sorted({r["energy"]["method"] for r in runs})
+    methods = sorted({energy_method(r) or "unknown" for r in runs})
     axis.set_title(f"Energy per inference (method: {', '.join(methods)})")
     axis.grid(axis="y", alpha=0.3)
     return figure_png(figure)

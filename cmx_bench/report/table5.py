@@ -5,14 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cmx_bench.report.provenance import weights_origin
-
-
-def _get(mapping, *keys):
-    for key in keys:
-        if not isinstance(mapping, dict):
-            return None
-        mapping = mapping.get(key)
-    return mapping
+from cmx_bench.results.metrics import record_figures
 
 
 def run_label(record: dict) -> str:
@@ -24,78 +17,50 @@ def _is_phone(record: dict) -> bool:
     return record["device"].get("kind") == "android"
 
 
-def _mb(size_bytes):
-    return None if size_bytes is None else size_bytes / 2**20
-
-
 def table5_row(record: dict) -> dict:
-    stats = record["latency"].get("stats") or {}
-    accuracy = record.get("accuracy") or {}
+    figures = record_figures(record)
     paper = record.get("paper_reference") or {}
-    memory, cpu, energy = record["memory"], record["cpu"], record["energy"]
-    ci = stats.get("median_ci95_ms") or [None, None]
-    accuracy_ci = _get(accuracy, "ci95", "accuracy") or [None, None]
+    latency_ci = figures.latency_median_ci95_ms or (None, None)
+    accuracy_ci = figures.accuracy_ci95 or (None, None)
     return {
         "run": run_label(record),
         "device": record["config"]["device"],
         "model": record["config"]["model"],
         "format": record["config"]["format"],
-        "threads": threads_in_force(record),
+        "threads": figures.threads_in_force,
         "status": record["status"],
         "weights": weights_origin(record),
-        "latency_median_ms": stats.get("median_ms"),
-        "latency_ci95_low_ms": ci[0],
-        "latency_ci95_high_ms": ci[1],
-        "latency_p90_ms": stats.get("p90_ms"),
-        "latency_cv": stats.get("cv"),
+        "latency_median_ms": figures.latency_median_ms,
+        "latency_ci95_low_ms": latency_ci[0],
+        "latency_ci95_high_ms": latency_ci[1],
+        "latency_p90_ms": figures.latency_p90_ms,
+        "latency_cv": figures.latency_cv,
         # The unstable flag is judged on the robust CV (and the median's CI); this is the column shown.
-        "latency_robust_cv": stats.get("robust_cv"),
-        "unstable": stats.get("unstable"),
-        "load_ms": _get(record, "runner", "load_ms"),
-        "artifact_size_mb": _mb(record["artifact"].get("size_bytes")),
-        "cpu_device_pct": cpu.get("cpu_device_pct"),
-        "cpu_core_pct": cpu.get("cpu_core_pct"),
-        "cpu_ms_per_inference": cpu_ms_per_inference(record),
-        "memory_model_mb": model_memory_mb(memory),
+        "latency_robust_cv": figures.latency_robust_cv,
+        "unstable": figures.latency_unstable,
+        "load_ms": figures.load_ms,
+        "artifact_size_mb": figures.artifact_size_mb,
+        "cpu_device_pct": figures.cpu_device_pct,
+        "cpu_core_pct": figures.cpu_core_pct,
+        "cpu_ms_per_inference": figures.cpu_ms_per_inference,
+        "memory_model_mb": figures.memory_model_mb,
         # The app's whole PSS is what the paper's phones report; on a host it is Python + torch, so not shown.
-        "memory_app_pss_mb": memory.get("pss_peak_mb") if _is_phone(record) else None,
-        "memory_pss_peak_mb": memory.get("pss_peak_mb"),
-        "memory_rss_peak_mb": memory.get("rss_peak_mb"),
-        "energy_per_inference_mj": energy.get("energy_per_inference_mj"),
-        "energy_class": energy.get("energy_class"),
-        "energy_method": energy.get("method"),
-        "accuracy": accuracy.get("accuracy"),
+        "memory_app_pss_mb": figures.memory_pss_peak_mb if _is_phone(record) else None,
+        "memory_pss_peak_mb": figures.memory_pss_peak_mb,
+        "memory_rss_peak_mb": figures.memory_rss_peak_mb,
+        "energy_per_inference_mj": figures.energy_per_inference_mj,
+        "energy_class": figures.energy_class,
+        "energy_method": figures.energy_method,
+        "accuracy": figures.accuracy,
         "accuracy_ci95_low": accuracy_ci[0],
         "accuracy_ci95_high": accuracy_ci[1],
-        "auroc_covid_vs_rest": _get(accuracy, "auroc", "covid_vs_rest"),
-        "parity_argmax_agreement": _get(accuracy, "parity", "argmax_agreement"),
+        "auroc_covid_vs_rest": figures.auroc_covid_vs_rest,
+        "parity_argmax_agreement": figures.parity_argmax_agreement,
         "paper_cpu_pct": paper.get("cpu_pct"),
         "paper_memory_mb": paper.get("memory_mb"),
         "paper_energy": paper.get("energy"),
         "errors": "; ".join(record.get("errors", [])),
     }
-
-
-def threads_in_force(record: dict):
-    """The thread count the runtime reported (the job's 0 means its default), else the configured one."""
-    return _get(record, "runner", "runtime", "threads") or record["config"].get("threads") or "default"
-
-
-def model_memory_mb(memory: dict) -> float | None:
-    """The model's own memory: the rise over the runner's reading before the load. Private memory (USS) where it is
-    sampled (the host), since PSS there also moves when other processes map or unmap the same torch libraries;
-    else (phones, dumpsys meminfo) the PSS rise."""
-    uss = memory.get("uss_delta_mb")
-    return uss if uss is not None else memory.get("pss_delta_mb")
-
-
-def cpu_ms_per_inference(record: dict) -> float | None:
-    """CPU time per inference in the measured window: unlike a CPU share, it does not move with the thread count."""
-    cpu = record["cpu"]
-    seconds, inferences = cpu.get("cpu_seconds"), len(record["latency"].get("samples_ms") or [])
-    if seconds is None or not inferences:
-        return None
-    return 1e3 * seconds / inferences
 
 
 def table5_frame(records: list[dict]) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from scipy.stats import mannwhitneyu
 
 from cmx_bench.errors import RecordError
 from cmx_bench.evaluate.paired import mcnemar_exact, paired_auroc_bootstrap
-from cmx_bench.report.table5 import cpu_ms_per_inference, threads_in_force
+from cmx_bench.results.metrics import READERS, latency_samples_ms, threads_in_force
 from cmx_bench.results.thresholds import Metric
 
 ALPHA = 0.05  # significance level for metrics with raw samples
@@ -22,20 +22,6 @@ CONFIGURATION_BOUND = ("cpu_ms_per_inference", "energy_per_inference_mj")
 def run_key(record: dict) -> tuple[str, str, str]:
     config = record["config"]
     return config["device"], config["model"], config["format"]
-
-
-def _metric_value(record: dict, name: str):
-    accuracy = record.get("accuracy") or {}
-    values = {
-        "latency_median_ms": (record["latency"].get("stats") or {}).get("median_ms"),
-        "cpu_ms_per_inference": cpu_ms_per_inference(record),
-        "memory_pss_peak_mb": record["memory"].get("pss_peak_mb"),
-        "energy_per_inference_mj": record["energy"].get("energy_per_inference_mj"),
-        "load_ms": (record.get("runner") or {}).get("load_ms"),
-        "accuracy": accuracy.get("accuracy"),
-        "auroc_covid_vs_rest": (accuracy.get("auroc") or {}).get("covid_vs_rest"),
-    }
-    return values[name]
 
 
 @dataclass
@@ -59,12 +45,12 @@ class MetricComparison:
 
 
 def _pooled(records: list[dict], name: str):
-    values = [v for v in (_metric_value(r, name) for r in records) if v is not None]
+    values = [v for v in map(READERS[name], records) if v is not None]
     return float(np.median(values)) if values else None
 
 
 def _samples(records: list[dict]) -> np.ndarray:
-    return np.concatenate([np.asarray(r["latency"]["samples_ms"], dtype=float) for r in records])
+    return np.concatenate([np.asarray(latency_samples_ms(r), dtype=float) for r in records])
 
 
 def _per_image(records: list[dict]) -> dict | None:

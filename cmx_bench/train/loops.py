@@ -1,8 +1,7 @@
-"""The training loop shared by the three players: train_one_epoch, validate, best/last checkpoints, resume, Eq. 2."""
+"""The training loop shared by the three players: train_one_epoch, validate, and fit, which strings them together."""
 
 from __future__ import annotations
 
-import io
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -14,9 +13,9 @@ from torch.optim.swa_utils import update_bn
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, Subset
 
 from cmx_bench.data.datasets import one_line
-from cmx_bench.errors import CheckpointError, CmxError, DataError
-from cmx_bench.fileio import write_bytes_atomic
+from cmx_bench.errors import CmxError, DataError
 from cmx_bench.train.averaging import weight_average
+from cmx_bench.train.checkpoints import CheckpointSaver, TrainingState
 from cmx_bench.train.engine import Engine, unwrap
 from cmx_bench.train.losses import arcface_loss, distillation_loss, pc_loss, softmax_loss
 from cmx_bench.train.presets import TrainConfig
@@ -78,16 +77,6 @@ def cross_entropy_value(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """The validation loss of a classifier: softmax cross-entropy against the true labels, whatever loss it trains
     with (PC, ArcFace, Eq. 2), so that the figure means the same for every player and recipe."""
     return float(torch.nn.functional.cross_entropy(logits.float(), labels.long()))
-
-
-def improves(row: dict, best: dict, select: str) -> bool:
-    """Whether this epoch's validation beats the kept one: a higher score, or with select 'loss' a lower loss."""
-    if best["epoch"] is None:
-        return True
-    if select == "loss":
-        # A run begun before validation losses were recorded has none for its kept epoch.
-        return best.get("val_loss") is None or row["val_loss"] < best["val_loss"]
-    return row["val_score"] > best["val_score"]
 
 
 def make_optimizer(model, config: TrainConfig) -> torch.optim.Optimizer:
@@ -181,52 +170,92 @@ def predict(model, dataset, engine: Engine, batch_size: int = 64, workers: int =
     return torch.cat([p[0] for p in parts if len(p[0])]), torch.cat([p[1] for p in parts if len(p[1])])
 
 
-def _checkpoint_bytes(payload: dict) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    return buffer.getvalue()
-
-
-def save_checkpoint(model, path: Path, meta: dict) -> None:
-    """A weights-only-loadable checkpoint: the state dict plus plain-data facts about how it was made."""
-    write_bytes_atomic(path, _checkpoint_bytes({"state_dict": unwrap(model).state_dict(), "cmx_bench": meta}))
-
-
-def _rng_states() -> dict:
-    states = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    return states
-
-
-def _restore_rng(states: dict) -> None:
-    torch.set_rng_state(states["torch"])
-    if "cuda" in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-
-
-def read_last_checkpoint(out_dir: Path) -> dict:
-    path = Path(out_dir) / "last.pth"
-    if not path.is_file():
-        raise CheckpointError(f"{out_dir} has no last.pth to resume from; start the run without --resume")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"{path} is corrupt ({str(exc).splitlines()[0][:100]}); resume from best.pth "
-                              "with --init, or start again") from exc
-
-
 def use_bn_refresh(config: TrainConfig, train_images: int) -> bool:
     if config.bn_refresh == "auto":
         return train_images <= BN_REFRESH_AUTO_LIMIT
     return config.bn_refresh == "on"
 
 
+
+
+@dataclass
+class EpochPlan:
+    """What every epoch of a run does alike: the data it trains and validates on, the loss, the validation figures,
+    BatchNorm's refresh, and where it runs."""
+
+    train_set: object
+    val_set: object
+    config: TrainConfig
+    engine: Engine
+    batch_loss: object                 # batch_loss(logits, x, y)
+    score: object                      # score(outputs, targets), higher is better
+    val_loss: object                   # val_loss(outputs, targets)
+    refresh_bn: bool
+    workers: int = 0
+    sample_weights: list[float] | None = None
+    on_batch: object = None
+
+
+def training_state(model, plan: EpochPlan, sync_bn: bool = False) -> TrainingState:
+    """The network on its device (in DDP across ranks) with its optimizer, schedule, grad scaler and weight average."""
+    model = plan.engine.prepare(model, sync_bn=sync_bn)
+    optimizer = make_optimizer(model, plan.config)
+    steps_per_epoch = len(train_loader(plan.train_set, plan.config, plan.engine, 0, 0, plan.sample_weights))
+    return TrainingState(model, optimizer, make_scheduler(optimizer, plan.config, steps_per_epoch),
+                         plan.engine.grad_scaler(), weight_average(unwrap(model), plan.config.ema))
+
+
+def run_meta(meta: dict, plan: EpochPlan) -> dict:
+    """What the checkpoints and history record about a run: the player's facts, the recipe and where it ran."""
+    return {**meta, "config": asdict(plan.config), "teacher": meta.get("teacher"),
+            "score": getattr(plan.score, "__name__", ""), "engine": plan.engine.facts(), "bn_refresh": plan.refresh_bn,
+            "workers": plan.workers}
+
+
+def validate(model, plan: EpochPlan) -> tuple[float, float]:
+    """The plan's score and validation loss for `model` on the validation set."""
+    outputs, targets = predict(model, plan.val_set, plan.engine, workers=plan.workers)
+    return plan.score(outputs, targets), plan.val_loss(outputs, targets)
+
+
+def run_epoch(epoch: int, state: TrainingState, plan: EpochPlan) -> dict:
+    """Train one epoch, refresh BatchNorm when the plan says so, and validate; returns the epoch's history row."""
+    engine, started = plan.engine, time.time()
+    loader = train_loader(plan.train_set, plan.config, engine, epoch, plan.workers, plan.sample_weights)
+    try:
+        total, seen = train_one_epoch(state.model, loader, plan.batch_loss, state.optimizer, state.scheduler,
+                                      state.scaler, engine, plan.on_batch, state.average)
+    except DataError as exc:
+        raise one_line(exc) from None
+    train_seconds = time.time() - started
+    total, seen = engine.sum_across_ranks(total, seen)
+    refresh_started = time.time()
+    if plan.refresh_bn:
+        # Small data sets give BatchNorm's running averages too few steps to settle: recompute them over this
+        # epoch's training data (as SWA does) so that evaluation mode matches what was learned.
+        update_bn(loader, unwrap(state.evaluated), device=engine.device)
+    refresh_seconds = time.time() - refresh_started
+    val_score, val_loss = validate(state.evaluated, plan)
+    row = {"epoch": epoch, "train_loss": total / max(seen, 1), "val_score": val_score, "val_loss": val_loss,
+           "lr": state.optimizer.param_groups[0]["lr"], "images_per_s": seen / max(train_seconds, 1e-9),
+           "train_seconds": train_seconds, "bn_refresh_seconds": refresh_seconds, "seconds": time.time() - started}
+    check_converging(row)
+    return row
+
+
+def check_converging(row: dict) -> None:
+    """Stop a run whose loss has become NaN or infinite: every later epoch would be wasted, and no record holds NaN."""
+    for name in ("train_loss", "val_loss", "val_score"):
+        if not math.isfinite(row[name]):
+            raise CmxError(f"training diverged at epoch {row['epoch']}: {name.replace('_', ' ')} is {row[name]}; "
+                           "start again with a lower --lr (the earlier epochs' checkpoints are kept)")
+
+
 def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dict, *, batch_loss=None,
         score=accuracy_score, val_loss=cross_entropy_value, teacher=None, run: TrainRunOptions | None = None,
         sample_weights: list[float] | None = None) -> dict:
-    """Train `model`; keeps out_dir/best.pth (best validation epoch), last.pth (everything needed to resume),
-    history.json, metrics.csv and curves.png as it goes (main rank only).
+    """Train `model`; keeps out_dir/best.pth (best validation epoch) and last.pth (everything needed to resume)
+    through a CheckpointSaver (train/checkpoints.py), and history.json, metrics.csv and curves.png (main rank only).
 
     `batch_loss(logits, x, y)` defaults to the config's loss, in Eq. 2 (alpha, temperature from the config)
     when a `teacher` is given; every epoch records `score(outputs, targets)` (higher is better) and
@@ -236,91 +265,32 @@ def fit(model, train_set, val_set, config: TrainConfig, out_dir: Path, meta: dic
     Ctrl-C stops between batches; last.pth then holds the last finished epoch, and `run.resume` continues it.
     """
     run = run or TrainRunOptions()
-    engine, workers = run.engine or Engine(torch.device("cpu")), run.workers
-    out_dir = Path(out_dir)
+    engine = run.engine or Engine(torch.device("cpu"))
     torch.manual_seed(config.seed)
-    model = engine.prepare(model, sync_bn=run.sync_bn)
     if teacher is not None:
         teacher = teacher.to(engine.device)
-    optimizer = make_optimizer(model, config)
-    steps_per_epoch = len(train_loader(train_set, config, engine, 0, 0, sample_weights))
-    scheduler = make_scheduler(optimizer, config, steps_per_epoch)
-    scaler = engine.grad_scaler()
-    batch_loss = batch_loss or classification_batch_loss(config, teacher)
-    refresh_bn = use_bn_refresh(config, len(train_set))
-    average = weight_average(unwrap(model), config.ema)
-    evaluated = model if average is None else average.module  # what validation scores and best.pth keeps
-    meta = {**meta, "config": asdict(config), "teacher": meta.get("teacher"), "score": getattr(score, "__name__", ""),
-            "engine": engine.facts(), "bn_refresh": refresh_bn, "workers": workers}
-    history, best, first_epoch = [], {"val_score": None, "val_loss": None, "epoch": None}, 1
-    if run.resume:
-        state = read_last_checkpoint(out_dir)
-        unwrap(model).load_state_dict(state["state_dict"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        if average is not None:
-            average.load_state_dict(state["average"])
-        history, best, first_epoch = state["history"], state["best"], state["epoch"] + 1
-        _restore_rng(state["rng"])
-        earlier = {k: v for k, v in state["cmx_bench"].items() if k not in ("epoch", "val_score", "val_loss")}
-        meta = {**earlier, "config": meta["config"], "engine": meta["engine"], "workers": workers,
-                "resumed_at_epochs": earlier.get("resumed_at_epochs", []) + [first_epoch]}
-        if first_epoch > config.epochs:  # a finished run: resuming it changes nothing, on disk either
-            return _summary(history, best, False, out_dir)
+    plan = EpochPlan(train_set, val_set, config, engine, batch_loss or classification_batch_loss(config, teacher),
+                     score, val_loss, use_bn_refresh(config, len(train_set)), run.workers, sample_weights, run.on_batch)
+    state = training_state(model, plan, run.sync_bn)
+    saver = CheckpointSaver(out_dir, state, run_meta(meta, plan), select=config.select, is_main=engine.is_main)
+    first_epoch = saver.restore() if run.resume else 1
+    if saver.finished(config.epochs):  # returns before RunLog, which would rewrite the run's files
+        return saver.summary(interrupted=False)
     log = RunLog(out_dir, enabled=engine.is_main, tensorboard=run.tensorboard)
     if run.on_start:
         run.on_start(first_epoch, config.epochs, len(train_set))
     interrupted = False
     try:
         for epoch in range(first_epoch, config.epochs + 1):
-            started = time.time()
-            loader = train_loader(train_set, config, engine, epoch, workers, sample_weights)
-            try:
-                total, seen = train_one_epoch(model, loader, batch_loss, optimizer, scheduler, scaler, engine,
-                                              run.on_batch, average)
-            except DataError as exc:
-                raise one_line(exc) from None
-            train_seconds = time.time() - started
-            total, seen = engine.sum_across_ranks(total, seen)
-            refresh_started = time.time()
-            if refresh_bn:
-                # Small data sets give BatchNorm's running averages too few steps to settle: recompute them over
-                # this epoch's training data (as SWA does) so that evaluation mode matches what was learned.
-                update_bn(loader, unwrap(evaluated), device=engine.device)
-            refresh_seconds = time.time() - refresh_started
-            outputs, targets = predict(evaluated, val_set, engine, workers=workers)
-            val_score, val_loss_value = score(outputs, targets), val_loss(outputs, targets)
-            row = {"epoch": epoch, "train_loss": total / max(seen, 1), "val_score": val_score,
-                   "val_loss": val_loss_value, "lr": optimizer.param_groups[0]["lr"],
-                   "images_per_s": seen / max(train_seconds, 1e-9), "train_seconds": train_seconds,
-                   "bn_refresh_seconds": refresh_seconds, "seconds": time.time() - started}
-            history.append(row)
-            if improves(row, best, config.select):
-                best = {"val_score": val_score, "val_loss": val_loss_value, "epoch": epoch}
-                if engine.is_main:
-                    save_checkpoint(evaluated, out_dir / "best.pth", {**meta, "epoch": epoch, "val_score": val_score,
-                                                                      "val_loss": val_loss_value})
-            if engine.is_main:
-                write_bytes_atomic(out_dir / "last.pth", _checkpoint_bytes({
-                    "state_dict": unwrap(model).state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "epoch": epoch,
-                    "history": history, "best": best, "rng": _rng_states(),
-                    "average": None if average is None else average.state_dict(),
-                    "cmx_bench": {**meta, "epoch": epoch, "val_score": val_score, "val_loss": val_loss_value}}))
-                log.epoch(row, {"history": history, "best": best, "meta": meta})
+            row = run_epoch(epoch, state, plan)
+            saver.save_epoch(row)
+            log.epoch(row, saver.progress())
             if run.on_epoch:
-                run.on_epoch(row, best)
+                run.on_epoch(row, saver.best)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         log.close()
-    summary = _summary(history, best, interrupted, out_dir)
-    log.finish({**summary, "meta": meta})
+    summary = saver.summary(interrupted)
+    log.finish({**summary, "meta": saver.meta})
     return summary
-
-
-def _summary(history: list[dict], best: dict, interrupted: bool, out_dir: Path) -> dict:
-    """What fit() returns: the epochs, the kept one, and where its checkpoints are."""
-    return {"history": history, "best": best, "interrupted": interrupted, "checkpoint": str(out_dir / "best.pth"),
-            "last": str(out_dir / "last.pth")}

@@ -6,7 +6,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 
 def pc_loss(logits: torch.Tensor, labels: torch.Tensor, margin: float) -> torch.Tensor:
@@ -16,18 +15,6 @@ def pc_loss(logits: torch.Tensor, labels: torch.Tensor, margin: float) -> torch.
     hinge = torch.clamp(probs + margin - target, min=0.0)
     hinge = hinge.scatter(1, labels[:, None], 0.0)  # the target class itself is not penalised
     return hinge.sum(dim=1).mean()
-
-
-class CosineHead(nn.Module):
-    """A bias-free linear head on L2-normalised features and weights: outputs cos(theta) per class (ArcFace)."""
-
-    def __init__(self, in_features: int, num_classes: int):
-        super().__init__()
-        self.weight = nn.Parameter(torch.empty(num_classes, in_features))
-        nn.init.xavier_uniform_(self.weight)
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return F.linear(F.normalize(features), F.normalize(self.weight))
 
 
 def arcface_loss(cosines: torch.Tensor, labels: torch.Tensor, scale: float = 30.0, margin: float = 0.5) -> torch.Tensor:

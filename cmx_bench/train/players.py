@@ -119,13 +119,28 @@ def imagenet_init(builder: str, model: torch.nn.Module) -> int:
     return len(compatible)
 
 
-def _initialise(model_name: str, model, init: str | None, card) -> dict:
+DENSENET_TRUNKS = ("densenet121", "ap_densenet121")  # networks whose features.* are torchvision's DenseNet-121
+
+
+def _initialise(model_name: str, model, init: str | None, card, *, resume: bool = False) -> dict:
+    """Load --init into `model` (ImageNet, an AP checkpoint into the RF network, or a checkpoint of the same
+    network) and return what was loaded, for the run's meta; nothing when resuming, as last.pth holds the weights."""
+    if resume:
+        return {}
     if init is None:
         return {"init": "random"}
     if init == "imagenet":
-        target = model if model_name != "densenet121" else _densenet_trunk(model)
-        loaded = imagenet_init(card.torchvision_builder if model_name != "densenet121" else "densenet121", target)
+        densenet = model_name in DENSENET_TRUNKS
+        loaded = imagenet_init("densenet121" if densenet else card.torchvision_builder,
+                               _densenet_trunk(model) if densenet else model)
         return {"init": "imagenet", "imagenet_tensors": loaded}
+    return _load_init_checkpoint(model_name, model, init, card)
+
+
+def _load_init_checkpoint(model_name: str, model, init: str, card) -> dict:
+    if model_name == "ap_densenet121":
+        model.load_state_dict(read_state_dict(init))
+        return {"init": str(init)}
     if model_name == "densenet121":
         # An AP checkpoint: transfer trunk, shared FC and pneumonia head (Section 3.3).
         ap = ap_network()
@@ -156,7 +171,7 @@ def train_classifier(model_name: str, data: Path, out_dir: Path, config: TrainCo
     split = load_split_data(data, config, card, skip_bad=skip_bad, cache=cache, snapshots=snapshots)
     torch.manual_seed(config.seed)
     model = build_model(card)
-    init_facts = {} if run and run.resume else _initialise(model_name, model, init, card)
+    init_facts = _initialise(model_name, model, init, card, resume=bool(run and run.resume))
     if config.loss == "arcface":
         use_cosine_heads(model, config.arcface_scale)
     teacher_model = None
@@ -209,14 +224,7 @@ def train_ap(data: Path, out_dir: Path, config: TrainConfig, *, init: str | None
             for name in ("train", "val")}
     torch.manual_seed(config.seed)
     model = ap_network()
-    init_facts = {"init": "random"}
-    if run and run.resume:
-        init_facts = {}
-    elif init == "imagenet":
-        init_facts = {"init": "imagenet", "imagenet_tensors": imagenet_init("densenet121", _densenet_trunk(model))}
-    elif init:
-        model.load_state_dict(read_state_dict(init))
-        init_facts = {"init": str(init)}
+    init_facts = _initialise("ap_densenet121", model, init, card, resume=bool(run and run.resume))
     bce = torch.nn.BCEWithLogitsLoss()
     meta = {"player": "ap", "model": "ap_densenet121", "labels": list(DISEASES), "input_size": config.input_size,
             "data": str(data), **init_facts}

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from cmx_bench.errors import CheckpointError, OutputError, UnknownNameError
-from cmx_bench.train.loops import TrainRunOptions, read_last_checkpoint
+from cmx_bench.errors import CheckpointError, CmxError, OutputError, UnknownNameError
+from cmx_bench.fileio import write_text_atomic
+from cmx_bench.train.checkpoints import read_last_checkpoint
+from cmx_bench.train.loops import TrainRunOptions
 from cmx_bench.train.presets import TrainConfig
+from cmx_bench.train.recipe import (RECIPE_FILE, TRAIN_KEYS, read_recipe, recipe_config, recipe_text, resolve_recipe,
+                                    resolved_recipe)
 
 PLAYERS = ("ap", "rf", "ms")
 
@@ -25,6 +29,9 @@ class TrainRequest:
     skip_bad: bool = False
     cache: Path | None = None
     snapshots: Path | None = None
+    tensorboard: bool = False
+    sync_bn: bool = False
+    preset: str = "cpu"  # what the recipe started from; recipe.toml keeps it beside every resolved setting
 
     @property
     def model_name(self) -> str:
@@ -51,6 +58,57 @@ def resumed_request(player: str, run_dir: Path, epochs: int | None = None) -> tu
     return request, config
 
 
+def train_request(player: str, recipe: Path | None, given: dict, *, out: Path | None = None,
+                  resume: Path | None = None) -> tuple[TrainRequest, TrainConfig]:
+    """What `cmx-bench train` was asked for: a new run from the recipe file and the command line's options
+    (`given`, by field name), or with `resume` the continuation of the run in that folder."""
+    execution = {"tensorboard": bool(given.get("tensorboard")), "sync_bn": bool(given.get("sync_bn"))}
+    if resume is not None:
+        if recipe is not None:
+            raise CmxError(f"--recipe starts a new run; --resume {resume} continues that run with its own recipe "
+                           "(only --epochs extends it)")
+        request, config = resumed_request(player, resume, given.get("epochs"))
+        return replace(request, **execution), config
+    values = resolve_recipe(TRAIN_KEYS, recipe, given)
+    if values["data"] is None:
+        raise CmxError("train needs --data (a manifest or class folders; or 'data' in a --recipe file), or "
+                       "--resume RUN_DIR")
+    if player != "ms":
+        values["model"] = None  # the teacher's network is fixed; a student's name would only mislead its recipe
+    config = recipe_config(values)
+    request = TrainRequest(player=player, data=values["data"], out=out or Path("runs") / player,
+                           model=values["model"] or TrainRequest.model, teacher=values["teacher"],
+                           init=values["init"], skip_bad=values["skip_bad"], cache=values["cache"],
+                           snapshots=values["snapshots"], tensorboard=values["tensorboard"],
+                           sync_bn=values["sync_bn"], preset=values["preset"] or "cpu")
+    return request, config
+
+
+def keep_recipe(request: TrainRequest, config: TrainConfig, resumed: bool) -> None:
+    """recipe.toml in the run folder: the settings a new run resolved, or a resumed run's extended epochs."""
+    path = Path(request.out) / RECIPE_FILE
+    command = f"cmx-bench train {request.player}"
+    if not resumed:
+        values = {field: getattr(request, field, None) for field in TRAIN_KEYS}
+        values["model"] = request.model if request.player == "ms" else None
+        write_text_atomic(path, recipe_text(TRAIN_KEYS, resolved_recipe(TRAIN_KEYS, values, config), command))
+    elif path.is_file():
+        settings = read_recipe(path, TRAIN_KEYS)
+        if settings.get("epochs") != config.epochs:
+            write_text_atomic(path, recipe_text(TRAIN_KEYS, {**settings, "epochs": config.epochs}, command))
+
+
+def _keeping_recipe(run: TrainRunOptions, request: TrainRequest, config: TrainConfig) -> TrainRunOptions:
+    """`run`, writing recipe.toml when training starts: after the data were read, so that refused input leaves
+    no folder behind."""
+    def on_start(*progress):
+        if run.engine is None or run.engine.is_main:
+            keep_recipe(request, config, run.resume)
+        if run.on_start:
+            run.on_start(*progress)
+    return replace(run, on_start=on_start)
+
+
 def train_player(request: TrainRequest, config: TrainConfig, run: TrainRunOptions) -> dict:
     """Train (or, with run.resume, continue) the requested player; returns fit()'s summary."""
     from cmx_bench.train.players import train_ap, train_classifier
@@ -61,6 +119,7 @@ def train_player(request: TrainRequest, config: TrainConfig, run: TrainRunOption
         # A new run would overwrite the earlier one's checkpoints epoch by epoch: hours of GPU time, gone.
         raise OutputError(f"{request.out} already holds a training run; continue it with 'cmx-bench train "
                           f"{request.player} --resume {request.out}', or pass another --out")
+    run = _keeping_recipe(run, request, config)
     if request.player == "ap":
         return train_ap(request.data, request.out, config, init=request.init, run=run)
     return train_classifier(request.model_name, request.data, request.out, config,

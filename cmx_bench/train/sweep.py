@@ -8,13 +8,16 @@ from pathlib import Path
 
 from cmx_bench import paths
 from cmx_bench.errors import CmxError
-from cmx_bench.fileio import write_json_atomic
+from cmx_bench.fileio import write_json_atomic, write_text_atomic
 from cmx_bench.tomlcompat import tomllib
 from cmx_bench.train.presets import TrainConfig, replace_config
+from cmx_bench.train.recipe import RECIPE_FILE, SWEEP_KEYS, recipe_config, recipe_text, resolve_recipe, resolved_recipe
 
 LOSSES = ("pc0.8", "pc0.995", "arcface", "softmax")  # the paper's four columns
 FIXED_T, FIXED_ALPHA = 5.0, 0.8                      # Tables 2-4: alpha rows at T = 5, T rows at alpha = 0.8
 CELL_FIELDS = ("alpha", "temperature", "loss", "margin")  # what varies from cell to cell; the rest is the recipe
+SWEEP_DEFAULTS = {"model": "shufflenet_v2_x1_0", "alphas": "0.2,0.4,0.6,0.8", "temperatures": "1,5,10",
+                  "losses": ",".join(LOSSES)}
 
 
 @dataclass(frozen=True)
@@ -76,10 +79,46 @@ def check_same_recipe(cells_dir: Path, backbone: str, recipe: dict) -> None:
                            "--out, or the options that sweep was run with")
 
 
-def run_sweep(backbone: str, data: dict[str, Path], teachers: dict[str, Path], out_dir: Path, base: TrainConfig,
-              cells: list[Cell], *, on_cell=None, run=None) -> list[dict]:
+@dataclass(frozen=True)
+class SweepRequest:
+    """One sweep: the backbone, its grid, the data kinds with their teachers, the shared recipe, and its folder."""
+
+    model: str
+    cells: list[Cell]
+    losses: list[str]
+    data: dict[str, Path]      # kind (clean, snapshot) -> manifest
+    teachers: dict[str, Path]  # kind -> RF checkpoint
+    base: TrainConfig
+    out: Path
+    recipe: dict               # the resolved recipe, by field name (train/recipe.py)
+
+
+def parse_numbers(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise CmxError(f"'{text}' is not a comma-separated list of numbers") from exc
+
+
+def sweep_request(recipe: Path | None, given: dict, out: Path) -> SweepRequest:
+    """The sweep asked for by a recipe file and the command line's options (`given`, by field name)."""
+    values = {**SWEEP_DEFAULTS, **{k: v for k, v in resolve_recipe(SWEEP_KEYS, recipe, given).items()
+                                   if v is not None}}
+    for needed in ("data", "teacher"):
+        if values.get(needed) is None:
+            raise CmxError(f"sweep needs --{needed} (or '{needed}' in a --recipe file)")
+    losses = [v.strip() for v in values["losses"].split(",") if v.strip()]
+    cells = paper_grid(parse_numbers(values["alphas"]), parse_numbers(values["temperatures"]), losses)
+    data = {"clean": values["data"], **({"snapshot": values["snapshots"]} if values.get("snapshots") else {})}
+    teachers = {"clean": values["teacher"], "snapshot": values.get("snapshot_teacher") or values["teacher"]}
+    base = recipe_config(values)
+    return SweepRequest(model=values["model"], cells=cells, losses=losses, data=data, teachers=teachers, base=base,
+                        out=Path(out), recipe=resolved_recipe(SWEEP_KEYS, values, base))
+
+
+def run_sweep(request: SweepRequest, *, on_cell=None, run=None) -> list[dict]:
     """Train and test one student per (cell, data kind); a cell whose record exists is skipped (resume), once
-    every recorded cell is known to have been made with the same recipe."""
+    every recorded cell is known to have been made with the same recipe. The folder keeps recipe.toml."""
     from cmx_bench.evaluate.evaluation import evaluate_set
     from cmx_bench.nets.checkpoint import load_model
     from cmx_bench.nets.registry import card_for_trained, get_card
@@ -90,11 +129,14 @@ def run_sweep(backbone: str, data: dict[str, Path], teachers: dict[str, Path], o
     run = run or TrainRunOptions()
     where = {"device": run.engine.device, "dtype": PRECISIONS[run.engine.precision]} if run.engine else {}
 
+    backbone, data, teachers, out_dir, base = (request.model, request.data, request.teachers, request.out,
+                                                request.base)
     card = get_card(backbone)
     recipe = sweep_recipe(base)
     check_same_recipe(Path(out_dir) / "cells", backbone, recipe)
+    write_text_atomic(Path(out_dir) / RECIPE_FILE, recipe_text(SWEEP_KEYS, request.recipe, "cmx-bench sweep"))
     records = []
-    for cell in cells:
+    for cell in request.cells:
         for kind, location in data.items():
             record_path = Path(out_dir) / "cells" / f"{backbone}__{cell.name}__{kind}.json"
             if record_path.is_file():

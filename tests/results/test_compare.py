@@ -54,6 +54,15 @@ def test_memory_rise_over_threshold_regresses():
     assert [row.metric for row in result.regressions] == ["memory_pss_peak_mb"]
 
 
+def test_a_figure_either_side_lacks_is_not_compared():
+    # One side without an energy figure, neither scored (no --data): no energy or accuracy rows, and no error.
+    base, current = make_record(seed=1), make_record(seed=2)
+    base["energy"] = {}
+    result = compare_records([base], [current], load_thresholds())
+    assert {row.metric for row in result.rows} == {"latency_median_ms", "cpu_ms_per_inference", "memory_pss_peak_mb",
+                                                   "load_ms"}
+
+
 def test_accuracy_drop_over_threshold_regresses(cli, tmp_path):
     acc = lambda value: {"accuracy": value, "auroc": {"covid_vs_rest": 0.95}}  # noqa: E731
     base = _write(tmp_path / "base", [make_record(accuracy=acc(0.90), seed=1)])

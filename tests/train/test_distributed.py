@@ -86,7 +86,7 @@ def test_torchrun_two_ranks_writes_one_checkpoint_and_history_with_world_size_2(
         capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert sorted(p.name for p in out.iterdir()) == ["best.pth", "curves.png", "history.json", "last.pth",
-                                                      "metrics.csv"]
+                                                      "metrics.csv", "recipe.toml"]
     history = json.loads((out / "history.json").read_text())
     assert history["meta"]["engine"]["world_size"] == 2 and history["meta"]["engine"]["backend"] == "gloo"
     assert [row["epoch"] for row in history["history"]] == [1, 2]

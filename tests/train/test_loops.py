@@ -1,6 +1,7 @@
 """The loop: warmup + cosine schedule, last.pth every epoch, a resumed run that ends with the same weights, and the
 validation figure (score or loss) that picks best.pth."""
 
+import csv
 import json
 import math
 
@@ -8,7 +9,9 @@ import pytest
 import torch
 
 from cmx_bench.data.phantoms import write_phantom_folder
-from cmx_bench.train.loops import TrainRunOptions, cross_entropy_value, improves, lr_factor
+from cmx_bench.train.checkpoints import improves
+from cmx_bench.train.loops import TrainRunOptions, cross_entropy_value, lr_factor
+from cmx_bench.train.run_log import COLUMNS
 from cmx_bench.train.players import train_classifier
 from cmx_bench.train.presets import preset
 
@@ -59,7 +62,32 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(data, tmp_p
     assert history["meta"]["resumed_at_epochs"] == [3]
     lines = (tmp_path / "cut" / "metrics.csv").read_text().splitlines()
     assert lines[0].startswith("epoch,train_loss,val_score,val_loss,lr") and len(lines) == 4
-    assert (tmp_path / "cut" / "curves.png").stat().st_size > 5000
+    assert_metrics_csv_holds(tmp_path / "cut" / "metrics.csv", history["history"])
+    assert_is_a_three_panel_png(tmp_path / "cut" / "curves.png")
+
+
+def assert_metrics_csv_holds(path, history):
+    """One row per epoch, in order, with the history's values (written with repr, so they read back exactly)."""
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        assert tuple(reader.fieldnames) == COLUMNS
+        rows = list(reader)
+    assert len(rows) == len(history)
+    for row, recorded in zip(rows, history):
+        assert int(row["epoch"]) == recorded["epoch"]
+        for column in COLUMNS[1:]:
+            assert float(row[column]) == recorded[column], (recorded["epoch"], column)
+
+
+def assert_is_a_three_panel_png(path):
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        width, height = image.size
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
+    assert 3 * height <= width <= 6000 and height >= 200  # three plots side by side, at a readable size
+    assert colours is None or len(colours) > 16  # curves, axes and text, not a blank canvas
 
 
 def test_resume_from_a_folder_without_last_pth_is_one_line(data, tmp_path, cli):
@@ -76,7 +104,21 @@ def test_tensorboard_writes_events_or_names_the_missing_extra(data, tmp_path, cl
         assert code == 1 and "pip install 'cmx-bench[tensorboard]'" in err and len(err.strip().splitlines()) == 1
     else:
         assert code == 0, err
-        assert list((tmp_path / "tb" / "tensorboard").glob("events.out.tfevents.*"))
+        assert_events_hold_the_history(tmp_path / "tb")
+
+
+def assert_events_hold_the_history(run_dir):
+    """The event file holds one scalar per epoch for each tracked figure, equal to history.json's (as float32)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    assert len(list((run_dir / "tensorboard").glob("events.out.tfevents.*"))) == 1
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    history = json.loads((run_dir / "history.json").read_text())["history"]
+    for key in ("train_loss", "val_score", "val_loss", "lr", "images_per_s"):
+        scalars = events.Scalars(key)
+        assert [s.step for s in scalars] == [row["epoch"] for row in history], key
+        assert [s.value for s in scalars] == pytest.approx([row[key] for row in history], rel=1e-6), key
 
 
 def test_the_kept_epoch_is_the_higher_score_or_with_select_loss_the_lower_loss():
@@ -128,3 +170,14 @@ def test_the_hard_label_term_of_eq_2_is_chosen_on_the_command_line(data, tmp_pat
         assert kept["config"]["student_loss_at_t"] is at_t
     code, _, err = cli("train", "ms", *args, "--student-loss-at", "2", "--out", tmp_path / "bad")
     assert code == 1 and "unknown --student-loss-at '2'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_diverged_epoch_stops_the_run_in_one_line():
+    import math
+
+    from cmx_bench.errors import CmxError
+    from cmx_bench.train.loops import check_converging
+
+    check_converging({"epoch": 1, "train_loss": 0.5, "val_loss": 1.0, "val_score": 0.5})
+    with pytest.raises(CmxError, match="diverged at epoch 3: train loss is nan; start again with a lower --lr"):
+        check_converging({"epoch": 3, "train_loss": math.nan, "val_loss": 1.0, "val_score": 0.5})

@@ -8,6 +8,7 @@ from cmx_bench.data.snapshot_set import make_snapshot_set
 from cmx_bench.report.sweep_tables import arrow
 from cmx_bench.train.players import train_classifier
 from cmx_bench.train.presets import preset
+from cmx_bench.tomlcompat import tomllib
 from cmx_bench.train.sweep import paper_grid
 
 
@@ -44,6 +45,12 @@ def test_sweep_writes_cells_resumes_and_renders_tables(cli, tmp_path):
     mtimes = [c.stat().st_mtime_ns for c in cells]
     code, out, _ = cli(*args)
     assert code == 0 and [c.stat().st_mtime_ns for c in cells] == mtimes  # resumed: nothing retrained
+    # The folder's recipe.toml is the same sweep: run from it, every cell is found done.
+    kept = tomllib.loads((tmp_path / "sweep" / "recipe.toml").read_text())
+    assert kept["losses"] == "pc0.8,arcface" and kept["epochs"] == 1 and kept["model"] == "squeezenet1_1"
+    code, _, err = cli("sweep", "--recipe", tmp_path / "sweep" / "recipe.toml", "--out", tmp_path / "sweep")
+    assert code == 0, err
+    assert [c.stat().st_mtime_ns for c in cells] == mtimes
     assert record["recipe"]["augment"] == "light" and "alpha" not in record["recipe"]
     code, out, err = cli(*args, "--augment", "strong")
     assert code == 1 and "another recipe (augment light there, strong now)" in err

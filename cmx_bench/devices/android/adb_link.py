@@ -9,6 +9,8 @@ import socket
 import stat
 import struct
 import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import adbutils
@@ -17,11 +19,32 @@ from adbutils.errors import AdbError
 from cmx_bench.errors import DeviceError
 
 SYNC_CHUNK = 64 * 1024  # adb's own push uses 64 KiB DATA chunks; adbutils' 4 KiB ones run at half the speed
-ADB_FAILURES = (AdbError, OSError, EOFError)
+ADB_FAILURES = (AdbError, OSError, EOFError)  # AdbError covers AdbTimeout; OSError a reset or timed-out socket
+RERUN_ADVICE = "reconnect it and run again: finished runs are kept"
 
 
 class DeviceDisconnected(DeviceError):
     """The phone went away (cable, Wi-Fi, adb server) in the middle of something."""
+
+
+def failure_cause(exc: BaseException) -> str:
+    """The failure in a few words on one line; a bare EOFError or socket timeout has no text, so its type stands in."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+@contextmanager
+def adb_failures_as(error: type[DeviceError], what_happened: str, advice: str) -> Iterator[None]:
+    """The one place an adb or socket failure becomes a project error, so every call site reads the same way."""
+    try:
+        yield
+    except ADB_FAILURES as exc:
+        raise error(f"{what_happened} ({failure_cause(exc)}); {advice}") from exc
+
+
+def disconnect_reported(serial: str, when: str = "") -> AbstractContextManager[None]:
+    """A phone lost mid-operation: its serial, what it was doing ("while pulling x"), and that earlier runs are kept."""
+    what_happened = f"device {serial} disconnected" + (f" {when}" if when else "")
+    return adb_failures_as(DeviceDisconnected, what_happened, RERUN_ADVICE)
 
 
 def server_address() -> tuple[str, int]:
@@ -53,10 +76,8 @@ def adb_client() -> adbutils.AdbClient:
 
 
 def attached_serials(client: adbutils.AdbClient) -> list[str]:
-    try:
+    with adb_failures_as(DeviceError, "the adb server did not list devices", "restart it with 'adb kill-server'"):
         return [device.serial for device in client.device_list()]
-    except ADB_FAILURES as exc:
-        raise DeviceError(f"the adb server did not list devices ({exc}); restart it with 'adb kill-server'") from exc
 
 
 class PhoneLink:
@@ -65,18 +86,13 @@ class PhoneLink:
     def __init__(self, client: adbutils.AdbClient, serial: str):
         self.client, self.serial = client, serial
         self.device = client.device(serial)
-        try:
+        with adb_failures_as(DeviceDisconnected, f"device {serial} does not answer", "check 'adb devices'"):
             self.v2 = "shell_v2" in self.device.get_features()
-        except ADB_FAILURES as exc:
-            raise DeviceDisconnected(f"device {serial} does not answer ({exc}); check 'adb devices'") from exc
 
     def shell(self, words: list[str], check: bool = True, timeout: float = 60.0) -> str:
         line = shlex.join(str(word) for word in words)
-        try:
+        with disconnect_reported(self.serial, when=f"during '{words[0]}'"):
             result = self.device.shell2(line, timeout=timeout, v2=self.v2)
-        except ADB_FAILURES as exc:
-            raise DeviceDisconnected(f"device {self.serial} disconnected during '{words[0]}' ({exc or type(exc).__name__}); "
-                                     "reconnect it and run again: finished runs are kept") from exc
         if check and result.returncode != 0:
             first = (result.output.strip().splitlines() or ["no output"])[0][:160]
             raise DeviceError(f"'{' '.join(map(str, words[:3]))}' failed on {self.serial} (exit {result.returncode}): {first}")
@@ -85,7 +101,7 @@ class PhoneLink:
     def push(self, local: Path, remote: str, mode: int = 0o644) -> float:
         """Push one file with adb sync (64 KiB chunks); returns the seconds it took."""
         started = time.perf_counter()
-        try:
+        with disconnect_reported(self.serial, when=f"while pushing {local.name}"):
             with self.device.open_transport(timeout=None) as connection:
                 connection.send_command("sync:")
                 connection.check_okay()
@@ -102,34 +118,22 @@ class PhoneLink:
                     message = connection.read_string(length) if length else reply
                     raise DeviceError(f"push of {local.name} to {self.serial}:{remote} failed: {message}")
                 connection.read(4)
-        except ADB_FAILURES as exc:
-            raise DeviceDisconnected(f"device {self.serial} disconnected while pushing {local.name} ({exc}); "
-                                     "reconnect it and run again: finished runs are kept") from exc
         return time.perf_counter() - started
 
     def pull(self, remote: str, local: Path) -> Path:
         """Copy a phone file to the host with adb sync (RECV)."""
-        try:
+        with disconnect_reported(self.serial, when=f"while pulling {remote}"):
             self.device.sync.pull(remote, str(local))
-        except ADB_FAILURES as exc:
-            raise DeviceDisconnected(f"device {self.serial} disconnected while pulling {remote} ({exc}); reconnect it "
-                                     "and run again: finished runs are kept") from exc
         return Path(local)
 
     def read_bytes(self, words: list[str]) -> bytes | None:
         """Binary output of a command (a file read with run-as cat); None when the command fails."""
-        try:
+        with disconnect_reported(self.serial):
             result = self.device.shell2(shlex.join(words), timeout=120, encoding=None, v2=self.v2)
-        except ADB_FAILURES as exc:
-            raise DeviceDisconnected(f"device {self.serial} disconnected ({exc}); reconnect it and run again: "
-                                     "finished runs are kept") from exc
         return bytes(result.output) if result.returncode == 0 else None
 
     def read_text(self, words: list[str]) -> str | None:
         """Output of a command that may fail (a file that is not there yet): None then."""
-        try:
+        with disconnect_reported(self.serial):
             result = self.device.shell2(shlex.join(words), timeout=30, v2=self.v2)
-        except ADB_FAILURES as exc:
-            raise DeviceDisconnected(f"device {self.serial} disconnected ({exc}); reconnect it and run again: "
-                                     "finished runs are kept") from exc
         return result.output if result.returncode == 0 else None

@@ -14,7 +14,6 @@ from typing import Callable
 
 # A command gets its arguments and stdin and returns (stdout, stderr, exit code).
 Command = Callable[[list[str], bytes], tuple[bytes, bytes, int]]
-OPERATORS = {";", "&&", "||", "|", ">", ">>", "&"}
 
 
 @dataclass
