@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import threading
@@ -13,11 +14,12 @@ import torch
 
 from cmx_bench import __version__
 from cmx_bench.bench.inputs import prepare_inputs
+from cmx_bench.bench.termination import termination_deferred
 from cmx_bench.data.images import decode_all, list_images, listing_sha256
 from cmx_bench.devices.base import DeviceRun, RunSettings
 from cmx_bench.devices.profiles import paper_table5
 from cmx_bench.devices.registry import resolve_device
-from cmx_bench.errors import CmxError, ParseError
+from cmx_bench.errors import CmxError, OutputError, ParseError
 from cmx_bench.evaluate.metrics import classification_metrics
 from cmx_bench.export.formats import format_of_file, get_format
 from cmx_bench.export.lowering import WithSoftmax
@@ -48,6 +50,7 @@ class BenchOptions:
     artifacts: list[Path] = field(default_factory=list)
     data: Path | None = None
     split: str | None = None
+    skip_bad: bool = False  # leave unreadable images and bad manifest rows out (counted in each record)
     trust_pickle: bool = False
     settings: RunSettings = field(default_factory=RunSettings)
     out_dir: Path = Path("reports")
@@ -68,6 +71,30 @@ class Progress:
     def begin(self, total: int) -> None: ...
     def step(self, label: str) -> None: ...
     def advance(self) -> None: ...
+
+
+@dataclass
+class _Data:
+    """The labelled images of --data, decoded, with the listing digest that pairs runs, and what was left out."""
+    images: list | None = None
+    decoded: list | None = None
+    listing: str | None = None
+    skipped: list[str] = field(default_factory=list)
+
+
+def _read_data(options: BenchOptions) -> _Data:
+    """Decode every image up front, so that an unreadable one stops the run before anything is measured (or, with
+    --skip-bad, is left out and counted)."""
+    if not options.data:
+        return _Data()
+    skipped = [] if options.skip_bad else None
+    listed = list_images(options.data, get_card(options.models[0]).classes, split=options.split, skipped=skipped)
+    images, decoded, bad = decode_all(listed, skip_bad=options.skip_bad)
+    return _Data(images, decoded, listing_sha256(images, options.data), (skipped or []) + bad)
+
+
+# Enough of the skipped images' reasons for a record to say what was wrong, without growing with a bad data set.
+SKIPPED_SHOWN = 10
 
 
 @dataclass
@@ -117,7 +144,7 @@ def _plan(options: BenchOptions) -> list[_Plan]:
     return plans
 
 
-def _describe(record: dict, plan: _Plan, device, facts: dict, options: BenchOptions) -> None:
+def _describe(record: dict, plan: _Plan, device, facts: dict, options: BenchOptions, data: _Data) -> None:
     """The parts of a record known before anything runs, so that even a failed run says what it was."""
     settings = options.settings
     record["config"] = {
@@ -127,6 +154,8 @@ def _describe(record: dict, plan: _Plan, device, facts: dict, options: BenchOpti
         "data": str(options.data) if options.data else None, "split": options.split,
         "cmx_bench_version": __version__, "label": options.label,
     }
+    if options.data:
+        record["config"]["data_skipped"] = {"count": len(data.skipped), "first": data.skipped[:SKIPPED_SHOWN]}
     record["device"] = {"profile": device.name, **facts}
     record["model"] = {**plan.card.as_dict(), "display_name": plan.card.display_name,
                        "paper_table5_name": plan.card.paper_table5_name}
@@ -232,81 +261,127 @@ def _check_runtimes_first(plans: list[_Plan], device, runtimes: dict, options: B
                                options.settings.allow_version_skew)
 
 
+@dataclass
+class _Measuring:
+    """What every (model, format) run of one device shares: the device, its runtimes, the inputs and work folder."""
+    device: object
+    runtimes: dict
+    options: BenchOptions
+    data: _Data
+    workdir: Path
+    prepared_by_model: dict = field(default_factory=dict)
+    network_by_model: dict = field(default_factory=dict)
+
+
+def _measure(record: dict, plan: _Plan, shared: _Measuring, progress: Progress) -> None:
+    """Export (or check) the plan's artifact, run it on the device and fill the record; CmxError for a failed run."""
+    device, options, data = shared.device, shared.options, shared.data
+    label = plan.label(device.name)
+    progress.step(f"export {label}" if plan.artifact is None else f"check {label}")
+    with _EXPORT_LOCK:
+        artifact = plan.artifact or cached_artifact(plan.card, plan.model, plan.weights, plan.fmt)
+    manifest = _with_program(verify_artifact(artifact), artifact, plan.fmt.runtime)
+    runtime_check = check_artifact_runtime(label, plan.fmt.runtime, manifest, device.name, shared.runtimes,
+                                           options.settings.allow_version_skew)
+    progress.step(f"run {label}")
+    if plan.card.name not in shared.prepared_by_model:
+        shared.prepared_by_model[plan.card.name] = prepare_inputs(
+            plan.card, shared.workdir / f"inputs-{plan.card.name}", data.images, data.decoded)
+    prepared = shared.prepared_by_model[plan.card.name]
+    job = make_job(artifact=str(artifact), fmt=plan.fmt.name, runtime=plan.fmt.runtime,
+                   input_shape=plan.card.input_shape, inputs=[str(p) for p in prepared.files],
+                   warmup=options.settings.warmup, iterations=options.settings.iterations,
+                   min_duration_s=options.settings.min_duration_s, threads=options.settings.threads,
+                   return_outputs=data.images is not None,
+                   settle_s=options.settings.settle_s,
+                   profile_iterations=options.settings.profile_iterations)
+    run = device.run(artifact, prepared.files, job, options.settings, shared.workdir)
+    _fill_record(record, plan, artifact, manifest, run, prepared.description)
+    record["artifact"]["runtime_check"] = runtime_check
+    if options.settings.profile_iterations:
+        if plan.model is not None and plan.card.name not in shared.network_by_model:  # once per network
+            shared.network_by_model[plan.card.name] = {
+                **count_params_and_macs(plan.model, plan.card.input_shape),
+                "paper_params": plan.card.paper_params, "paper_macs": plan.card.paper_macs}
+        record["profile"] = _profile_block(record, plan, artifact, manifest, run,
+                                           shared.network_by_model.get(plan.card.name))
+    if data.images is not None and run.runner_result["outputs"]:
+        record["accuracy"] = _accuracy_block(plan, prepared, run.runner_result["outputs"], data.listing)
+
+
+def kept_note(records: list[dict], run_dir: Path) -> str:
+    """What a failure leaves on disk, in words that claim measured results only when some run measured something."""
+    if any(record["status"] == "ok" for record in records):
+        return f"measured results are kept in {run_dir}"
+    if records:
+        return f"nothing was measured; the failed runs are recorded in {run_dir}"
+    return "nothing was measured"
+
+
+def _keep(record: dict, run_dir: Path, records: list[dict]) -> None:
+    """Write the record at once; a SIGTERM meanwhile waits until it is on disk."""
+    try:
+        with termination_deferred():
+            write_record(run_dir, record)
+            records.append(record)  # before a deferred SIGTERM takes effect, so that the partial report has it
+    except OutputError as exc:  # a full disk: the records written before this one stay
+        raise OutputError(f"{exc}; {kept_note(records, run_dir)}" if records else str(exc)) from exc
+
+
+def _report(records: list[dict], run_dir: Path, title: str) -> dict:
+    """The run's report, whole or not at all; a SIGTERM meanwhile waits until it is on disk."""
+    try:
+        with termination_deferred():
+            return write_report(records, run_dir, title=title)
+    except OutputError as exc:
+        raise OutputError(f"{exc}; the report was not written, {kept_note(records, run_dir)}") from exc
+
+
 def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> BenchOutcome:
     device = resolve_device(options.device, options.settings)
-    out_root = ensure_writable_folder(options.out_dir)
-    images = list_images(options.data, get_card(options.models[0]).classes, split=options.split) if options.data else None
-    # Decode every image up front, so that an unreadable one stops the run before anything is measured.
-    decoded = decode_all(images)[1] if images else None
-    listing = listing_sha256(images, options.data) if images else None
+    data = _read_data(options)
     plans = _plan(options)
     runtimes = device.runtimes(options.settings)
     _check_runtimes_first(plans, device, runtimes, options)
+    facts = device.facts()
+    # Made only now that every input has passed its checks, so that refused input leaves no empty folder behind.
+    out_root = ensure_writable_folder(options.out_dir)
     run_id = new_run_id()
     run_dir = out_root / run_id
+    title = f"cmx-bench run {run_id} on {device.name}"
     records, failures = [], []
-    facts = device.facts()
     progress.begin(len(plans))
-    workdir = Path(tempfile.mkdtemp(prefix="cmx-bench-"))
-    prepared_by_model, network_by_model = {}, {}
+    shared = _Measuring(device, runtimes, options, data, Path(tempfile.mkdtemp(prefix="cmx-bench-")))
     try:
         for plan in plans:
-            label = plan.label(device.name)
             record = new_record(run_id)
-            _describe(record, plan, device, facts, options)
+            _describe(record, plan, device, facts, options, data)
             try:
-                progress.step(f"export {label}" if plan.artifact is None else f"check {label}")
-                with _EXPORT_LOCK:
-                    artifact = plan.artifact or cached_artifact(plan.card, plan.model, plan.weights, plan.fmt)
-                manifest = _with_program(verify_artifact(artifact), artifact, plan.fmt.runtime)
-                runtime_check = check_artifact_runtime(label, plan.fmt.runtime, manifest, device.name, runtimes,
-                                                       options.settings.allow_version_skew)
-                progress.step(f"run {label}")
-                if plan.card.name not in prepared_by_model:
-                    prepared_by_model[plan.card.name] = prepare_inputs(
-                        plan.card, workdir / f"inputs-{plan.card.name}", images, decoded)
-                prepared = prepared_by_model[plan.card.name]
-                job = make_job(artifact=str(artifact), fmt=plan.fmt.name, runtime=plan.fmt.runtime,
-                               input_shape=plan.card.input_shape, inputs=[str(p) for p in prepared.files],
-                               warmup=options.settings.warmup, iterations=options.settings.iterations,
-                               min_duration_s=options.settings.min_duration_s, threads=options.settings.threads,
-                               return_outputs=images is not None,
-                               settle_s=options.settings.settle_s,
-                               profile_iterations=options.settings.profile_iterations)
-                run = device.run(artifact, prepared.files, job, options.settings, workdir)
-                _fill_record(record, plan, artifact, manifest, run, prepared.description)
-                record["artifact"]["runtime_check"] = runtime_check
-                if options.settings.profile_iterations:
-                    if plan.model is not None and plan.card.name not in network_by_model:  # once per network
-                        network_by_model[plan.card.name] = {
-                            **count_params_and_macs(plan.model, plan.card.input_shape),
-                            "paper_params": plan.card.paper_params, "paper_macs": plan.card.paper_macs}
-                    record["profile"] = _profile_block(record, plan, artifact, manifest, run,
-                                                       network_by_model.get(plan.card.name))
-                if images is not None and run.runner_result["outputs"]:
-                    record["accuracy"] = _accuracy_block(plan, prepared, run.runner_result["outputs"], listing)
+                _measure(record, plan, shared, progress)
             except CmxError as exc:
                 record["status"] = "error"
                 record["errors"].append(str(exc))
-            write_record(run_dir, record)
-            records.append(record)
+            _keep(record, run_dir, records)
             if record["status"] == "error":
-                failures.append(f"{label}: {record['errors'][0]}")
+                failures.append(f"{plan.label(device.name)}: {record['errors'][0]}")
             progress.advance()
+    except BaseException:
+        if records:  # Ctrl-C, SIGTERM or a failure: the report covers what was measured
+            with contextlib.suppress(OutputError):  # the failure in flight is the one to tell
+                _report(records, run_dir, title)
+        raise
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-        if records:  # also on Ctrl-C: the report covers what was measured
-            report_paths = write_report(records, run_dir, title=f"cmx-bench run {run_id} on {device.name}")
-    outcome = BenchOutcome(run_dir, records, report_paths)
+        shutil.rmtree(shared.workdir, ignore_errors=True)
+    outcome = BenchOutcome(run_dir, records, _report(records, run_dir, title) if records else {})
     if failures:
         raise BenchFailed(outcome, failures)
     return outcome
 
 
 class BenchFailed(CmxError):
-    """Some runs failed after others were measured; the outcome (records, report) is on disk."""
+    """Some runs failed (perhaps all); the outcome (records, report) is on disk."""
 
     def __init__(self, outcome: BenchOutcome, failures: list[str]):
         super().__init__(f"{len(failures)} of {len(outcome.records)} runs failed ({failures[0]}); "
-                         f"measured results are kept in {outcome.run_dir}")
+                         f"{kept_note(outcome.records, outcome.run_dir)}")
         self.outcome = outcome

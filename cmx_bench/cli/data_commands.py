@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from cmx_bench.cli.options import SkipBad
 from cmx_bench.cli.render import console
 
 app = typer.Typer(help="Data sets: manifests and patient splits, snapshot twins, synthetic phantoms.",
@@ -23,6 +24,7 @@ def prepare(
     seed: int = typer.Option(0, "--seed", help="Seed of the patient split."),
     split: str = typer.Option("7:1:2", "--split", metavar="TRAIN:VAL:TEST",
                               help="Share of each class's images in each part (the paper's 7:1:2)."),
+    skip_bad: SkipBad = False,
 ):
     """Build a 3-class manifest with a stratified patient-level split, 7:1:2 by default (no patient in two parts)."""
     from cmx_bench.data.images import list_images
@@ -30,11 +32,14 @@ def prepare(
     from cmx_bench.data.split import parse_split_ratio
 
     fractions = parse_split_ratio(split)
-    existing = list_images(manifest, ("covid", "normal", "pneumonia")) if manifest else None
+    skipped: list[str] | None = [] if skip_bad else None
+    existing = list_images(manifest, ("covid", "normal", "pneumonia"), skipped=skipped) if manifest else None
     counts = prepare_manifest(out, covid_chestxray=covid_chestxray, kermany=kermany, rsna=rsna, existing=existing,
                               fractions=fractions, seed=seed)
     for split, per_class in counts.items():
         console.print(f"{split:5s} " + "  ".join(f"{label} {n}" for label, n in per_class.items()))
+    if skipped:
+        console.print(f"[yellow]skipped {len(skipped)} bad row(s)[/]: {skipped[0]}")
     console.print(f"manifest: {out}")
 
 

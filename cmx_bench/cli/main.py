@@ -11,7 +11,9 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
-from cmx_bench.cli.render import RichProgress, console, error_console, frame_table, honour_columns
+from cmx_bench.cli.options import SkipBad, TrustPickle
+from cmx_bench.cli.render import (RichProgress, console, error_console, errors_exit_with, frame_table,
+                                  honour_columns, print_error)
 
 app = typer.Typer(help="Train, export and benchmark COVID-MobileXpert networks on phones and on the host.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -27,8 +29,9 @@ def run(
     weights: Optional[list[str]] = typer.Option(None, "--weights", "-w", help="Checkpoint: PATH or MODEL=PATH."),
     artifact: Optional[list[Path]] = typer.Option(None, "--artifact", help="Run exported artifact(s) instead."),
     data: Optional[Path] = typer.Option(None, "--data", help="Class folders or manifest CSV: adds accuracy and AUROC."),
+    skip_bad: SkipBad = False,
     split: Optional[str] = typer.Option(None, "--split", help="Only this split of a manifest (e.g. test)."),
-    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Allow whole-model pickles (runs their code)."),
+    trust_pickle: TrustPickle = False,
     iters: int = typer.Option(50, "--iters", min=1, help="Minimum number of timed inferences."),
     warmup: int = typer.Option(5, "--warmup", min=0, help="Untimed inferences before timing."),
     min_duration: float = typer.Option(2.0, "--min-duration", min=0.0, help="Minimum seconds of timed inferences."),
@@ -61,7 +64,7 @@ def run(
     options = BenchOptions(
         device=devices[0], models=models, formats=list(fmt or ["pte"]), weights=parse_weights(weights or [], models),
         artifacts=list(artifact or []), data=data, split=split, trust_pickle=trust_pickle, out_dir=out, seed=seed,
-        label=label,
+        label=label, skip_bad=skip_bad,
         settings=RunSettings(warmup=warmup, iterations=iters, min_duration_s=min_duration, threads=threads,
                              sample_period_s=sample_period, sampling=not no_sampling, timeout_s=timeout, force=force,
                              apk=apk, cooldown_max_s=cooldown_max, min_battery_pct=min_battery, device_dir=device_dir,
@@ -92,6 +95,9 @@ def _run_on_devices(options, devices: list[str]) -> None:
 
 def _print_outcome(outcome, device: str) -> None:
     _print_table5(outcome.records, f"Table 5 view: {device}")
+    skipped = (outcome.records[0]["config"].get("data_skipped") or {}) if outcome.records else {}
+    if skipped.get("count"):
+        console.print(f"[yellow]skipped {skipped['count']} bad input(s)[/]: {skipped['first'][0]}")
     console.print(f"Report: {outcome.report_paths['markdown']}  (HTML: {outcome.report_paths['html']})")
 
 
@@ -99,12 +105,13 @@ def _print_table5(records: list[dict], title: str) -> None:
     """The terminal Table 5 view, then what its figures mean: weights, energy method, column legend."""
     from cmx_bench.report.provenance import random_weights_note
     from cmx_bench.report.table5 import TERMINAL_DROP_ORDER, table5_frame, terminal_frame
+    from cmx_bench.results.metrics import energy_method, energy_per_inference_mj
 
     console.print(frame_table(terminal_frame(table5_frame(records)), title, TERMINAL_DROP_ORDER))
     note = random_weights_note(records)
     if note:
         console.print(f"[yellow]Weights: {note}", soft_wrap=True)
-    methods = sorted({r["energy"].get("method") for r in records if r["energy"].get("energy_per_inference_mj")})
+    methods = sorted({energy_method(r) or "unknown" for r in records if energy_per_inference_mj(r)})
     if methods:
         console.print(f"mJ/inf: energy per inference, method {', '.join(methods)} (see the report notes).")
     console.print("ms: median latency (! unstable: robust CV > 0.10 or median CI > +/-5%); rCV: robust CV; "
@@ -144,7 +151,7 @@ def export(
     model: str = typer.Option(..., "--model", "-m", help="Network name (see 'cmx-bench models')."),
     fmt: Optional[list[str]] = typer.Option(None, "--format", "-f", help="pte, pte-int8, ptl (repeatable); default all."),
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Checkpoint; random init when omitted."),
-    trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Allow whole-model pickles (runs their code)."),
+    trust_pickle: TrustPickle = False,
     calibration: Optional[Path] = typer.Option(None, "--calibration", help="Images for int8 calibration."),
     out: Path = typer.Option(Path("models/.cache/exported"), "--out", "-o", help="Folder for artifacts."),
     int8_max_delta: float = typer.Option(0.15, "--int8-max-delta", help="int8 parity: largest |delta prob| allowed."),
@@ -289,7 +296,6 @@ def compare(
     if is_evaluation_folder(base):
         _compare_evaluations(base, current, threshold or [], thresholds_file, markdown, gab_json)
         return
-    from cmx_bench.errors import CmxError
     from cmx_bench.fileio import write_json_atomic, write_text_atomic
     from cmx_bench.report.comparison import (TERMINAL_DROP_ORDER, comparison_markdown, github_action_benchmark,
                                              operator_frame, terminal_comparison_frame)
@@ -297,20 +303,17 @@ def compare(
     from cmx_bench.results.store import load_records
     from cmx_bench.results.thresholds import load_thresholds
 
-    try:
+    with errors_exit_with(2):
         metrics = load_thresholds(thresholds_file, threshold or [])
         result = compare_records(load_records([base]), load_records(current), metrics, allow_mismatch=allow_mismatch)
-    except CmxError as exc:
-        # escape: messages name paths and extras such as 'cmx-bench[tensorboard]', which rich would read as markup
-        error_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
     rows = result.as_dicts()
     differences = [d.describe() for d in result.configuration_differences]
-    if markdown:
-        write_text_atomic(markdown, comparison_markdown(rows, result.only_in_base, result.only_in_current, differences,
-                                                        result.operators))
-    if gab_json:
-        write_json_atomic(gab_json, github_action_benchmark(rows))
+    with errors_exit_with(2):  # an unwritable summary is bad input too: exit 1 would read as a regression
+        if markdown:
+            write_text_atomic(markdown, comparison_markdown(rows, result.only_in_base, result.only_in_current,
+                                                            differences, result.operators))
+        if gab_json:
+            write_json_atomic(gab_json, github_action_benchmark(rows))
     if rows:
         console.print(frame_table(terminal_comparison_frame(rows), "Comparison", TERMINAL_DROP_ORDER))
     for title, keys in (("only in base", result.only_in_base), ("only in current", result.only_in_current)):
@@ -322,7 +325,7 @@ def compare(
     for text in differences:
         console.print(f"[yellow]configuration differs:[/] {text}", highlight=False, soft_wrap=True)
     if not rows:
-        error_console.print("[red]error:[/] no run matches between base and current (device, model, format)")
+        print_error("no run matches between base and current (device, model, format)")
         raise typer.Exit(2)
     if result.regressions:
         console.print(f"[red]{len(result.regressions)} regression(s)[/]")
@@ -338,16 +341,14 @@ def _compare_evaluations(base: Path, current: list[Path], threshold: list[str], 
     from cmx_bench.results.evaluation_compare import compare_evaluations
     from cmx_bench.results.thresholds import load_thresholds
 
-    try:
+    with errors_exit_with(2):
         if len(current) != 1 or gab_json is not None:
             raise CmxError(f"{base} is an evaluation folder: compare it with one other evaluation folder "
                            "(--gab-json applies to run records)")
         rows, unpaired = compare_evaluations(base, current[0], load_thresholds(thresholds_file, threshold))
-    except CmxError as exc:
-        error_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
     if markdown:
-        write_text_atomic(markdown, evaluation_comparison_markdown(rows, unpaired, str(base), str(current[0])))
+        with errors_exit_with(2):
+            write_text_atomic(markdown, evaluation_comparison_markdown(rows, unpaired, str(base), str(current[0])))
     console.print(frame_table(evaluation_comparison_frame(rows), "Paired comparison of two evaluations",
                               ("Threshold", "Images", "Test", "Paired images")))
     for reason in unpaired:
@@ -398,7 +399,19 @@ def baseline_show(
     _print_table5(loaded, f"baseline {name}")
 
 
+def _interrupted_exit() -> None:
+    """The words and exit status of an interrupted command: 143 after SIGTERM (128 + 15), 130 after Ctrl-C."""
+    from cmx_bench.bench.termination import was_terminated
+
+    by = "SIGTERM" if was_terminated() else "Ctrl-C"
+    error_console.print(f"[red]interrupted[/] ({by}): whatever was measured before it is on disk")
+    sys.exit(143 if was_terminated() else 130)
+
+
 def main() -> None:
+    import signal
+
+    from cmx_bench.bench.termination import forget_termination, on_sigterm, was_terminated
     from cmx_bench.errors import CmxError
 
     warnings.filterwarnings("ignore")
@@ -407,19 +420,23 @@ def main() -> None:
     logging.getLogger("torch").setLevel(logging.ERROR)
     logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
     honour_columns()
+    forget_termination()
+    # SIGTERM (a CI runner's or a device lab's timeout) takes Ctrl-C's path (bench/termination.py): the runner
+    # stopped, records and report kept, work folders removed, the phone restored; what is being written finishes.
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         app()
     except CmxError as exc:
-        # escape: messages name paths and extras such as 'cmx-bench[tensorboard]', which rich would read as markup
-        error_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+        print_error(str(exc))
+        sys.exit(143 if was_terminated() else 1)
     except KeyboardInterrupt:
-        error_console.print("[red]interrupted[/]: results measured so far are on disk")
-        sys.exit(130)
+        _interrupted_exit()
     except SystemExit as exc:
-        if exc.code == 130:  # Typer turns Ctrl-C into Exit(130) without a word
-            error_console.print("[red]interrupted[/]: results measured so far are on disk")
+        if exc.code == 130 or was_terminated():  # Typer turns Ctrl-C into Exit(130); train ends its loop and exits 0
+            _interrupted_exit()
         raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,10 @@ Accelerator = Annotated[str, typer.Option("--accelerator", help="auto (CUDA, els
 Precision = Annotated[str, typer.Option("--precision", help="fp32, bf16 or fp16 (CUDA/MPS), through torch.autocast.")]
 Workers = Annotated[Optional[int], typer.Option("--workers", min=0, help="DataLoader worker processes "
                                                                          "(default min(4, CPUs)).")]
+SkipBad = Annotated[bool, typer.Option("--skip-bad", help="Leave out unreadable images and bad manifest rows "
+                                                         "(counted) instead of stopping.")]
+TrustPickle = Annotated[bool, typer.Option("--trust-pickle", help="Allow whole-model pickles (loading runs their "
+                                                                  "code).")]
 RecipeFile = Annotated[Optional[Path], typer.Option("--recipe", help="A TOML file of this command's options "
                                                                      "(keys as the options, without '--'); the "
                                                                      "command line overrides it. A run folder's "

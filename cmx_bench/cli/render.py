@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pandas as pd
+import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from cmx_bench.errors import CmxError
 from cmx_bench.report.table5 import format_cell
 
 console = Console()
 error_console = Console(stderr=True)
+
+
+def print_error(message: str) -> None:
+    """The one way a command reports a failure: 'error:' and the message's one line, on stderr."""
+    # escape: messages name paths and extras such as 'cmx-bench[tensorboard]', which rich would read as markup
+    error_console.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def errors_exit_with(code: int):
+    """A project error inside the block is printed and ends the command with `code` (compare: 2, as its 1 means
+    a regression), instead of the usual 1."""
+    try:
+        yield
+    except CmxError as exc:
+        print_error(str(exc))
+        raise typer.Exit(code) from None
 
 
 def honour_columns() -> None:

@@ -9,8 +9,8 @@ import typer
 
 from cmx_bench.cli.options import (Accelerator, Alpha, Augment, Balance, BatchSize, BnRefresh, Ema, Epochs,
                                    InputSize, LearningRate, Loss, Margin, Optimizer, Precision, Preset, RecipeFile,
-                                   Schedule, Seed, Select, Snapshots, Student, StudentLossAt, Temperature,
-                                   WarmupEpochs, WeightDecay, Workers, loader_workers)
+                                   Schedule, Seed, Select, SkipBad, Snapshots, Student, StudentLossAt, Temperature,
+                                   TrustPickle, WarmupEpochs, WeightDecay, Workers, loader_workers)
 from cmx_bench.cli.render import console
 
 
@@ -99,7 +99,8 @@ def train(
     precision: Precision = "fp32",
     sync_bn: bool = typer.Option(False, "--sync-bn", help="Under torchrun on CUDA: SyncBatchNorm across ranks."),
     tensorboard: bool = typer.Option(False, "--tensorboard", help="Also write TensorBoard events (needs tensorboard)."),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave out bad images and rows (counted) instead of stopping."),
+    skip_bad: SkipBad = False,
+    trust_pickle: TrustPickle = False,
 ):
     """Train a player: AP (multi-label), RF (from --init AP) or MS (Eq. 2 from --teacher); keeps the best validation
     checkpoint and the resolved recipe. Under torchrun, each rank trains on its share of every batch (DDP)."""
@@ -109,7 +110,7 @@ def train(
     from cmx_bench.train.service import train_request, train_player
 
     given = {field: value for field, value in locals().items() if field in TRAIN_KEYS}
-    request, config = train_request(player, recipe, given, out=out, resume=resume)
+    request, config = train_request(player, recipe, given, out=out, resume=resume, trust_pickle=trust_pickle)
     engine = start_engine(accelerator, precision, sync_bn=request.sync_bn)
     progress = TrainingProgress(f"train {request.model_name}", enabled=engine.is_main)
     run = TrainRunOptions(engine=engine, workers=loader_workers(workers), resume=resume is not None,
@@ -150,7 +151,8 @@ def evaluate(
     out: Path = typer.Option(Path("runs/eval"), "--out", "-o",
                              help="A new folder: an evaluation is never overwritten."),
     gradcam: int = typer.Option(4, "--gradcam", min=0, help="COVID images to explain with Grad-CAM (0: none)."),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave out bad images and rows (counted) instead of stopping."),
+    skip_bad: SkipBad = False,
+    trust_pickle: TrustPickle = False,
     accelerator: Accelerator = "auto",
     precision: Precision = "fp32",
     workers: Workers = None,
@@ -168,7 +170,7 @@ def evaluate(
         results = evaluate_checkpoint(model, weights, data, out, split=None if split == "all" else split,
                                       snapshots=snapshots, gradcam_images=gradcam, skip_bad=skip_bad,
                                       device=engine.device, dtype=PRECISIONS[precision],
-                                      workers=loader_workers(workers))
+                                      workers=loader_workers(workers), trust_pickle=trust_pickle)
     rows = []
     for name, metrics in results["sets"].items():
         rows.append({"Set": name, "Images": metrics["images"], "Accuracy": metrics["accuracy"],

@@ -74,6 +74,11 @@ def _follow_phases(stream, sampler: HostProcessSampler) -> None:
     stream.close()
 
 
+def _stop(process: subprocess.Popen) -> None:
+    process.kill()
+    process.wait()
+
+
 class LocalDevice(Device):
     def __init__(self, profile: dict):
         self.profile = profile
@@ -112,10 +117,14 @@ class LocalDevice(Device):
             try:
                 process.wait(timeout=settings.timeout_s)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                _stop(process)
                 raise RunnerError(f"host runner did not finish within {settings.timeout_s:.0f} s; raise --timeout "
                                   "or lower --iters / --min-duration")
+            except BaseException:
+                # Ctrl-C reaches the runner too (one process group); SIGTERM, or an interrupt raised in a fleet
+                # worker, reaches only this process: the runner must not outlive its work folder.
+                _stop(process)
+                raise
             finally:
                 series = sampler.stop() if settings.sampling else sampler.series
                 listener.join(timeout=5)

@@ -53,7 +53,7 @@ def _load_failure_reason(message: str) -> str:
 def _load_object(path: Path, trust_pickle: bool):
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist; pass an existing file to --weights")
+        raise CheckpointError(f"checkpoint {path} does not exist; pass an existing checkpoint file")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError or EOFError depending on the damage

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
+import os
+import secrets
+import shutil
 from pathlib import Path
 
 import pandas as pd
 
-from cmx_bench.fileio import write_bytes_atomic, write_text_atomic
+from cmx_bench.errors import OutputError
+from cmx_bench.fileio import write_bytes_atomic
 from cmx_bench.report import plots, time_breakdown
 from cmx_bench.measure.stats import CI_UNSTABLE, CV_UNSTABLE
 from cmx_bench.report.provenance import random_weights_note
 from cmx_bench.report.table5 import display_frame, format_cell, run_label, table5_frame, table5_wide
+from cmx_bench.results.metrics import energy_method, latency_unstable
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -37,7 +43,7 @@ def _notes(records: list[dict]) -> list[str]:
     runs = {run_label(r): r for r in records}
     if len(runs) > 1:
         notes.append("Run column: " + "; ".join(f"`{label}` = run {r['run_id']}" for label, r in sorted(runs.items())))
-    methods = {r["energy"].get("method"): r["energy"].get("note") for r in records if r["energy"]}
+    methods = {energy_method(r): r["energy"].get("note") for r in records if energy_method(r) is not None}
     notes += [f"Energy method `{m}`: {n}" for m, n in methods.items()]
     rules = {r["config"]["device"]: r["energy"].get("energy_class_rule") for r in records
              if r["energy"].get("energy_class_rule")}
@@ -51,15 +57,24 @@ def _notes(records: list[dict]) -> list[str]:
                  "runner's total is Python plus torch, so it is kept in table5.csv only.")
     notes += [f"{r['config']['model']} {r['config']['format']} on {r['config']['device']}: latency unstable "
               f"({', '.join(r['latency']['stats']['unstable_reasons'])})"
-              for r in records if (r["latency"].get("stats") or {}).get("unstable")]
+              for r in records if latency_unstable(r)]
     notes += [f"{r['config']['model']} {r['config']['format']} on {r['config']['device']} ran with --allow-version-skew: "
               f"{r['artifact']['runtime_check']['problem']}"
               for r in records if (r["artifact"].get("runtime_check") or {}).get("skew_allowed")]
     notes += [f"{r['config']['model']} {r['config']['format']} on {r['config']['device']} failed: {'; '.join(r['errors'])}"
               for r in records if r["status"] == "error"]
+    notes += _skipped_notes(records)
     notes.append("Columns marked (paper) are the paper's Table 5 values (PyTorch Mobile, 2020), shown for reference; "
                  "they were not measured here.")
     return notes
+
+
+def _skipped_notes(records: list[dict]) -> list[str]:
+    """One note per run that left images out of --data (--skip-bad): how many, and the first reason."""
+    skipped = {r["run_id"]: r["config"]["data_skipped"] for r in records
+               if (r["config"].get("data_skipped") or {}).get("count")}
+    return [f"Run {run_id}: {left['count']} image(s) of the data left out as unreadable (--skip-bad); first: "
+            f"{left['first'][0]}" for run_id, left in skipped.items()]
 
 
 def _time_section(records: list[dict]) -> dict | None:
@@ -87,7 +102,7 @@ def _time_section_html(section: dict | None) -> str:
 
 
 def write_report(records: list[dict], out_dir: Path, title: str = "cmx-bench report") -> dict[str, Path]:
-    """Write the report files into out_dir and return their paths."""
+    """Write the report files into out_dir, whole or not at all, and return their paths."""
     out_dir = Path(out_dir)
     frame = table5_frame(records)
     shown = display_frame(frame)
@@ -102,21 +117,22 @@ def write_report(records: list[dict], out_dir: Path, title: str = "cmx-bench rep
     notes = _notes(records) + time_breakdown.profile_notes(records)
     time_section = _time_section(records)
 
-    paths = {"csv": write_text_atomic(out_dir / "table5.csv", frame.to_csv(index=False))}
+    # Figures first: whoever sees report.md appear finds the files it links to.
+    files = {name.lower().replace(" ", "_") + ".png": png for name, png in figures.items()}
     wide = table5_wide(frame)
     markdown = [f"# {title}", "", "## Table 5 view (networks by devices)", "", markdown_table(wide), "",
                 "## All runs", "", markdown_table(shown), "", "## Notes", ""]
     markdown += [f"- {n}" for n in notes] + [""]
-    for name, png in figures.items():
+    for name in figures:
         file_name = name.lower().replace(" ", "_") + ".png"
-        write_bytes_atomic(out_dir / file_name, png)
         markdown += [f"## {name}", "", f"![{name}]({file_name})", ""]
     if time_section:
-        write_bytes_atomic(out_dir / "where_the_time_goes.png", time_section["figure"])
+        files["where_the_time_goes.png"] = time_section["figure"]
         markdown += ["## Where the time goes", "", "![Where the time goes](where_the_time_goes.png)", ""]
         for heading, table in time_section["tables"]:
             markdown += [f"### {heading}", "", markdown_table(table), ""]
-    paths["markdown"] = write_text_atomic(out_dir / "report.md", "\n".join(markdown))
+    files["table5.csv"] = frame.to_csv(index=False).encode("utf-8")
+    files["report.md"] = "\n".join(markdown).encode("utf-8")
 
     images = "".join(f"<h2>{html.escape(name)}</h2><img alt='{html.escape(name)}' "
                      f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>" for name, png in figures.items())
@@ -128,5 +144,44 @@ def write_report(records: list[dict], out_dir: Path, title: str = "cmx-bench rep
             f"<h2>All runs</h2>{html_table(shown)}"
             "<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>"
             f"{images}{_time_section_html(time_section)}</body></html>")
-    paths["html"] = write_text_atomic(out_dir / "report.html", page)
-    return paths
+    files["report.html"] = page.encode("utf-8")
+    written = write_files_whole(out_dir, files)
+    return {"csv": written["table5.csv"], "markdown": written["report.md"], "html": written["report.html"]}
+
+
+def write_files_whole(folder: Path, files: dict[str, bytes]) -> dict[str, Path]:
+    """Every file first into a hidden staging folder inside `folder`, then each renamed into place: a full disk, or an
+    interrupt, leaves no file of this set (and no folder this call made)."""
+    folder = Path(folder)
+    made_folder = not folder.exists()
+    staging = folder / f".staged-{secrets.token_hex(4)}"  # the files keep their names: an error names the file
+    placed = []
+    try:
+        for name, data in files.items():
+            write_bytes_atomic(staging / name, data)
+        for name in files:
+            _rename(staging / name, folder / name)
+            placed.append(folder / name)  # removed too, should a later rename fail
+        staging.rmdir()
+    except BaseException:
+        _discard(staging, placed, folder if made_folder else None)
+        raise
+    return {name: folder / name for name in files}
+
+
+def _rename(source: Path, target: Path) -> None:
+    try:
+        os.replace(source, target)
+    except OSError as exc:
+        raise OutputError(f"cannot put {target} in place ({exc.strerror}); check that folder or choose another "
+                          "output folder") from exc
+
+
+def _discard(staging: Path, placed: list[Path], made_folder: Path | None) -> None:
+    """Remove what one attempt wrote, then the folder it made if that is now empty."""
+    shutil.rmtree(staging, ignore_errors=True)
+    for path in placed:
+        path.unlink(missing_ok=True)
+    if made_folder is not None:
+        with contextlib.suppress(OSError):  # not empty: it holds what another writer put there
+            made_folder.rmdir()

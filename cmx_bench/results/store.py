@@ -28,15 +28,17 @@ def record_filename(record: dict) -> str:
 
 
 def write_record(run_dir: Path, record: dict) -> Path:
-    validate_record(record, f"record {record.get('record_id')}")
+    # A record the bench built wrong (a NaN latency, a figure of the wrong type) is its bug, not the user's.
+    validate_record(record, f"record {record.get('record_id')}", remedy="this is a cmx-bench bug, please report it")
     return write_json_atomic(Path(run_dir) / "records" / record_filename(record), record, overwrite=False)
 
 
 def load_record_file(path: Path) -> dict:
     try:
         record = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise RecordError(f"record {path} cannot be read as JSON ({exc}); remove or replace it") from exc
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: a document nested thousands deep
+        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise RecordError(f"record {path} cannot be read as JSON ({reason}); remove or replace it") from exc
     return validate_record(migrate(record, f"record {path}"), f"record {path}")
 
 

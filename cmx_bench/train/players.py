@@ -122,7 +122,8 @@ def imagenet_init(builder: str, model: torch.nn.Module) -> int:
 DENSENET_TRUNKS = ("densenet121", "ap_densenet121")  # networks whose features.* are torchvision's DenseNet-121
 
 
-def _initialise(model_name: str, model, init: str | None, card, *, resume: bool = False) -> dict:
+def _initialise(model_name: str, model, init: str | None, card, *, resume: bool = False,
+                trust_pickle: bool = False) -> dict:
     """Load --init into `model` (ImageNet, an AP checkpoint into the RF network, or a checkpoint of the same
     network) and return what was loaded, for the run's meta; nothing when resuming, as last.pth holds the weights."""
     if resume:
@@ -134,23 +135,23 @@ def _initialise(model_name: str, model, init: str | None, card, *, resume: bool 
         loaded = imagenet_init("densenet121" if densenet else card.torchvision_builder,
                                _densenet_trunk(model) if densenet else model)
         return {"init": "imagenet", "imagenet_tensors": loaded}
-    return _load_init_checkpoint(model_name, model, init, card)
+    return _load_init_checkpoint(model_name, model, init, card, trust_pickle)
 
 
-def _load_init_checkpoint(model_name: str, model, init: str, card) -> dict:
+def _load_init_checkpoint(model_name: str, model, init: str, card, trust_pickle: bool = False) -> dict:
     if model_name == "ap_densenet121":
-        model.load_state_dict(read_state_dict(init))
+        model.load_state_dict(read_state_dict(init, trust_pickle=trust_pickle))
         return {"init": str(init)}
     if model_name == "densenet121":
         # An AP checkpoint: transfer trunk, shared FC and pneumonia head (Section 3.3).
         ap = ap_network()
         try:
-            ap.load_state_dict(read_state_dict(init), strict=True)
+            ap.load_state_dict(read_state_dict(init, trust_pickle=trust_pickle), strict=True)
         except RuntimeError as exc:
             raise CheckpointError(f"--init {init} is not an AP network checkpoint (train one with 'cmx-bench "
                                   "train ap')") from exc
         return {"init": f"AP {init}", "transferred": len(transfer_ap_to_rf(ap, model))}
-    loaded, _ = load_model(card, init)
+    loaded, _ = load_model(card, init, trust_pickle=trust_pickle)
     model.load_state_dict(loaded.state_dict())
     return {"init": str(init)}
 
@@ -165,18 +166,20 @@ def _densenet_trunk(network):
 
 def train_classifier(model_name: str, data: Path, out_dir: Path, config: TrainConfig, *, teacher: Path | None = None,
                      init: str | None = None, skip_bad: bool = False, cache: Path | None = None,
-                     snapshots: Path | None = None, run: TrainRunOptions | None = None) -> dict:
+                     snapshots: Path | None = None, run: TrainRunOptions | None = None,
+                     trust_pickle: bool = False) -> dict:
     """`train rf` (model densenet121) and `train ms` (a student, with --teacher for Eq. 2 distillation)."""
     card = get_card(model_name)
     split = load_split_data(data, config, card, skip_bad=skip_bad, cache=cache, snapshots=snapshots)
     torch.manual_seed(config.seed)
     model = build_model(card)
-    init_facts = _initialise(model_name, model, init, card, resume=bool(run and run.resume))
+    init_facts = _initialise(model_name, model, init, card, resume=bool(run and run.resume),
+                             trust_pickle=trust_pickle)
     if config.loss == "arcface":
         use_cosine_heads(model, config.arcface_scale)
     teacher_model = None
     if teacher is not None:
-        teacher_model, _ = load_model(get_card("densenet121"), teacher)
+        teacher_model, _ = load_model(get_card("densenet121"), teacher, trust_pickle=trust_pickle)
     meta = {"player": "rf" if model_name == "densenet121" else "ms", "model": model_name, "classes": list(CLASSES),
             "head": "cosine" if config.loss == "arcface" else "linear", "arcface_scale": config.arcface_scale,
             "input_size": config.input_size, "data": str(data), "teacher": str(teacher) if teacher else None,
@@ -207,7 +210,7 @@ def multilabel_bce_value(logits: torch.Tensor, targets: torch.Tensor) -> float:
 
 
 def train_ap(data: Path, out_dir: Path, config: TrainConfig, *, init: str | None = None,
-             run: TrainRunOptions | None = None) -> dict:
+             run: TrainRunOptions | None = None, trust_pickle: bool = False) -> dict:
     """Pre-train the AP network on ChestX-ray14 (8 ChestX-ray8 diseases, multi-label BCE), split by patient."""
     from cmx_bench.data.chestxray14 import DISEASES, read_chestxray14
 
@@ -224,7 +227,8 @@ def train_ap(data: Path, out_dir: Path, config: TrainConfig, *, init: str | None
             for name in ("train", "val")}
     torch.manual_seed(config.seed)
     model = ap_network()
-    init_facts = _initialise("ap_densenet121", model, init, card, resume=bool(run and run.resume))
+    init_facts = _initialise("ap_densenet121", model, init, card, resume=bool(run and run.resume),
+                             trust_pickle=trust_pickle)
     bce = torch.nn.BCEWithLogitsLoss()
     meta = {"player": "ap", "model": "ap_densenet121", "labels": list(DISEASES), "input_size": config.input_size,
             "data": str(data), **init_facts}

@@ -32,6 +32,7 @@ class TrainRequest:
     tensorboard: bool = False
     sync_bn: bool = False
     preset: str = "cpu"  # what the recipe started from; recipe.toml keeps it beside every resolved setting
+    trust_pickle: bool = False  # a security opt-in for --init / --teacher, never part of a recipe
 
     @property
     def model_name(self) -> str:
@@ -59,10 +60,11 @@ def resumed_request(player: str, run_dir: Path, epochs: int | None = None) -> tu
 
 
 def train_request(player: str, recipe: Path | None, given: dict, *, out: Path | None = None,
-                  resume: Path | None = None) -> tuple[TrainRequest, TrainConfig]:
+                  resume: Path | None = None, trust_pickle: bool = False) -> tuple[TrainRequest, TrainConfig]:
     """What `cmx-bench train` was asked for: a new run from the recipe file and the command line's options
     (`given`, by field name), or with `resume` the continuation of the run in that folder."""
-    execution = {"tensorboard": bool(given.get("tensorboard")), "sync_bn": bool(given.get("sync_bn"))}
+    execution = {"tensorboard": bool(given.get("tensorboard")), "sync_bn": bool(given.get("sync_bn")),
+                 "trust_pickle": trust_pickle}
     if resume is not None:
         if recipe is not None:
             raise CmxError(f"--recipe starts a new run; --resume {resume} continues that run with its own recipe "
@@ -80,7 +82,7 @@ def train_request(player: str, recipe: Path | None, given: dict, *, out: Path | 
                            model=values["model"] or TrainRequest.model, teacher=values["teacher"],
                            init=values["init"], skip_bad=values["skip_bad"], cache=values["cache"],
                            snapshots=values["snapshots"], tensorboard=values["tensorboard"],
-                           sync_bn=values["sync_bn"], preset=values["preset"] or "cpu")
+                           sync_bn=values["sync_bn"], preset=values["preset"] or "cpu", trust_pickle=trust_pickle)
     return request, config
 
 
@@ -121,7 +123,9 @@ def train_player(request: TrainRequest, config: TrainConfig, run: TrainRunOption
                           f"{request.player} --resume {request.out}', or pass another --out")
     run = _keeping_recipe(run, request, config)
     if request.player == "ap":
-        return train_ap(request.data, request.out, config, init=request.init, run=run)
+        return train_ap(request.data, request.out, config, init=request.init, run=run,
+                        trust_pickle=request.trust_pickle)
     return train_classifier(request.model_name, request.data, request.out, config,
                             teacher=request.teacher if request.player == "ms" else None, init=request.init,
-                            skip_bad=request.skip_bad, cache=request.cache, snapshots=request.snapshots, run=run)
+                            skip_bad=request.skip_bad, cache=request.cache, snapshots=request.snapshots, run=run,
+                            trust_pickle=request.trust_pickle)

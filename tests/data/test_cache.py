@@ -5,7 +5,6 @@ import os
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from cmx_bench.data.cache import build_cache, open_cache, resize_size_for
 from cmx_bench.data.datasets import CachedImages, CxrDataset, ImageFiles

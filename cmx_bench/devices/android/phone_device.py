@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from pathlib import Path
 
 from cmx_bench.devices.android import restore, runner_app
-from cmx_bench.devices.android.adb_link import DeviceDisconnected, PhoneLink
+from cmx_bench.devices.android.adb_link import PhoneLink
 from cmx_bench.devices.android.discovery import describe, phone_state
 from cmx_bench.devices.android.sampler import AdbSampler
 from cmx_bench.devices.base import Device, DeviceRun, RunSettings
