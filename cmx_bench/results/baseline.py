@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cmx_bench.errors import RecordError
+from cmx_bench.errors import OutputError, RecordError
 from cmx_bench.fileio import write_json_atomic
 from cmx_bench.results.environment import current_environment
 from cmx_bench.results.store import find_record_files, load_record_file, record_filename
@@ -44,6 +46,20 @@ def save_baseline(name: str, locations, root: Path = DEFAULT_ROOT) -> Path:
     if folder.exists():
         raise RecordError(f"baseline '{name}' already exists in {folder}; choose another name or delete it first")
     records = [load_record_file(path) for path in find_record_files(locations)]
+    staging = Path(root) / f".{name}.saving-{os.getpid()}"
+    try:
+        _write_baseline(staging, name, records)
+        # One rename: a baseline is there whole or not at all, whatever stops the save (a full disk, SIGTERM).
+        os.rename(staging, folder)
+    except OSError as exc:
+        raise OutputError(f"cannot save baseline '{name}' in {root} ({exc.strerror or exc}); choose another "
+                          "--root") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def _write_baseline(folder: Path, name: str, records: list[dict]) -> None:
     for record in records:
         write_json_atomic(folder / "records" / record_filename(record), record, overwrite=False)
     description = {
@@ -54,7 +70,6 @@ def save_baseline(name: str, locations, root: Path = DEFAULT_ROOT) -> Path:
                  for r in records],
     }
     write_json_atomic(folder / "baseline.json", description, overwrite=False)
-    return folder
 
 
 def load_baseline(name: str, root: Path = DEFAULT_ROOT) -> tuple[dict, list[dict]]:

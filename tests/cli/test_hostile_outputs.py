@@ -140,3 +140,22 @@ def test_a_damaged_baseline_description_is_one_line(cli, tmp_path, runs):
     code, _, stderr = cli("baseline", "show", "main", "--root", tmp_path / "baselines")
     assert code == 1
     _one_error_line(stderr, "baseline.json cannot be read as JSON")
+
+
+def test_a_baseline_save_that_fails_part_way_leaves_no_baseline(cli, tmp_path, runs, monkeypatch):
+    # The description is written last: failing there (as a full disk would) must not leave the records behind.
+    from cmx_bench.errors import OutputError
+    from cmx_bench.results import baseline
+
+    real = baseline.write_json_atomic
+
+    def full_at_description(path, obj, **kwargs):
+        if path.name == "baseline.json":
+            raise OutputError(f"cannot write {path}: no space left on device (0 bytes free there); free some space")
+        return real(path, obj, **kwargs)
+
+    monkeypatch.setattr(baseline, "write_json_atomic", full_at_description)
+    code, _, stderr = cli("baseline", "save", "main", runs[0], "--root", tmp_path / "baselines")
+    assert code == 1
+    _one_error_line(stderr, "no space left on device")
+    assert list((tmp_path / "baselines").iterdir()) == []
