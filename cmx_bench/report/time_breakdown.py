@@ -7,7 +7,8 @@ import pandas as pd
 
 from cmx_bench.measure.operator_profile import CATEGORIES
 from cmx_bench.pngfig import figure_png
-from cmx_bench.report.table5 import model_memory_mb, run_label
+from cmx_bench.report.table5 import run_label
+from cmx_bench.results.metrics import memory_model_mb
 
 MB = 2**20
 
@@ -97,7 +98,7 @@ def memory_frame(records: list[dict]) -> pd.DataFrame | None:
             "Planned activations MB": artifact.get("planned_activation_bytes", 0) / MB if artifact else None,
             "Weights MB": artifact.get("constant_bytes", 0) / MB if artifact else None,
             "Delegate payload MB": artifact.get("delegate_payload_bytes", 0) / MB if artifact else None,
-            "Measured model memory MB": model_memory_mb(record["memory"]),
+            "Measured model memory MB": memory_model_mb(record),
             "Params (M)": network["params"] / 1e6 if network else None, "Params (paper)": network.get("paper_params"),
             "MACs (M)": network["macs"] / 1e6 if network else None, "MACs (paper)": network.get("paper_macs"),
         })
