@@ -153,6 +153,7 @@ def export(
     weights: Optional[Path] = typer.Option(None, "--weights", "-w", help="Checkpoint; random init when omitted."),
     trust_pickle: TrustPickle = False,
     calibration: Optional[Path] = typer.Option(None, "--calibration", help="Images for int8 calibration."),
+    skip_bad: SkipBad = False,
     out: Path = typer.Option(Path("models/.cache/exported"), "--out", "-o", help="Folder for artifacts."),
     int8_max_delta: float = typer.Option(0.15, "--int8-max-delta", help="int8 parity: largest |delta prob| allowed."),
     int8_min_agreement: float = typer.Option(0.9, "--int8-min-agreement", help="int8 parity: argmax agreement."),
@@ -164,7 +165,7 @@ def export(
     limits = ParityLimits(int8_max_delta=int8_max_delta, int8_min_agreement=int8_min_agreement)
     with console.status(f"exporting {model}"):
         exported = export_to_folder(model, list(fmt or FORMATS), out, weights_path=weights, trust_pickle=trust_pickle,
-                                    calibration_dir=calibration, limits=limits)
+                                    calibration_dir=calibration, limits=limits, skip_bad=skip_bad)
     for path, manifest in exported:
         parity = manifest["parity"]
         console.print(f"[green]{path}[/] {manifest['size_bytes'] / 2**20:.1f} MB sha256 {manifest['sha256'][:12]} "

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from cmx_bench import paths
-from cmx_bench.data.images import list_images, read_grayscale
+from cmx_bench.data.images import decode_all, list_images
 from cmx_bench.data.preprocess import generated_inputs, to_tensor
 from cmx_bench.errors import ArtifactError
 from cmx_bench.export import lowering
@@ -157,8 +157,10 @@ def cached_artifact(card, model, weights: dict, fmt: ArtifactFormat, *, limits: 
 
 def export_to_folder(model_name: str, format_names: list[str], out_dir: Path, *, weights_path: Path | None = None,
                      trust_pickle: bool = False, calibration_dir: Path | None = None,
-                     limits: ParityLimits = ParityLimits(), seed: int = 0) -> list[tuple[Path, dict]]:
-    """`cmx-bench export`: one artifact (plus manifest) per format in out_dir; returns (path, manifest) pairs."""
+                     limits: ParityLimits = ParityLimits(), seed: int = 0,
+                     skip_bad: bool = False) -> list[tuple[Path, dict]]:
+    """`cmx-bench export`: one artifact (plus manifest) per format in out_dir; returns (path, manifest) pairs;
+    `skip_bad` leaves unreadable calibration images out (counted in the manifest's calibration source)."""
     card = get_card(model_name)
     formats = [get_format(name) for name in format_names]
     out_dir = ensure_writable_folder(out_dir, "export folder")
@@ -170,8 +172,10 @@ def export_to_folder(model_name: str, format_names: list[str], out_dir: Path, *,
         model, weights = build_model(card), random_init_facts(seed)
     calibration, source = None, "generated phantoms"
     if calibration_dir is not None:
-        calibration = [to_tensor(read_grayscale(item.path), card) for item in list_images(calibration_dir, card.classes)]
-        source = f"{len(calibration)} images from {calibration_dir}"
+        _, images, skipped = decode_all(list_images(calibration_dir, card.classes), skip_bad)
+        calibration = [to_tensor(image, card) for image in images]
+        source = f"{len(calibration)} images from {calibration_dir}" + (
+            f" ({len(skipped)} unreadable left out)" if skipped else "")
     exported = []
     for fmt in formats:
         suffix = "-int8" if fmt.quantization == "int8" else ""

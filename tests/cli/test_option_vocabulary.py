@@ -57,11 +57,6 @@ def _on_cpu_only(reason: str):
     return pytest.mark.skipif(torch.cuda.is_available(), reason=reason)
 
 
-def _needs_fix(reason: str):
-    """A message that names an option its command lacks; strict, so that the fix shows as a pass to unmark."""
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
 def _case(name: str, command: str, arguments, marks=()):
     """A refused input: the command's words, and its arguments made from the inputs and this case's --out."""
     return pytest.param(command.split(), arguments, id=name, marks=marks)
@@ -116,8 +111,7 @@ CASES = [
     _case("export-pickled-weights", "export", lambda i: ["-m", "squeezenet1_1", "-w", i.pickled]),
     _case("export-unwritable-out", "export", lambda i: ["-m", "squeezenet1_1", "--out", UNWRITABLE]),
     _case("export-bad-calibration-image", "export", lambda i: ["-m", "squeezenet1_1", "-f", "pte-int8",
-                                                               "--calibration", i.bad_image],
-          marks=_needs_fix("the message says --skip-bad; export takes none")),
+                                                               "--calibration", i.bad_image]),
     _case("compare-devices-differ", "compare", lambda i: [i.root / "records" / "pixel2", i.root / "records" / "local"]),
     _case("compare-bad-threshold", "compare", lambda i: [i.root / "records" / "local", i.root / "records" / "local",
                                                          "--threshold", "latency_median_ms"]),

@@ -55,4 +55,18 @@ def test_failed_parity_writes_nothing(tmp_path, monkeypatch):
 def test_int8_calibration_from_user_images(phantom_dir, tmp_path):
     [(path, manifest)] = export_to_folder("shufflenet_v2_x1_0", ["pte-int8"], tmp_path, calibration_dir=phantom_dir)
     assert manifest["calibration"].startswith("12 images from")
+
+
+def test_skip_bad_leaves_an_unreadable_calibration_image_out_and_says_so(cli, tmp_path):
+    from cmx_bench.data.phantoms import write_phantom_folder
+
+    images = write_phantom_folder(tmp_path / "calibration", per_class=1, size=48, seed=4)
+    (images / "covid" / "broken.png").write_bytes(b"not a png at all")
+    args = ("export", "-m", "squeezenet1_1", "-f", "pte-int8", "--calibration", images)
+    code, _, err = cli(*args, "--out", tmp_path / "refused")
+    assert code == 1 and "broken.png" in err and "--skip-bad" in err
+    code, _, err = cli(*args, "--skip-bad", "--out", tmp_path / "out")
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "out" / "squeezenet1_1-int8.pte.manifest.json").read_text())
+    assert manifest["calibration"] == f"3 images from {images} (1 unreadable left out)"
     assert manifest["parity"]["argmax_agreement"] >= 0.9
