@@ -27,7 +27,7 @@ from cmx_bench.export.formats import FORMATS
 from cmx_bench.export.service import cached_artifact
 from cmx_bench.nets.checkpoint import random_init_facts
 from cmx_bench.nets.registry import build_model, get_card
-from cmx_bench.runner.protocol import make_job
+from cmx_bench.runner.protocol import JobSettings, make_job
 
 
 def paired_ratio_ci(on: list[float], off: list[float], resamples: int = 5000) -> tuple[float, float, float]:
@@ -67,11 +67,11 @@ def main() -> None:
         workdir = Path(folder)
         prepared = prepare_inputs(card, workdir / "inputs", None, None)
         job = make_job(artifact=str(artifact), fmt=fmt.name, runtime=fmt.runtime, input_shape=card.input_shape,
-                       inputs=[str(p) for p in prepared.files], warmup=10, iterations=50,
-                       min_duration_s=args.duration, settle_s=0.7)
+                       inputs=[str(p) for p in prepared.files],
+                       settings=JobSettings(warmup=10, iterations=50, min_duration_s=args.duration, settle_s=0.7))
         for round_index in range(args.rounds):
             for sampling in (True, False) if round_index % 2 == 0 else (False, True):
-                settings = RunSettings(sampling=sampling, min_duration_s=args.duration)
+                settings = RunSettings(sampling=sampling)
                 started = time.time()
                 run = device.run(artifact, prepared.files, job, settings, workdir)
                 wall = time.time() - started

@@ -29,13 +29,13 @@ from pathlib import Path
 from scipy.stats import mannwhitneyu
 
 from cmx_bench.bench.session import BenchOptions, run_benchmark
-from cmx_bench.devices.base import RunSettings
 from cmx_bench.nets.registry import STUDENTS
+from cmx_bench.runner.protocol import JobSettings
 
 
 def one_run(model: str, fmt: str, profile: bool, out: Path) -> dict:
-    settings = RunSettings(iterations=100, min_duration_s=2.0, profile_iterations=20 if profile else 0)
-    [record] = run_benchmark(BenchOptions(models=[model], formats=[fmt], out_dir=out, settings=settings)).records
+    job = JobSettings(iterations=100, min_duration_s=2.0, profile_iterations=20 if profile else 0)
+    [record] = run_benchmark(BenchOptions(models=[model], formats=[fmt], out_dir=out, job=job)).records
     return record
 
 

@@ -6,7 +6,7 @@ import contextlib
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +14,10 @@ import torch
 
 from cmx_bench import __version__
 from cmx_bench.bench.inputs import prepare_inputs
+from cmx_bench.bench.peak import PeakMeter, efficiency_block
 from cmx_bench.bench.termination import termination_deferred
 from cmx_bench.data.images import decode_all, list_images, listing_sha256
+from cmx_bench.devices.android.settings import AndroidSettings
 from cmx_bench.devices.base import DeviceRun, RunSettings
 from cmx_bench.devices.profiles import paper_table5
 from cmx_bench.devices.registry import resolve_device
@@ -30,15 +32,17 @@ from cmx_bench.export.probe import probe_artifact
 from cmx_bench.export.program_facts import program_facts
 from cmx_bench.export.service import cached_artifact
 from cmx_bench.fileio import ensure_writable_folder
+from cmx_bench.measure.cpu_placement import unavailable_placement
 from cmx_bench.measure.operator_profile import operator_profile
 from cmx_bench.measure.stats import latency_stats
+from cmx_bench.measure.sustained import sustained_block
 from cmx_bench.nets.checkpoint import load_model, random_init_facts
 from cmx_bench.nets.complexity import count_params_and_macs
 from cmx_bench.nets.registry import STUDENTS, build_model, card_for_trained, get_card
 from cmx_bench.report.writers import write_report
 from cmx_bench.results.record import new_record
 from cmx_bench.results.store import new_run_id, write_record
-from cmx_bench.runner.protocol import make_job
+from cmx_bench.runner.protocol import JobSettings, make_job
 
 
 @dataclass
@@ -52,10 +56,14 @@ class BenchOptions:
     split: str | None = None
     skip_bad: bool = False  # leave unreadable images and bad manifest rows out (counted in each record)
     trust_pickle: bool = False
-    settings: RunSettings = field(default_factory=RunSettings)
+    threads: list[int] = field(default_factory=lambda: [0])  # each thread count is its own run; 0: the default
+    job: JobSettings = field(default_factory=JobSettings)  # how the runner times (its threads come from `threads`)
+    settings: RunSettings = field(default_factory=RunSettings)  # how the host measures
+    android: AndroidSettings = field(default_factory=AndroidSettings)  # what only phones need
     out_dir: Path = Path("reports")
     seed: int = 0
     label: str | None = None  # names the run in combined reports; else its id's random suffix
+    lowering: str = "cmx"  # how .pte programs are lowered: "cmx" (export/passes.py first) or "stock"
 
 
 @dataclass
@@ -105,9 +113,11 @@ class _Plan:
     weights: dict
     artifact: Path | None = None
     manifest: dict | None = None  # of a given --artifact; exports get theirs when they are made
+    threads: int = 0
 
     def label(self, device_name: str) -> str:
-        return f"{self.card.name} {self.fmt.name} on {device_name}"
+        threads = f" at {self.threads} thread{'s' * (self.threads > 1)}" if self.threads else ""
+        return f"{self.card.name} {self.fmt.name}{threads} on {device_name}"
 
 
 def _plan(options: BenchOptions) -> list[_Plan]:
@@ -126,7 +136,7 @@ def _plan(options: BenchOptions) -> list[_Plan]:
             weights.update(facts, source="artifact")
         plans.append(_Plan(card, fmt, model, weights, artifact, manifest))
     if options.artifacts:
-        return plans
+        return _per_thread_count(plans, options.threads)
     formats = [get_format(name) for name in options.formats]
     unknown = set(options.weights) - set(options.models)
     if unknown:
@@ -141,15 +151,21 @@ def _plan(options: BenchOptions) -> list[_Plan]:
             torch.manual_seed(options.seed)
             model, weights = build_model(card), random_init_facts(options.seed)
         plans += [_Plan(card, fmt, model, weights) for fmt in formats]
-    return plans
+    return _per_thread_count(plans, options.threads)
+
+
+def _per_thread_count(plans: list[_Plan], threads: list[int]) -> list[_Plan]:
+    """One run per thread count of each plan, thread counts innermost, so that a network's runs sit together."""
+    return [replace(plan, threads=count) for plan in plans for count in dict.fromkeys(threads)]
 
 
 def _describe(record: dict, plan: _Plan, device, facts: dict, options: BenchOptions, data: _Data) -> None:
     """The parts of a record known before anything runs, so that even a failed run says what it was."""
-    settings = options.settings
+    settings, job = options.settings, _job_settings(options, plan)
     record["config"] = {
-        "device": device.name, "model": plan.card.name, "format": plan.fmt.name, "warmup": settings.warmup,
-        "iterations": settings.iterations, "min_duration_s": settings.min_duration_s, "threads": settings.threads,
+        "device": device.name, "model": plan.card.name, "format": plan.fmt.name, "warmup": job.warmup,
+        "iterations": job.iterations, "min_duration_s": job.min_duration_s, "threads": plan.threads,
+        "sustained_s": settings.sustained_s,
         "sample_period_s": settings.sample_period_s, "sampling": settings.sampling, "weights": plan.weights,
         "data": str(options.data) if options.data else None, "split": options.split,
         "cmx_bench_version": __version__, "label": options.label,
@@ -174,17 +190,33 @@ def _fill_record(record: dict, plan: _Plan, artifact: Path, manifest: dict, run:
                           "runtime": plan.fmt.runtime, "quantization": plan.fmt.quantization,
                           "size_bytes": manifest.get("size_bytes"), "export_parity": manifest.get("parity"),
                           "versions": manifest.get("versions")}
-    record["runner"] = {key: result[key] for key in ("runner", "runtime", "phases", "load_ms", "first_inference_ms")}
+    record["runner"] = runner_block(result)
     record["latency"]["samples_ms"] = result["latencies_ms"]
     if result["latencies_ms"]:
         record["latency"]["stats"] = latency_stats(result["latencies_ms"])
     record["timeseries"], record["sampler"] = run.series, run.sampler
+    record["placement"] = run.placement or unavailable_placement("sampling was off or too short")
     record["cpu"], record["memory"], record["energy"], record["thermal"] = run.cpu, run.memory, run.energy, run.thermal
     if result["status"] != "ok":
         record["status"] = "error"
         record["errors"].append(f"runner: {result['error']}")
     elif not run.energy:
         record["energy"] = {"method": "none", "note": "sampling was off or too short; no energy figure"}
+
+
+# What this version's runners report of the second load in the same process (the first is load_ms).
+WARM_LOAD_KEYS = ("warm_load_ms", "warm_first_inference_ms", "warm_load_error")
+
+
+def runner_block(result: dict) -> dict:
+    """The record's runner block: who ran it, with what runtime and threads, its phases, cold and warm loads; a result
+    from a runner older than the warm load says that it is missing, rather than leaving a silent gap."""
+    block = {key: result[key] for key in ("runner", "runtime", "phases", "load_ms", "first_inference_ms")}
+    block.update({key: result.get(key) for key in WARM_LOAD_KEYS})
+    if "warm_load_ms" not in result:
+        block["warm_load_error"] = (f"{result['runner']['name']} {result['runner']['version']} reports no warm load "
+                                    "(an older runner); update it to see one")
+    return block
 
 
 def _etrecord_of(manifest: dict, artifact: Path) -> str | None:
@@ -271,6 +303,30 @@ class _Measuring:
     workdir: Path
     prepared_by_model: dict = field(default_factory=dict)
     network_by_model: dict = field(default_factory=dict)
+    peaks: PeakMeter | None = None  # the device's own peak, measured once per (precision, threads) in a run
+
+
+# A sustained run is bounded by its duration, not by an iteration count.
+SUSTAINED_MAX_ITERATIONS = 100_000_000
+# Beyond the sustained duration, time for the load, warm-up, outputs and the warm load.
+SUSTAINED_TIMEOUT_MARGIN_S = 300.0
+
+
+def _job_settings(options: BenchOptions, plan: _Plan) -> JobSettings:
+    """The plan's job: its thread count, and for a sustained run the duration in place of the iteration cap."""
+    job = replace(options.job, threads=plan.threads)
+    sustained = options.settings.sustained_s
+    # iterations 1: the duration alone decides, so that a slow network does not run past it
+    return replace(job, iterations=1, min_duration_s=sustained, max_iterations=SUSTAINED_MAX_ITERATIONS) \
+        if sustained else job
+
+
+def _run_settings(options: BenchOptions) -> RunSettings:
+    """The host's settings, with a sustained run's timeout raised to fit its duration."""
+    settings, sustained = options.settings, options.settings.sustained_s
+    if not sustained:
+        return settings
+    return replace(settings, timeout_s=max(settings.timeout_s, sustained + SUSTAINED_TIMEOUT_MARGIN_S))
 
 
 def _measure(record: dict, plan: _Plan, shared: _Measuring, progress: Progress) -> None:
@@ -279,7 +335,8 @@ def _measure(record: dict, plan: _Plan, shared: _Measuring, progress: Progress) 
     label = plan.label(device.name)
     progress.step(f"export {label}" if plan.artifact is None else f"check {label}")
     with _EXPORT_LOCK:
-        artifact = plan.artifact or cached_artifact(plan.card, plan.model, plan.weights, plan.fmt)
+        artifact = plan.artifact or cached_artifact(plan.card, plan.model, plan.weights, plan.fmt,
+                                                    lowering=options.lowering)
     manifest = _with_program(verify_artifact(artifact), artifact, plan.fmt.runtime)
     runtime_check = check_artifact_runtime(label, plan.fmt.runtime, manifest, device.name, shared.runtimes,
                                            options.settings.allow_version_skew)
@@ -290,15 +347,17 @@ def _measure(record: dict, plan: _Plan, shared: _Measuring, progress: Progress) 
     prepared = shared.prepared_by_model[plan.card.name]
     job = make_job(artifact=str(artifact), fmt=plan.fmt.name, runtime=plan.fmt.runtime,
                    input_shape=plan.card.input_shape, inputs=[str(p) for p in prepared.files],
-                   warmup=options.settings.warmup, iterations=options.settings.iterations,
-                   min_duration_s=options.settings.min_duration_s, threads=options.settings.threads,
-                   return_outputs=data.images is not None,
-                   settle_s=options.settings.settle_s,
-                   profile_iterations=options.settings.profile_iterations)
-    run = device.run(artifact, prepared.files, job, options.settings, shared.workdir)
+                   settings=_job_settings(options, plan), return_outputs=data.images is not None)
+    run = device.run(artifact, prepared.files, job, _run_settings(options), shared.workdir)
     _fill_record(record, plan, artifact, manifest, run, prepared.description)
     record["artifact"]["runtime_check"] = runtime_check
-    if options.settings.profile_iterations:
+    # Manifests from before the lowering was recorded come from ExecuTorch's stock lowering.
+    record["artifact"]["lowering"] = manifest.get("lowering") or {"name": "stock"}
+    if options.settings.sustained_s and run.runner_result["latencies_ms"]:
+        phases = run.runner_result["phases"]
+        record["sustained"] = sustained_block(run.runner_result["latencies_ms"], phases["measure_start"],
+                                              phases["measure_end"], run.readings, options.settings.sustained_s)
+    if options.job.profile_iterations:
         if plan.model is not None and plan.card.name not in shared.network_by_model:  # once per network
             shared.network_by_model[plan.card.name] = {
                 **count_params_and_macs(plan.model, plan.card.input_shape),
@@ -307,6 +366,8 @@ def _measure(record: dict, plan: _Plan, shared: _Measuring, progress: Progress) 
                                            shared.network_by_model.get(plan.card.name))
     if data.images is not None and run.runner_result["outputs"]:
         record["accuracy"] = _accuracy_block(plan, prepared, run.runner_result["outputs"], data.listing)
+    # After the network's run, so that the calibration never runs between its samplers' readings.
+    record["efficiency"] = efficiency_block(record, plan.fmt, plan.threads, manifest, shared.peaks)
 
 
 def kept_note(records: list[dict], run_dir: Path) -> str:
@@ -338,10 +399,10 @@ def _report(records: list[dict], run_dir: Path, title: str) -> dict:
 
 
 def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> BenchOutcome:
-    device = resolve_device(options.device, options.settings)
+    device = resolve_device(options.device, options.android)
     data = _read_data(options)
     plans = _plan(options)
-    runtimes = device.runtimes(options.settings)
+    runtimes = device.runtimes()
     _check_runtimes_first(plans, device, runtimes, options)
     facts = device.facts()
     # Made only now that every input has passed its checks, so that refused input leaves no empty folder behind.
@@ -351,7 +412,9 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
     title = f"cmx-bench run {run_id} on {device.name}"
     records, failures = [], []
     progress.begin(len(plans))
-    shared = _Measuring(device, runtimes, options, data, Path(tempfile.mkdtemp(prefix="cmx-bench-")))
+    workdir = Path(tempfile.mkdtemp(prefix="cmx-bench-"))
+    shared = _Measuring(device, runtimes, options, data, workdir,
+                        peaks=PeakMeter(device, options.settings, workdir, _EXPORT_LOCK))
     try:
         for plan in plans:
             record = new_record(run_id)

@@ -35,7 +35,12 @@ def run(
     iters: int = typer.Option(50, "--iters", min=1, help="Minimum number of timed inferences."),
     warmup: int = typer.Option(5, "--warmup", min=0, help="Untimed inferences before timing."),
     min_duration: float = typer.Option(2.0, "--min-duration", min=0.0, help="Minimum seconds of timed inferences."),
-    threads: int = typer.Option(0, "--threads", min=0, help="Runtime threads; 0 keeps the runtime default."),
+    threads: Optional[list[int]] = typer.Option(None, "--threads", min=0,
+                                                help="Runtime threads (repeatable: one run each); 0 keeps the "
+                                                     "runtime default."),
+    sustained: Optional[float] = typer.Option(None, "--sustained", min=1.0,
+                                              help="Seconds of inference without pause after warm-up: latency, "
+                                                   "temperature and clocks over time, and when throttling began."),
     sample_period: float = typer.Option(0.1, "--sample-period", min=0.01, max=0.1, help="Sampler period (s)."),
     no_sampling: bool = typer.Option(False, "--no-sampling", help="Measure latency only (no CPU/memory/energy)."),
     timeout: float = typer.Option(600.0, "--timeout", min=1.0, help="Seconds before a runner is stopped."),
@@ -52,24 +57,29 @@ def run(
                                             help="Run artifacts the device's runtime is not known to load."),
     min_battery: int = typer.Option(20, "--min-battery", min=0, max=100, help="Android: lowest battery level (%)."),
     device_dir: str = typer.Option("/data/local/tmp/cmx-bench", "--device-dir", help="Android: working folder."),
+    lowering: str = typer.Option("cmx", "--lowering",
+                                 help="cmx (graph passes, then XNNPACK) or stock (ExecuTorch's lowering)."),
 ):
     """Benchmark networks on a device and write a Table 5-style report."""
     from cmx_bench.bench.session import BenchOptions, run_benchmark
     from cmx_bench.cli.options import parse_weights
+    from cmx_bench.devices.android.settings import AndroidSettings
     from cmx_bench.devices.base import RunSettings
     from cmx_bench.nets.registry import STUDENTS
+    from cmx_bench.runner.protocol import JobSettings
 
     models = list(model or STUDENTS)
     devices = list(dict.fromkeys(device or ["local"]))
     options = BenchOptions(
         device=devices[0], models=models, formats=list(fmt or ["pte"]), weights=parse_weights(weights or [], models),
         artifacts=list(artifact or []), data=data, split=split, trust_pickle=trust_pickle, out_dir=out, seed=seed,
-        label=label, skip_bad=skip_bad,
-        settings=RunSettings(warmup=warmup, iterations=iters, min_duration_s=min_duration, threads=threads,
-                             sample_period_s=sample_period, sampling=not no_sampling, timeout_s=timeout, force=force,
-                             apk=apk, cooldown_max_s=cooldown_max, min_battery_pct=min_battery, device_dir=device_dir,
-                             allow_version_skew=allow_version_skew,
-                             profile_iterations=profile_iterations if profile else 0))
+        label=label, skip_bad=skip_bad, threads=list(threads or [0]), lowering=lowering,
+        job=JobSettings(warmup=warmup, iterations=iters, min_duration_s=min_duration,
+                        profile_iterations=profile_iterations if profile else 0),
+        settings=RunSettings(sample_period_s=sample_period, sampling=not no_sampling, timeout_s=timeout,
+                             allow_version_skew=allow_version_skew, sustained_s=sustained),
+        android=AndroidSettings(force=force, apk=apk, cooldown_max_s=cooldown_max, min_battery_pct=min_battery,
+                                device_dir=device_dir))
     if len(devices) > 1:
         return _run_on_devices(options, devices)
     with RichProgress() as progress:
@@ -104,6 +114,7 @@ def _print_outcome(outcome, device: str) -> None:
 def _print_table5(records: list[dict], title: str) -> None:
     """The terminal Table 5 view, then what its figures mean: weights, energy method, column legend."""
     from cmx_bench.report.provenance import random_weights_note
+    from cmx_bench.report.run_conditions import run_condition_notes
     from cmx_bench.report.table5 import TERMINAL_DROP_ORDER, table5_frame, terminal_frame
     from cmx_bench.results.metrics import energy_method, energy_per_inference_mj
 
@@ -111,12 +122,16 @@ def _print_table5(records: list[dict], title: str) -> None:
     note = random_weights_note(records)
     if note:
         console.print(f"[yellow]Weights: {note}", soft_wrap=True)
+    for line in run_condition_notes(records):
+        console.print(f"[yellow]{escape(line)}", soft_wrap=True)
     methods = sorted({energy_method(r) or "unknown" for r in records if energy_per_inference_mj(r)})
     if methods:
         console.print(f"mJ/inf: energy per inference, method {', '.join(methods)} (see the report notes).")
     console.print("ms: median latency (! unstable: robust CV > 0.10 or median CI > +/-5%); rCV: robust CV; "
                   "CPU%: share of the whole device; Model MB: the runner's memory rise over its pre-load reading; "
-                  "App MB: the app's total PSS (phones).")
+                  "App MB: the app's total PSS (phones); Thr: runtime threads; Warm ms: the second load in the same "
+                  "process; Big%: CPU time off the slowest cluster; Clk%: mean clock over the timed window, of the "
+                  "maximum; Slow x: a sustained run's end-over-start latency.")
 
 
 @app.command()
@@ -127,15 +142,17 @@ def profile(
     iterations: int = typer.Option(20, "--profile-iterations", min=1, help="Profiled inferences per run."),
     top: int = typer.Option(10, "--top", min=1, help="Operators shown per network."),
     out: Path = typer.Option(Path("reports"), "--out", "-o", help="Folder that receives the run folder."),
+    lowering: str = typer.Option("cmx", "--lowering",
+                                 help="cmx (graph passes, then XNNPACK) or stock (ExecuTorch's lowering)."),
 ):
     """Where each network spends its time: `run --profile`, then the costliest operators per network."""
     from cmx_bench.bench.session import BenchOptions, run_benchmark
-    from cmx_bench.devices.base import RunSettings
     from cmx_bench.nets.registry import STUDENTS
     from cmx_bench.report.time_breakdown import profile_notes, top_operator_tables
+    from cmx_bench.runner.protocol import JobSettings
 
     options = BenchOptions(device=device, models=list(model or STUDENTS), formats=list(fmt or ["pte", "pte-int8"]),
-                           out_dir=out, settings=RunSettings(profile_iterations=iterations))
+                           out_dir=out, job=JobSettings(profile_iterations=iterations), lowering=lowering)
     with RichProgress() as progress:
         outcome = run_benchmark(options, progress)
     for label, table in top_operator_tables(outcome.records, top):
@@ -157,6 +174,8 @@ def export(
     out: Path = typer.Option(Path("models/.cache/exported"), "--out", "-o", help="Folder for artifacts."),
     int8_max_delta: float = typer.Option(0.15, "--int8-max-delta", help="int8 parity: largest |delta prob| allowed."),
     int8_min_agreement: float = typer.Option(0.9, "--int8-min-agreement", help="int8 parity: argmax agreement."),
+    lowering: str = typer.Option("cmx", "--lowering",
+                                 help="cmx (graph passes, then XNNPACK) or stock (ExecuTorch's lowering)."),
 ):
     """Export a network to mobile artifacts, each with a manifest and a parity check."""
     from cmx_bench.export.formats import FORMATS
@@ -165,7 +184,8 @@ def export(
     limits = ParityLimits(int8_max_delta=int8_max_delta, int8_min_agreement=int8_min_agreement)
     with console.status(f"exporting {model}"):
         exported = export_to_folder(model, list(fmt or FORMATS), out, weights_path=weights, trust_pickle=trust_pickle,
-                                    calibration_dir=calibration, limits=limits, skip_bad=skip_bad)
+                                    calibration_dir=calibration, limits=limits, skip_bad=skip_bad,
+                                    lowering=lowering)
     for path, manifest in exported:
         parity = manifest["parity"]
         console.print(f"[green]{path}[/] {manifest['size_bytes'] / 2**20:.1f} MB sha256 {manifest['sha256'][:12]} "
@@ -236,6 +256,10 @@ def virtual_device(
     thermal_status: int = typer.Option(2, "--thermal-status", min=0, max=6, help="Thermal status while hot."),
     hot_for: float = typer.Option(0.0, "--hot-for", min=0.0, help="Seconds the phone stays hot after start."),
     hot_after_run: float = typer.Option(0.0, "--hot-after-run", min=0.0, help="Seconds it stays hot after a run."),
+    throttle_after: Optional[float] = typer.Option(None, "--throttle-after", min=0.0,
+                                                   help="Fault: a governor throttles this many seconds into the timed "
+                                                        "phase (runner slowed, clocks capped, thermal status raised)."),
+    throttle_factor: float = typer.Option(2.0, "--throttle-factor", min=1.01, help="Fault: ... slowed this much."),
 ):
     """A virtual Android phone on 127.0.0.1 that speaks the adb protocol (for CI without phones)."""
     import signal
@@ -246,7 +270,8 @@ def virtual_device(
 
     faults = Faults(drop_after_s=drop_after, drop_on_run=drop_on_run, offline_for_s=offline_for, runner_crash=runner_crash,
                     storage_free_mb=storage_free_mb, transfer_kbps=transfer_kbps, battery_level=battery_level,
-                    thermal_status=thermal_status, hot_for_s=hot_for, hot_after_run_s=hot_after_run)
+                    thermal_status=thermal_status, hot_for_s=hot_for, hot_after_run_s=hot_after_run,
+                    throttle_after_s=throttle_after, throttle_factor=throttle_factor)
     runtimes = {"executorch": executorch_version} if executorch_version else None
     device = start_virtual_device(profile, port, state_dir, faults, preinstall_runner, runtimes,
                                   profiling=not stock_runtime)
@@ -367,6 +392,7 @@ app.add_typer(data_commands.app, name="data")
 app.command(name="train")(train_commands.train)
 app.command(name="evaluate")(train_commands.evaluate)
 app.command(name="sweep")(train_commands.sweep)
+app.command(name="cv")(train_commands.cv)
 
 baseline_app = typer.Typer(help="Named baselines that CI compares against.", no_args_is_help=True)
 app.add_typer(baseline_app, name="baseline")

@@ -250,3 +250,97 @@ def sweep(
     tables = write_text_atomic(out / "tables.md", sweep_tables_markdown(request.model, records,
                                                                        paper_accuracy(request.model), request.losses))
     console.print(f"{len(records)} cells; Tables 2-4 layout in {tables}")
+
+
+def cv(
+    manifest: Optional[Path] = typer.Argument(None, help="Manifest with patient ids and a split (as 'data prepare' "
+                                                         "writes it); its train and val images are cross-validated, "
+                                                         "its test split left out. Or 'data' in --recipe."),
+    folds: int = typer.Option(5, "--folds", "-k", min=2, help="Number of patient-level folds."),
+    out: Path = typer.Option(Path("runs/cv"), "--out", "-o", help="cv folder: fold-K/ per fold, folds.json, the pooled "
+                                                                  "predictions.csv, summary.md / .html. Run again "
+                                                                  "to finish a stopped cross-validation."),
+    player: str = typer.Option("both", "--player", help="both (the RF, then the student distilled from that fold's "
+                                                        "RF) or rf (the RF alone)."),
+    student: Optional[str] = typer.Option(None, "--student", help="The student network (default shufflenet_v2_x1_0)."),
+    fold_seed: Optional[int] = typer.Option(None, "--fold-seed", help="Seed of the fold assignment (default: "
+                                                                      "--seed's value)."),
+    eval_snapshots: Optional[Path] = typer.Option(None, "--eval-snapshots", help="Snapshot twins to score held-out "
+                                                                                 "patients on without training on "
+                                                                                 "them (--snapshots does both)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Folds at once, each in its own process (one GPU each "
+                                                            "where there are GPUs)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads per fold process (default "
+                                                                         "CPUs / jobs); recorded in each fold."),
+    only_fold: Optional[int] = typer.Option(None, "--only-fold", min=1, help="Run only this fold (e.g. one per "
+                                                                             "machine); pooled once all are done."),
+    recipe: RecipeFile = None,
+    preset: Preset = None,
+    epochs: Epochs = None,
+    batch_size: BatchSize = None,
+    lr: LearningRate = None,
+    optimizer: Optimizer = None,
+    weight_decay: WeightDecay = None,
+    schedule: Schedule = None,
+    warmup_epochs: WarmupEpochs = None,
+    bn_refresh: BnRefresh = None,
+    augment: Augment = None,
+    balance: Balance = None,
+    ema: Ema = None,
+    select: Select = None,
+    student_loss_at: StudentLossAt = None,
+    input_size: InputSize = None,
+    loss: Loss = None,
+    margin: Margin = None,
+    seed: Seed = None,
+    alpha: Alpha = None,
+    temperature: Temperature = None,
+    snapshots: Snapshots = None,
+    init: Optional[str] = typer.Option(None, "--init", help="'imagenet' (both players) or an AP checkpoint (the RF)."),
+    workers: Workers = None,
+    accelerator: Accelerator = "auto",
+    precision: Precision = "fp32",
+    skip_bad: SkipBad = False,
+    trust_pickle: TrustPickle = False,
+):
+    """Patient-level k-fold cross-validation of the RF and its distilled student: per fold, the epoch kept is chosen
+    on validation patients drawn from the fold's training patients; pooled out-of-fold predictions and a summary."""
+    import json
+    import os
+
+    from cmx_bench.report.cv_summary import write_cv_summary
+    from cmx_bench.train.cv import CvExecution, cv_request, run_cv
+    from cmx_bench.train.recipe import TRAIN_KEYS
+
+    given = {field: value for field, value in locals().items() if field in TRAIN_KEYS}
+    given.update(data=manifest, model=student)
+    request = cv_request(recipe, given, out=out, folds=folds, fold_seed=fold_seed, player=player,
+                         eval_snapshots=eval_snapshots, trust_pickle=trust_pickle)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    execution = CvExecution(jobs=jobs, threads=threads or max(1, cpus // jobs),
+                            workers=workers if workers is not None else min(4, cpus // jobs),
+                            accelerator=accelerator, precision=precision, only_fold=only_fold)
+
+    def on_fold(done):
+        kept = ", ".join(f"{p} kept epoch {v['kept_epoch']} (validation {v['val_score']:.3f})"
+                         for p, v in done["players"].items())
+        console.print(f"fold {done['fold']} done: {kept}", highlight=False, soft_wrap=True)
+
+    result = run_cv(request, execution, on_fold=on_fold)
+    if result["kept"]:
+        console.print(f"kept, finished before: fold {', '.join(map(str, result['kept']))}")
+    if result["skipped"]:
+        console.print(f"[yellow]skipped {len(result['skipped'])} bad input(s)[/]: {result['skipped'][0]}")
+    if not result["complete"]:
+        console.print(f"folds left: {', '.join(map(str, result['folds_left']))}; run them (or cv without "
+                      "--only-fold) to pool the predictions")
+        return
+    paths = write_cv_summary(out)
+    summary = json.loads(paths["json"].read_text())
+    for name, entry in summary["sets"].items():
+        pooled = entry["pooled"]
+        console.print(f"  {name}: pooled accuracy {pooled['accuracy']:.3f} (95% CI "
+                      f"{_interval(pooled['ci95']['accuracy'])}), AUROC covid_vs_rest {_number(pooled['auroc']['covid_vs_rest'])} (95% CI "
+                      f"{_interval(pooled['ci95']['auroc']['covid_vs_rest'])}) over {pooled['images']} images",
+                      highlight=False, soft_wrap=True)
+    console.print(f"pooled predictions {result['predictions']}; summary {paths['markdown']} (HTML: {paths['html']})")

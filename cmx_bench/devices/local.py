@@ -21,6 +21,7 @@ from cmx_bench.measure import rapl
 from cmx_bench.measure.energy import energy_figure, power_model_energy_mj
 from cmx_bench.measure.host_sampler import HostProcessSampler
 from cmx_bench.measure.summary import cpu_figures, memory_figures
+from cmx_bench.measure.sustained import PeriodicReader
 from cmx_bench.runner.host import PHASE_PREFIX, runtime_versions
 from cmx_bench.runner.protocol import validate
 
@@ -32,6 +33,28 @@ def host_temperature_c() -> float | None:
         return None
     values = [entry.current for entries in readings.values() for entry in entries if entry.current]
     return max(values) if values else None
+
+
+def host_cpufreq_khz(name: str = "scaling_cur_freq") -> list[int | None] | None:
+    """A cpufreq file of every CPU, or None where the host has no cpufreq (virtual machines)."""
+    values = []
+    for cpu in range(os.cpu_count() or 0):
+        try:
+            values.append(int(Path(f"/sys/devices/system/cpu/cpu{cpu}/cpufreq/{name}").read_text()))
+        except (OSError, ValueError):
+            values.append(None)
+    return values if any(v is not None for v in values) else None
+
+
+def host_reading() -> dict:
+    """What a sustained run reads every few seconds: a host has no thermal status, only sensors and clocks (and the
+    highest clock each CPU's policy allows now, which thermal limits lower)."""
+    return {"thermal_status": None, "temperature_c": host_temperature_c(), "cpufreq_khz": host_cpufreq_khz(),
+            "max_freq_khz": host_cpufreq_khz("scaling_max_freq")}
+
+
+# A sustained run reads the thermal state every few seconds: often enough to date throttling within that.
+READING_PERIOD_S = 2.0
 
 
 def _governor() -> str | None:
@@ -95,7 +118,7 @@ class LocalDevice(Device):
             "thermal_status": None, "temperature_c": host_temperature_c(),
         }
 
-    def runtimes(self, settings: RunSettings) -> dict:
+    def runtimes(self) -> dict:
         return {**runtime_versions(), "reported_by": "host runner (installed packages)"}
 
     def run(self, artifact: Path, inputs: list[Path], job: dict, settings: RunSettings, workdir: Path) -> DeviceRun:
@@ -114,6 +137,7 @@ class LocalDevice(Device):
             listener.start()
             if settings.sampling:
                 sampler.start()
+            reader = PeriodicReader(host_reading, READING_PERIOD_S).start() if settings.sustained_s else None
             try:
                 process.wait(timeout=settings.timeout_s)
             except subprocess.TimeoutExpired:
@@ -127,6 +151,7 @@ class LocalDevice(Device):
                 raise
             finally:
                 series = sampler.stop() if settings.sampling else sampler.series
+                readings = reader.stop() if reader else {}
                 listener.join(timeout=5)
             stderr_file.seek(0)
             stderr = stderr_file.read()
@@ -136,7 +161,7 @@ class LocalDevice(Device):
             raise RunnerError(f"host runner exited with code {process.returncode} and no result ({tail[0][:160]})")
         result = validate(json.loads(result_path.read_text()), "result", str(result_path))
         profile = result.get("profile") or {}
-        run = DeviceRun(runner_result=result, series=series, thermal=thermal,
+        run = DeviceRun(runner_result=result, series=series, thermal=thermal, readings=readings,
                         profile_file=workdir / profile["file"] if profile.get("status") == "written" else None,
                         sampler={"period_s": settings.sample_period_s, "pss_period_s": settings.pss_period_s,
                                  "samples": len(series["t"]), "sampler_cpu_s": sampler.self_cpu_s,
@@ -147,4 +172,5 @@ class LocalDevice(Device):
             run.cpu = cpu_figures(series, start, end, os.cpu_count() or 1)
             run.memory = memory_figures(series, phases["load_start"], phases["load_end"], phases["end"])
             run.energy = local_energy(series, run.cpu, self.profile, len(result["latencies_ms"]), start, end)
+            run.placement = sampler.placement(start, end, self.profile)
         return run

@@ -6,10 +6,34 @@ import os
 import tempfile
 import logging
 import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import torch
 
+from cmx_bench.errors import UnknownNameError
 from cmx_bench.export.loaders import native_stderr_silenced
+from cmx_bench.export.passes import rewrite_program
+
+# "stock": ExecuTorch's own lowering; "cmx": cmx_bench/export/passes.py first, so that XNNPACK delegates the whole
+# network (the difference is what `--lowering` lets a user measure).
+LOWERINGS = ("stock", "cmx")
+# Where the XNNPACK partitioner's configs say, at debug level, why they leave a node out (WhyNoPartition): each
+# config module logs to its own logger under this one.
+_PARTITIONER_LOGGER = "executorch.backends.xnnpack.partition"
+
+
+@dataclass
+class LoweringReport:
+    """What a lowering did: sites each pass rewrote, and the partitioner's reason for each operator it left out."""
+    name: str = "cmx"
+    passes: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, str] = field(default_factory=dict)  # operator (e.g. "aten::mean") -> reason
+
+    def add_passes(self, rewritten: dict[str, int]) -> None:
+        # An int8 program is exported twice (before quantisation and after): its sites add up.
+        for name, sites in rewritten.items():
+            self.passes[name] = self.passes.get(name, 0) + sites
 
 
 class WithSoftmax(torch.nn.Module):
@@ -35,15 +59,40 @@ def to_ptl(model: torch.nn.Module) -> bytes:
                 return handle.read()
 
 
-def quantize_int8(model: torch.nn.Module, example: torch.Tensor, calibration: list[torch.Tensor]):
-    """Post-training static int8 quantisation for XNNPACK (pt2e), calibrated on `calibration`."""
+def check_lowering(lowering: str) -> str:
+    if lowering not in LOWERINGS:
+        raise UnknownNameError(f"unknown lowering {lowering!r}; choose --lowering {' or '.join(LOWERINGS)}")
+    return lowering
+
+
+def _report_for(lowering: str, report: LoweringReport | None) -> LoweringReport:
+    check_lowering(lowering)
+    report = report if report is not None else LoweringReport()
+    report.name = lowering
+    return report
+
+
+def _export(model: torch.nn.Module, example: torch.Tensor, report: LoweringReport) -> torch.export.ExportedProgram:
+    """torch.export of the model, rewritten by the cmx passes when the report's lowering is 'cmx'."""
+    exported = torch.export.export(model, (example,))
+    if report.name == "cmx":
+        report.add_passes(rewrite_program(exported))
+    return exported
+
+
+def quantize_int8(model: torch.nn.Module, example: torch.Tensor, calibration: list[torch.Tensor],
+                  lowering: str = "cmx", report: LoweringReport | None = None):
+    """Post-training static int8 quantisation for XNNPACK (pt2e), calibrated on `calibration`; with the 'cmx'
+    lowering the passes rewrite the graph first, so that the quantiser annotates the rewritten graph. `report`,
+    when given, receives the sites rewritten."""
+    report = _report_for(lowering, report)
     _quiet_torch_notices()
     with native_stderr_silenced():
         from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
             XNNPACKQuantizer, get_symmetric_quantization_config)
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    graph = torch.export.export(model.eval(), (example,)).module()
+    graph = _export(model.eval(), example, report).module()
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
     prepared = prepare_pt2e(graph, quantizer)
     with torch.no_grad():
@@ -57,9 +106,43 @@ def _quiet_torch_notices() -> None:
     logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
 
 
-def to_pte(model: torch.nn.Module, example: torch.Tensor, etrecord_path: str | None = None) -> bytes:
+@contextmanager
+def _partitioner_rejections(report: LoweringReport):
+    """Collect the XNNPACK partitioner's WhyNoPartition reasons (logged at debug level) into `report.rejected`."""
+    class Collect(logging.Handler):
+        def emit(self, record):
+            why = record.msg
+            node = getattr(why, "node", None)
+            if node is not None and getattr(why, "reason", None):
+                report.rejected.setdefault(_edge_operator(node.target), why.reason)
+
+    logger, handler = logging.getLogger(_PARTITIONER_LOGGER), Collect(logging.DEBUG)
+    level, propagate = logger.level, logger.propagate
+    # Not propagated: the reasons go to the manifest, not to the user's console.
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+def _edge_operator(target) -> str:
+    """'aten::mean' for aten.mean.dim: the name the program's operator table gives its out-variant."""
+    schema = getattr(target, "_schema", None)
+    return schema.name if schema is not None else str(target)
+
+
+def to_pte(model: torch.nn.Module, example: torch.Tensor, etrecord_path: str | None = None, lowering: str = "cmx",
+           report: LoweringReport | None = None) -> bytes:
     """The .pte program (XNNPACK-delegated); with `etrecord_path`, also its ETRecord (the edge graph with each
-    node's module and debug handle, and which nodes each delegate call holds) for operator profiles."""
+    node's module and debug handle, and which nodes each delegate call holds) for operator profiles. `lowering`
+    'cmx' rewrites the exported graph first (cmx_bench/export/passes.py); `report`, when given, receives the sites
+    rewritten and the operators the partitioner left out, with its reasons."""
+    report = _report_for(lowering, report)
     _quiet_torch_notices()
     with warnings.catch_warnings(), native_stderr_silenced():
         # Importing ExecuTorch's native libraries prints CPU probing lines to fd 2.
@@ -67,9 +150,27 @@ def to_pte(model: torch.nn.Module, example: torch.Tensor, etrecord_path: str | N
         from executorch.exir import to_edge_transform_and_lower
 
         warnings.simplefilter("ignore")
-        exported = torch.export.export(model, (example,))
-        program = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()],
-                                              generate_etrecord=etrecord_path is not None).to_executorch()
+        exported = _export(model, example, report)
+        with _partitioner_rejections(report):
+            lowered = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()],
+                                                  generate_etrecord=etrecord_path is not None)
+        program = lowered.to_executorch()
         if etrecord_path is not None:
             program.get_etrecord().save(etrecord_path)
     return program.buffer
+
+
+def not_delegated(portable_operators: list[str], report: LoweringReport) -> dict[str, str]:
+    """Why each operator the program calls outside XNNPACK is there: the partitioner's own reason when it logged
+    one, else whether XNNPACK has a partitioner config for that operator at all."""
+    from executorch.backends.xnnpack.partition.config import ALL_PARTITIONER_CONFIGS
+
+    configured = {config.target_name.split(".")[0] for config in ALL_PARTITIONER_CONFIGS}
+    reasons = {}
+    for operator in portable_operators:
+        qualified = operator.split(".")[0]  # "aten::mean" of "aten::mean.out"
+        base = qualified.split("::")[-1]
+        reasons[operator] = report.rejected.get(qualified) or (
+            f"XNNPACK's partitioner has a config for {base} but left this use out without a reason"
+            if base in configured else f"XNNPACK's partitioner has no config for {base}")
+    return reasons

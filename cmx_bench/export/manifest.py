@@ -43,3 +43,15 @@ def verify_artifact(artifact: str | Path) -> dict:
         raise ArtifactError(f"artifact {artifact} changed since export (sha256 {actual[:12]} != manifest "
                             f"{manifest['sha256'][:12]}); export it again")
     return manifest
+
+
+def lowering_block(name: str, passes: dict[str, int], program: dict, not_delegated: dict[str, str]) -> dict:
+    """The manifest's `lowering`: which lowering ran, the sites each pass rewrote, and what the program itself
+    says came of it (`program` is program_facts.pte_facts: partitions are its delegate calls)."""
+    return {"name": name, "passes": dict(passes), "partitions": program["delegate_calls"],
+            "portable_operators": list(program["portable_operators"]), "not_delegated": dict(not_delegated)}
+
+
+def manifest_macs(manifest: dict) -> int | None:
+    """The multiply-accumulates of one inference counted at export; None for an artifact exported before they were."""
+    return (manifest.get("complexity") or {}).get("macs") or None

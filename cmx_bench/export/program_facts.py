@@ -9,8 +9,32 @@ from pathlib import Path
 from cmx_bench.errors import ArtifactError
 
 
+def _operator_name(op) -> str:
+    return f"{op.name}.{op.overload}" if op.overload else op.name
+
+
+def _instructions(plan) -> list:
+    return [instruction.instr_args for chain in plan.chains for instruction in chain.instructions]
+
+
+def _delegate_calls(plans) -> int:
+    """Delegate calls in the plans' chains: one per partition the backend compiled."""
+    from executorch.exir.schema import DelegateCall
+
+    return sum(isinstance(args, DelegateCall) for plan in plans for args in _instructions(plan))
+
+
+def _portable_operators(plans) -> list[str]:
+    """The operators the plans call as kernels of their own, outside any delegate."""
+    from executorch.exir.schema import KernelCall
+
+    return sorted({_operator_name(plan.operators[args.op_index]) for plan in plans for args in _instructions(plan)
+                   if isinstance(args, KernelCall)})
+
+
 def pte_facts(path: str | Path) -> dict:
-    """The flatbuffer's identifiers, the program version, its delegates and the operators it runs outside them."""
+    """The flatbuffer's identifiers, the program version, its delegates and the operators it runs outside them;
+    `delegate_calls` (the partitions) and `portable_operators` are read from the execution plans' instructions."""
     from executorch.exir._serialize._program import deserialize_pte_binary
 
     data = Path(path).read_bytes()
@@ -33,8 +57,9 @@ def pte_facts(path: str | Path) -> dict:
         "program_version": program.version,
         "methods": [plan.name for plan in plans],
         "delegates": sorted({delegate.id for plan in plans for delegate in plan.delegates}),
-        "operators": sorted({f"{op.name}.{op.overload}" if op.overload else op.name
-                             for plan in plans for op in plan.operators}),
+        "operators": sorted({_operator_name(op) for plan in plans for op in plan.operators}),
+        "delegate_calls": _delegate_calls(plans),
+        "portable_operators": _portable_operators(plans),
     }
 
 

@@ -16,16 +16,18 @@ from cmx_bench import paths
 from cmx_bench.data.images import decode_all, list_images
 from cmx_bench.data.preprocess import generated_inputs, to_tensor
 from cmx_bench.errors import ArtifactError
-from cmx_bench.export import lowering
+from cmx_bench.export import lowering as lowerings  # as: `lowering` names the chosen lowering here
 from cmx_bench.export.formats import ArtifactFormat, get_format
 from cmx_bench.export.compatibility import lite_runtime_table
 from cmx_bench.export.loaders import load_artifact
-from cmx_bench.export.manifest import MANIFEST_VERSION, library_versions, manifest_path, verify_artifact
+from cmx_bench.export.manifest import (MANIFEST_VERSION, library_versions, lowering_block, manifest_macs,
+                                       manifest_path, verify_artifact)
 from cmx_bench.export.parity import FP32_MAX_DELTA, check_parity
 from cmx_bench.export.program_facts import program_facts
 from cmx_bench.export.runtime_pins import pinned_runtimes
 from cmx_bench.fileio import default_file_mode, ensure_writable_folder, sha256_file, write_json_atomic
 from cmx_bench.nets.checkpoint import load_model, random_init_facts
+from cmx_bench.nets.complexity import count_params_and_macs
 from cmx_bench.nets.registry import build_model, card_for_trained, get_card
 
 
@@ -42,31 +44,41 @@ def _limits_for(fmt: ArtifactFormat, limits: ParityLimits) -> tuple[float, float
     return limits.fp32_max_delta, 1.0
 
 
-def cache_key(card, weights: dict, fmt: ArtifactFormat, calibration_id: str) -> str:
+def _lowering_of(fmt: ArtifactFormat, lowering: str) -> str | None:
+    # The lowering shapes ExecuTorch programs only: a .ptl is the same TorchScript either way.
+    return lowering if fmt.runtime == "executorch" else None
+
+
+def cache_key(card, weights: dict, fmt: ArtifactFormat, calibration_id: str, lowering: str = "cmx") -> str:
     facts = {"model": card.as_dict(), "weights": weights.get("sha256") or f"seed{weights.get('seed')}",
-             "format": fmt.name, "calibration": calibration_id, "versions": library_versions()}
+             "format": fmt.name, "calibration": calibration_id, "versions": library_versions(),
+             "lowering": _lowering_of(fmt, lowering)}
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFormat, out_path: Path, *,
                     calibration: list[torch.Tensor] | None = None, calibration_source: str = "generated phantoms",
-                    limits: ParityLimits = ParityLimits(), parity_inputs: int = 8) -> dict:
-    """Write out_path and its manifest; raises ArtifactError (and writes nothing) when parity fails."""
-    eager = lowering.WithSoftmax(model).eval()
+                    limits: ParityLimits = ParityLimits(), parity_inputs: int = 8, lowering: str = "cmx") -> dict:
+    """Write out_path and its manifest; raises ArtifactError (and writes nothing) when parity fails. `lowering`
+    ('cmx' or 'stock', see export/lowering.py) applies to .pte formats."""
+    eager = lowerings.WithSoftmax(model).eval()
+    # Counted on the network itself, before lowering: the work of one inference, whatever the format runs it as.
+    complexity = count_params_and_macs(model, card.input_shape)
     example = torch.zeros(card.input_shape)
     checks = generated_inputs(card, parity_inputs, seed=12345)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     etrecord = etrecord_path(out_path) if fmt.runtime == "executorch" else None
     etrecord_tmp = f"{etrecord}.{os.getpid()}.tmp" if etrecord else None
+    report = lowerings.LoweringReport()
     if fmt.name == "ptl":
-        data = lowering.to_ptl(eager)
+        data = lowerings.to_ptl(eager)
     else:
         graph = eager
         if fmt.quantization == "int8":
             calibration = calibration or generated_inputs(card, 16)
-            graph = lowering.quantize_int8(eager, example, calibration)
-        data = lowering.to_pte(graph, example, etrecord_tmp)
+            graph = lowerings.quantize_int8(eager, example, calibration, lowering=lowering, report=report)
+        data = lowerings.to_pte(graph, example, etrecord_tmp, lowering=lowering, report=report)
 
     fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
     try:
@@ -80,6 +92,7 @@ def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFo
             raise ArtifactError(
                 f"{card.name} {fmt.name} failed its parity check (max |delta prob| {parity['max_abs_delta_prob']:.2e}, "
                 f"argmax agreement {parity['argmax_agreement']:.2f}); nothing written")
+        program = program_facts(tmp, fmt.runtime)
         manifest = {
             "manifest_version": MANIFEST_VERSION,
             "artifact": out_path.name,
@@ -95,7 +108,9 @@ def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFo
             "output": "probabilities",
             "weights": weights,
             "versions": library_versions(),
-            "program": program_facts(tmp, fmt.runtime),
+            "program": program,
+            "complexity": complexity,
+            "lowering": _manifest_lowering(report, program) if fmt.runtime == "executorch" else None,
             "etrecord": etrecord.name if etrecord else None,
             "backported_from_bytecode": backported_from,
             "parity": parity,
@@ -110,6 +125,11 @@ def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFo
             if leftover and os.path.exists(leftover):
                 os.unlink(leftover)
     return manifest
+
+
+def _manifest_lowering(report: "lowerings.LoweringReport", program: dict) -> dict:
+    return lowering_block(report.name, report.passes, program,
+                          lowerings.not_delegated(program["portable_operators"], report))
 
 
 def etrecord_path(artifact: str | Path) -> Path:
@@ -140,29 +160,35 @@ def backport_for_pinned_lite(path: str) -> int | None:
     return written
 
 
-def cached_artifact(card, model, weights: dict, fmt: ArtifactFormat, *, limits: ParityLimits = ParityLimits()) -> Path:
-    """An artifact for (card, weights, format) from the cache, exported on first use."""
-    path = paths.artifact_cache_dir() / card.name / f"{card.name}-{cache_key(card, weights, fmt, 'generated')}{fmt.suffix}"
+def cached_artifact(card, model, weights: dict, fmt: ArtifactFormat, *, limits: ParityLimits = ParityLimits(),
+                    lowering: str = "cmx") -> Path:
+    """An artifact for (card, weights, format, lowering) from the cache, exported on first use."""
+    lowerings.check_lowering(lowering)
+    key = cache_key(card, weights, fmt, "generated", lowering)
+    path = paths.artifact_cache_dir() / card.name / f"{card.name}-{key}{fmt.suffix}"
     if path.is_file() and manifest_path(path).is_file():
         try:
             manifest = verify_artifact(path)
-            # A .pte cached before ETRecords were written is exported again, so that profiles can name modules.
-            if fmt.runtime != "executorch" or (manifest.get("etrecord") and etrecord_path(path).is_file()):
+            # A .pte cached before ETRecords (or MACs) were written is exported again, so that profiles can name
+            # modules and records can give an efficiency.
+            if fmt.runtime != "executorch" or (manifest.get("etrecord") and etrecord_path(path).is_file()
+                                               and manifest_macs(manifest)):
                 return path
         except ArtifactError:
             pass  # a damaged cache entry is rebuilt, not trusted
-    export_artifact(card, model, weights, fmt, path, limits=limits)
+    export_artifact(card, model, weights, fmt, path, limits=limits, lowering=lowering)
     return path
 
 
 def export_to_folder(model_name: str, format_names: list[str], out_dir: Path, *, weights_path: Path | None = None,
                      trust_pickle: bool = False, calibration_dir: Path | None = None,
                      limits: ParityLimits = ParityLimits(), seed: int = 0,
-                     skip_bad: bool = False) -> list[tuple[Path, dict]]:
+                     skip_bad: bool = False, lowering: str = "cmx") -> list[tuple[Path, dict]]:
     """`cmx-bench export`: one artifact (plus manifest) per format in out_dir; returns (path, manifest) pairs;
     `skip_bad` leaves unreadable calibration images out (counted in the manifest's calibration source)."""
     card = get_card(model_name)
     formats = [get_format(name) for name in format_names]
+    lowerings.check_lowering(lowering)
     out_dir = ensure_writable_folder(out_dir, "export folder")
     if weights_path:
         model, weights = load_model(card, weights_path, trust_pickle=trust_pickle)
@@ -181,5 +207,5 @@ def export_to_folder(model_name: str, format_names: list[str], out_dir: Path, *,
         suffix = "-int8" if fmt.quantization == "int8" else ""
         path = out_dir / f"{card.name}{suffix}{fmt.suffix}"
         exported.append((path, export_artifact(card, model, weights, fmt, path, calibration=calibration,
-                                               calibration_source=source, limits=limits)))
+                                               calibration_source=source, limits=limits, lowering=lowering)))
     return exported

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from cmx_bench.errors import ParseError
@@ -32,18 +33,57 @@ def categorise(name: str, delegated: bool) -> str:
     return "other delegated" if delegated else "portable ops"
 
 
+@dataclass
+class OperatorRow:
+    """One operator instance of a profile, in execution order (an ETDump event, or the time a delegate or operator
+    call takes beyond its operators), as ExecuTorch's Inspector types an event block's events."""
+    name: str
+    backend: str  # the delegate's backend, "portable" or "runtime"
+    delegated: bool
+    partition: int | None  # the delegate call it ran in (overhead rows: the call they belong to)
+    category: str
+    occurrences: int  # profiled inferences that ran it
+    median_ms: float
+    p90_ms: float
+    module: str | None = None  # the network module, through the artifact's ETRecord
+    module_match: str | None = None  # "operator" or "inserted" once mapped (measure/module_map.py)
+    share: float | None = None  # of the inference, against the coverage basis
+
+    def as_dict(self) -> dict:
+        """The record's row: module_match only where a module was mapped, as records have always held it."""
+        row = {"name": self.name, "backend": self.backend, "delegated": self.delegated, "partition": self.partition,
+               "category": self.category, "occurrences": self.occurrences, "median_ms": self.median_ms,
+               "p90_ms": self.p90_ms, "module": self.module}
+        if self.module_match is not None:
+            row["module_match"] = self.module_match
+        row["share"] = self.share
+        return row
+
+
 def operator_profile(etdump_path: str, median_latency_ms: float, iterations: int,
                      etrecord_path: str | None = None, reference_latencies_ms: list[float] | None = None,
                      profiled_latencies_ms: list[float] | None = None) -> dict:
-    """The record's profile block from an ETDump file. One row per operator instance, in execution order: name,
-    backend or 'portable', delegated, the delegate partition it ran in, occurrences (profiled inferences that ran
-    it), median and p90 ms per inference, share of the inference (taken as coverage is, below), category, and with
-    the artifact's ETRecord the network module it comes from (measure/module_map.py). The time a delegate call or
-    operator call takes beyond its operators is a row of its own ('runtime overhead').
+    """The record's profile block from an ETDump file: one OperatorRow (as a dict) per operator instance, in
+    execution order, with the time a delegate call or operator call takes beyond its operators as a row of its own
+    ('runtime overhead'), categories, coverage and, with the artifact's ETRecord, each row's network module.
 
     Coverage and shares are taken against the median of the runner's reference latencies (unprofiled inferences
     interleaved with the profiled ones) when it sent them, else against the timed median `median_latency_ms`; the
     profiled inferences' own latencies, timed the same way, give what recording the events costs."""
+    frame = read_events(etdump_path)
+    rows = operator_rows(frame)
+    modules = map_modules(rows, etrecord_path)
+    execute = frame[frame.event_name == "Method::execute"]
+    execute_ms = float(execute.p50_ms.iloc[0]) if len(execute) else None
+    block = {"source": "ExecuTorch ETDump (executorch.devtools.Inspector)", "iterations": iterations,
+             "profiled_execute_median_ms": execute_ms, "measured_median_ms": median_latency_ms}
+    block.update(coverage(rows, median_latency_ms, execute_ms, reference_latencies_ms, profiled_latencies_ms))
+    block.update(operators=[row.as_dict() for row in rows], categories=category_totals(rows), modules=modules)
+    return block
+
+
+def read_events(etdump_path: str):
+    """The ETDump's events as the Inspector's data frame (p50/p90 columns renamed); ParseError when unreadable."""
     from executorch.devtools import Inspector
 
     try:
@@ -51,41 +91,54 @@ def operator_profile(etdump_path: str, median_latency_ms: float, iterations: int
     except Exception as exc:  # a truncated or foreign file: say so in the record, keep the run's other figures
         raise ParseError(f"ETDump {etdump_path} cannot be read ({(str(exc).splitlines() or [type(exc).__name__])[0][:120]})"
                          ) from exc
-    frame = frame.rename(columns={"p50 (ms)": "p50_ms", "p90 (ms)": "p90_ms"})
-    execute = frame[frame.event_name == "Method::execute"]
-    operators, pending, partition, seen = [], [], 0, defaultdict(int)
+    return frame.rename(columns={"p50 (ms)": "p50_ms", "p90 (ms)": "p90_ms"})
+
+
+_CALL_EVENTS = {"DELEGATE_CALL": "delegate call", "OPERATOR_CALL": "operator call"}
+_SKIPPED_EVENTS = ("Method::execute", "Program::load_method")
+
+
+def operator_rows(frame) -> list[OperatorRow]:
+    """The Execute block's events as rows, in execution order: each call's operators, then the call's overhead."""
+    rows, pending, partition = [], [], 0
     for event in frame.itertuples(index=False):
-        if event.event_block_name != "Execute" or event.event_name in ("Method::execute", "Program::load_method"):
+        if event.event_block_name != "Execute" or event.event_name in _SKIPPED_EVENTS:
             continue
-        if event.event_name in ("DELEGATE_CALL", "OPERATOR_CALL"):
-            inside = sum(row["median_ms"] for row in pending)
-            overhead = max(float(event.p50_ms) - inside, 0.0)
-            kind = "delegate call" if event.event_name == "DELEGATE_CALL" else "operator call"
-            operators += pending + [_row(f"{kind} overhead", False, "runtime", "runtime overhead", partition, overhead,
-                                         max(float(event.p90_ms) - inside, 0.0), len(event.raw))]
+        if event.event_name in _CALL_EVENTS:
+            rows += pending + [_overhead_row(event, pending, partition)]
             partition += event.event_name == "DELEGATE_CALL"
             pending = []
             continue
-        delegated = bool(event.is_delegated_op)
-        seen[(partition, event.event_name)] += 1
-        pending.append(_row(event.event_name, delegated, (event.delegate_backend_name or "XnnpackBackend") if delegated
-                            else "portable", categorise(event.event_name, delegated), partition if delegated else None,
-                            float(event.p50_ms), float(event.p90_ms), len(event.raw)))
-    operators += pending
-    modules = _map_modules(operators, etrecord_path)
-    total = sum(r["median_ms"] for r in operators)
+        pending.append(_event_row(event, partition))
+    return rows + pending
+
+
+def _event_row(event, partition: int) -> OperatorRow:
+    delegated = bool(event.is_delegated_op)
+    return OperatorRow(name=event.event_name, delegated=delegated,
+                       backend=(event.delegate_backend_name or "XnnpackBackend") if delegated else "portable",
+                       category=categorise(event.event_name, delegated), partition=partition if delegated else None,
+                       occurrences=len(event.raw), median_ms=float(event.p50_ms), p90_ms=float(event.p90_ms))
+
+
+def _overhead_row(event, inside: list[OperatorRow], partition: int) -> OperatorRow:
+    """What a delegate or operator call takes beyond the operator events recorded inside it."""
+    inside_ms = sum(row.median_ms for row in inside)
+    return OperatorRow(name=f"{_CALL_EVENTS[event.event_name]} overhead", delegated=False, backend="runtime",
+                       category="runtime overhead", partition=partition, occurrences=len(event.raw),
+                       median_ms=max(float(event.p50_ms) - inside_ms, 0.0),
+                       p90_ms=max(float(event.p90_ms) - inside_ms, 0.0))
+
+
+def coverage(rows: list[OperatorRow], median_latency_ms: float, execute_ms: float | None,
+             reference_latencies_ms: list[float] | None, profiled_latencies_ms: list[float] | None) -> dict:
+    """Operator time against inference time (and each row's share of it), and what recording the events costs."""
+    total = sum(row.median_ms for row in rows)
     reference_ms = statistics.median(reference_latencies_ms) if reference_latencies_ms else None
     basis_ms = reference_ms or median_latency_ms
-    for row in operators:
-        row["share"] = row["median_ms"] / basis_ms if basis_ms else None
-    by_category = defaultdict(float)
-    for row in operators:
-        by_category[row["category"]] += row["median_ms"]
-    execute_ms = float(execute.p50_ms.iloc[0]) if len(execute) else None
+    for row in rows:
+        row.share = row.median_ms / basis_ms if basis_ms else None
     return {
-        "source": "ExecuTorch ETDump (executorch.devtools.Inspector)", "iterations": iterations,
-        "profiled_execute_median_ms": execute_ms,
-        "measured_median_ms": median_latency_ms,
         # Unprofiled inferences run one before each profiled one: the same machine state, so the comparison of
         # operator time with inference time is free of the drift a shared machine puts between the timed phase
         # and the profiled one (seen here: 15 % and more, seconds apart).
@@ -98,17 +151,21 @@ def operator_profile(etdump_path: str, median_latency_ms: float, iterations: int
         # What recording the events costs an inference: profiled over unprofiled calls, timed alike, side by side.
         "profiling_overhead": (statistics.median(profiled_latencies_ms) / reference_ms - 1
                                if profiled_latencies_ms and reference_ms else None),
-        "operators": operators,
-        "categories": {name: by_category[name] for name in CATEGORIES if name in by_category},
-        "modules": modules,
     }
 
 
-def _map_modules(operators: list[dict], etrecord_path: str | None) -> dict:
+def category_totals(rows: list[OperatorRow]) -> dict[str, float]:
+    by_category = defaultdict(float)
+    for row in rows:
+        by_category[row.category] += row.median_ms
+    return {name: by_category[name] for name in CATEGORIES if name in by_category}
+
+
+def map_modules(rows: list[OperatorRow], etrecord_path: str | None) -> dict:
     """Fill each delegated row's module from the ETRecord; say how many rows were matched and how."""
     from cmx_bench.measure.module_map import align, delegate_nodes
 
-    delegated = [row for row in operators if row["delegated"]]
+    delegated = [row for row in rows if row.delegated]
     if not etrecord_path:
         return {"status": "unavailable", "source": None,
                 "reason": "the artifact has no ETRecord (export it again with this version): operator names only"}
@@ -117,23 +174,12 @@ def _map_modules(operators: list[dict], etrecord_path: str | None) -> dict:
     except ParseError as exc:  # the operator rows stand without modules
         return {"status": "unavailable", "source": None, "reason": str(exc)}
     for partition, nodes in enumerate(calls):
-        rows = [row for row in delegated if row["partition"] == partition]
-        for row, (module, how) in zip(rows, align([row["name"] for row in rows], nodes)):
-            row["module"], row["module_match"] = module or None, how
-    matched = sum(1 for row in delegated if row.get("module_match") == "operator")
-    inserted = sum(1 for row in delegated if row.get("module_match") == "inserted")
+        in_call = [row for row in delegated if row.partition == partition]
+        for row, (module, how) in zip(in_call, align([row.name for row in in_call], nodes)):
+            row.module, row.module_match = module or None, how
     return {"status": "mapped", "source": f"ETRecord {Path(etrecord_path).name}", "delegated_rows": len(delegated),
-            "matched": matched, "inserted": inserted,
-            "unmapped": sum(1 for row in delegated if not row.get("module")),
+            "matched": sum(1 for row in delegated if row.module_match == "operator"),
+            "inserted": sum(1 for row in delegated if row.module_match == "inserted"),
+            "unmapped": sum(1 for row in delegated if not row.module),
             "note": "'inserted': an operator XNNPACK adds itself (layout transpose or copy), attributed to the "
                     "module of the node it precedes"}
-
-
-def _row(name, delegated, backend, category, partition, median_ms, p90_ms, occurrences) -> dict:
-    return {"name": name, "backend": backend, "delegated": delegated, "partition": partition, "category": category,
-            "occurrences": occurrences, "median_ms": median_ms, "p90_ms": p90_ms, "module": None}
-
-
-def top_operators(profile: dict, count: int = 10) -> list[dict]:
-    """The operator rows that cost the most time per inference (overhead rows included: they are time too)."""
-    return sorted(profile.get("operators", []), key=lambda row: row["median_ms"], reverse=True)[:count]

@@ -73,8 +73,9 @@ def github_action_benchmark(rows: list[dict]) -> list[dict]:
     """Current values in github-action-benchmark's `customSmallerIsBetter` format."""
     entries = []
     for row in rows:
-        bigger_is_better = row["metric"] in ("accuracy", "auroc_covid_vs_rest")
-        name = f"{row['model']} {row['format']} @ {row['device']}: {row['metric']}"
+        bigger_is_better = row["metric"] in ("accuracy", "auroc_covid_vs_rest", "efficiency")
+        threads = f" ({row['paired_threads']})" if row.get("paired_threads") else ""  # one series per thread count
+        name = f"{row['model']} {row['format']}{threads} @ {row['device']}: {row['metric']}"
         value = row["current"]
         if bigger_is_better:  # the format knows only smaller-is-better: report the shortfall from 1
             name, value = name + " shortfall (1 - value)", 1.0 - value

@@ -13,7 +13,8 @@ from cmx_bench.results.metrics import (accuracy, energy_method, energy_per_infer
 def _label(record: dict, with_run: bool = False) -> str:
     config = record["config"]
     run = f" [{run_label(record)}]" if with_run else ""
-    return f"{config['model']}\n{config['format']} @ {config['device']}{run}"
+    threads = f" x{config['threads']}" if config.get("threads") else ""
+    return f"{config['model']}\n{config['format']}{threads} @ {config['device']}{run}"
 
 
 def _several_runs(records: list[dict]) -> bool:
@@ -148,4 +149,36 @@ def energy_per_inference(records: list[dict]) -> bytes | None:
     methods = sorted({energy_method(r) or "unknown" for r in runs})
     axis.set_title(f"Energy per inference (method: {', '.join(methods)})")
     axis.grid(axis="y", alpha=0.3)
+    return figure_png(figure)
+
+
+def sustained_over_time(records: list[dict]) -> bytes | None:
+    """Sustained runs, one row each: latency per second (left axis) and temperature (right axis), with the moment
+    throttling began, so that the throttled steady state and its cause are seen together."""
+    runs = [r for r in records if (r.get("sustained") or {}).get("latency_per_second", {}).get("t_s")]
+    if not runs:
+        return None
+    figure, axes = plt.subplots(len(runs), 1, figsize=(9, 2.4 * len(runs) + 0.8), squeeze=False)
+    for (axis,), record in zip(axes, runs):
+        block = record["sustained"]
+        per_second, readings = block["latency_per_second"], block["readings"]
+        axis.plot(per_second["t_s"], per_second["median_ms"], color="C0", linewidth=1.2, label="median latency")
+        axis.set_ylabel("ms (median per s)", fontsize=8, color="C0")
+        temperatures = [(t, c) for t, c in zip(readings.get("t_s", []), readings.get("temperature_c", []))
+                        if c is not None and 0 <= t <= block["window_s"]]
+        if temperatures:
+            twin = axis.twinx()
+            twin.plot(*zip(*temperatures), color="C3", linewidth=1, label="temperature")
+            twin.set_ylabel("temperature (C)", fontsize=8, color="C3")
+            twin.tick_params(labelsize=7)
+        if block.get("throttling_began_s") is not None:
+            axis.axvline(block["throttling_began_s"], color="C1", linestyle="--", linewidth=1)
+        slowdown = block.get("slowdown")
+        axis.set_title(f"{_label(record).replace(chr(10), ' ')}: slowdown "
+                       f"{'-' if slowdown is None else f'{slowdown:.2f}x'}; {block['throttling']}"
+                       + ("" if temperatures else "; no temperature readable"), fontsize=8, loc="left")
+        axis.grid(alpha=0.3)
+        axis.tick_params(labelsize=7)
+    axes[-1][0].set_xlabel("seconds of sustained inference", fontsize=8)
+    figure.suptitle("Sustained runs: latency and temperature over time (dashed: throttling began)", fontsize=9)
     return figure_png(figure)

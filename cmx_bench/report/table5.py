@@ -38,7 +38,19 @@ def table5_row(record: dict) -> dict:
         # The unstable flag is judged on the robust CV (and the median's CI); this is the column shown.
         "latency_robust_cv": figures.latency_robust_cv,
         "unstable": figures.latency_unstable,
+        # Against the device's own peak at the run's precision and threads (a .pte run's calibration).
+        "efficiency": figures.efficiency,
+        "x_floor": figures.x_floor,
+        "latency_floor_ms": figures.latency_floor_ms,
+        "peak_macs_per_s": figures.peak_macs_per_s,
         "load_ms": figures.load_ms,
+        "warm_load_ms": figures.warm_load_ms,
+        "first_inference_ms": figures.first_inference_ms,
+        "threads_worked": figures.threads_worked,
+        "big_core_share": figures.big_core_share,
+        "clock_fraction": figures.clock_fraction,
+        "sustained_slowdown": figures.sustained_slowdown,
+        "throttling_began_s": figures.throttling_began_s,
         "artifact_size_mb": figures.artifact_size_mb,
         "cpu_device_pct": figures.cpu_device_pct,
         "cpu_core_pct": figures.cpu_core_pct,
@@ -71,8 +83,12 @@ def table5_frame(records: list[dict]) -> pd.DataFrame:
 # Headers for the report tables; each paper column sits right after the measured column it compares with.
 DISPLAY_COLUMNS = {
     "run": "Run", "device": "Device", "model": "Model", "format": "Format", "threads": "Threads",
-    "weights": "Weights", "latency_median_ms": "Latency median (ms) [95% CI]", "latency_robust_cv": "Robust CV",
-    "load_ms": "Load (ms)", "artifact_size_mb": "Artifact (MB)", "cpu_device_pct": "CPU % (device)",
+    "weights": "Weights", "latency_median_ms": "Latency median (ms) [95% CI]", "efficiency": "Efficiency",
+    "x_floor": "x floor", "latency_robust_cv": "Robust CV",
+    "load_ms": "Load (ms)", "warm_load_ms": "Warm load (ms)", "first_inference_ms": "First inference (ms)",
+    "threads_worked": "Threads that worked", "big_core_share": "Big-core share", "clock_fraction": "Clock % of max",
+    "sustained_slowdown": "Sustained slowdown", "throttling_began_s": "Throttling began (s)",
+    "artifact_size_mb": "Artifact (MB)", "cpu_device_pct": "CPU % (device)",
     "paper_cpu_pct": "CPU % (paper)", "cpu_core_pct": "CPU % (one core)", "cpu_ms_per_inference": "CPU ms / inf",
     "memory_model_mb": "Model memory (MB)", "memory_app_pss_mb": "App PSS (MB)", "paper_memory_mb": "Memory MB (paper)",
     "energy_per_inference_mj": "Energy / inf (mJ)", "energy_method": "Energy method", "energy_class": "Energy class",
@@ -81,7 +97,8 @@ DISPLAY_COLUMNS = {
 
 # Columns shown only when some run has a value (accuracy needs --data; app PSS and paper values need a phone).
 OPTIONAL_COLUMNS = ("accuracy", "auroc_covid_vs_rest", "memory_app_pss_mb", "paper_cpu_pct", "paper_memory_mb",
-                    "paper_energy", "paper", "energy_class")
+                    "paper_energy", "paper", "energy_class", "sustained_slowdown", "throttling_began_s", "warm_ms",
+                    "big_pct", "clock_pct", "efficiency", "x_floor", "eff_pct")
 
 
 def _present(frame: pd.DataFrame, column: str) -> bool:
@@ -96,6 +113,7 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
         None if pd.isna(m) else f"{m:.2f} [{lo:.2f}, {hi:.2f}]" + (" unstable" if u else "")
         for m, lo, hi, u in zip(frame.latency_median_ms, frame.latency_ci95_low_ms, frame.latency_ci95_high_ms,
                                 frame.unstable)]
+    shown["efficiency"] = [None if pd.isna(e) else f"{100 * e:.0f} %" for e in frame.efficiency]
     if "accuracy" in frame:
         shown["accuracy"] = [
             None if pd.isna(a) else f"{a:.3f}" + ("" if pd.isna(lo) else f" [{lo:.3f}, {hi:.3f}]")
@@ -105,14 +123,15 @@ def display_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 TERMINAL_COLUMNS = {
-    "run": "Run", "model": "Model", "format": "Fmt", "latency_median_ms": "ms", "latency_robust_cv": "rCV",
-    "load_ms": "Load ms", "artifact_size_mb": "Size MB", "cpu_device_pct": "CPU%", "cpu_ms_per_inference": "CPU ms/inf",
+    "run": "Run", "model": "Model", "format": "Fmt", "threads": "Thr", "latency_median_ms": "ms",
+    "eff_pct": "Eff%", "x_floor": "x floor", "latency_robust_cv": "rCV", "load_ms": "Load ms", "warm_ms": "Warm ms", "big_pct": "Big%", "clock_pct": "Clk%",
+    "sustained_slowdown": "Slow x", "artifact_size_mb": "Size MB", "cpu_device_pct": "CPU%", "cpu_ms_per_inference": "CPU ms/inf",
     "memory_model_mb": "Model MB", "memory_app_pss_mb": "App MB", "energy_per_inference_mj": "mJ/inf",
     "energy_class": "Energy", "accuracy": "Acc", "auroc_covid_vs_rest": "AUROC", "paper": "Paper CPU%/MB/Energy",
 }
 # When the terminal is too narrow, these go first (least important first); the report files keep every column.
-TERMINAL_DROP_ORDER = ("Paper CPU%/MB/Energy", "CPU ms/inf", "rCV", "Energy", "CPU%", "App MB", "mJ/inf", "Load ms",
-                       "Size MB", "Fmt")
+TERMINAL_DROP_ORDER = ("Paper CPU%/MB/Energy", "CPU ms/inf", "rCV", "Energy", "CPU%", "App MB", "mJ/inf", "Warm ms",
+                       "Load ms", "x floor", "Size MB", "Clk%", "Big%", "Eff%", "Fmt")
 
 
 def terminal_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -122,6 +141,12 @@ def terminal_frame(frame: pd.DataFrame) -> pd.DataFrame:
                                   for m, u in zip(frame.latency_median_ms, frame.unstable)]
     shown["paper"] = [None if pd.isna(c) else f"{c:g}/{m:g}/{e}"
                       for c, m, e in zip(frame.paper_cpu_pct, frame.paper_memory_mb, frame.paper_energy)]
+    shown["warm_ms"] = frame.warm_load_ms
+    # Percentages read faster than fractions in a narrow table.
+    shown["big_pct"] = [None if pd.isna(v) else round(100 * v) for v in frame.big_core_share]
+    shown["clock_pct"] = [None if pd.isna(v) else round(100 * v) for v in frame.clock_fraction]
+    # Whole percent as text: a number column with gaps would print as 71.0.
+    shown["eff_pct"] = [None if pd.isna(v) else f"{100 * v:.0f}" for v in frame.efficiency]
     if frame.device.nunique() > 1:
         shown["model"] = frame.device + " " + frame.model
     columns = [c for c in TERMINAL_COLUMNS if _present(shown, c)]
@@ -137,7 +162,7 @@ def format_cell(value) -> str:
 
 
 WIDE_MEASURES = {
-    "latency_median_ms": "Latency ms", "cpu_device_pct": "CPU %", "paper_cpu_pct": "CPU % (paper)",
+    "latency_median_ms": "Latency ms", "efficiency": "Efficiency", "x_floor": "x floor", "cpu_device_pct": "CPU %", "paper_cpu_pct": "CPU % (paper)",
     "memory_model_mb": "Model memory MB", "memory_app_pss_mb": "App PSS MB", "paper_memory_mb": "Memory MB (paper)",
     "load_ms": "Load ms", "energy_per_inference_mj": "mJ/inf", "energy_method": "Energy method",
     "energy_class": "Energy", "paper_energy": "Energy (paper)", "accuracy": "Accuracy", "auroc_covid_vs_rest": "AUROC",

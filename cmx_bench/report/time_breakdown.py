@@ -55,6 +55,45 @@ def category_figure(records: list[dict]) -> bytes | None:
     return figure_png(figure)
 
 
+# Operator time that moves or converts data, or waits on the runtime, rather than computing the network.
+NOT_COMPUTING = ("layout", "quantize/dequantize", "runtime overhead", "portable ops")
+
+
+def _share(categories: dict, names) -> float | None:
+    total = sum(categories.values())
+    return sum(categories.get(name, 0.0) for name in names) / total if total else None
+
+
+def glance_frame(records: list[dict]) -> pd.DataFrame | None:
+    """Per profiled run, in one row: how the program was lowered and cut, what ran outside the delegate, and the
+    share of operator time not spent computing, so that two networks of similar MACs can be told apart at once."""
+    rows = []
+    for record in profiled(records):
+        block, lowering = record["profile"], (record.get("artifact") or {}).get("lowering") or {}
+        categories, operators = block.get("categories") or {}, block.get("operators") or []
+        partitions = {row["partition"] for row in operators if row.get("partition") is not None}
+        outside = sorted({row["name"] for row in operators if row.get("backend") == "portable"})
+        network = block.get("network") or {}
+        rows.append({
+            "Model": record["config"]["model"], "Format": record["config"]["format"],
+            "Device": record["config"]["device"], "Lowering": lowering.get("name", "stock"),
+            "MACs (M)": network["macs"] / 1e6 if network.get("macs") else None,
+            "Median ms": block.get("measured_median_ms"),
+            "Partitions": lowering.get("partitions", len(partitions) or None),
+            "Outside the delegate": ", ".join(outside) or "none",
+            "Layout": _share(categories, ["layout"]),
+            "Quantize/dequantize": _share(categories, ["quantize/dequantize"]),
+            "Delegate overhead": _share(categories, ["runtime overhead"]),
+            "Not computing": _share(categories, NOT_COMPUTING),
+        })
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows)
+    for column in ("Layout", "Quantize/dequantize", "Delegate overhead", "Not computing"):
+        frame[column] = [None if pd.isna(v) else f"{v:.1%}" for v in frame[column]]
+    return frame
+
+
 def top_operator_tables(records: list[dict], count: int = 10) -> list[tuple[str, pd.DataFrame]]:
     """Per profiled run: its `count` costliest operator rows."""
     several = len({r["run_id"] for r in profiled(records)}) > 1

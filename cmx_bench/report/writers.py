@@ -17,6 +17,7 @@ from cmx_bench.fileio import write_bytes_atomic
 from cmx_bench.report import plots, time_breakdown
 from cmx_bench.measure.stats import CI_UNSTABLE, CV_UNSTABLE
 from cmx_bench.report.provenance import random_weights_note
+from cmx_bench.report.run_conditions import run_condition_notes
 from cmx_bench.report.table5 import display_frame, format_cell, run_label, table5_frame, table5_wide
 from cmx_bench.results.metrics import energy_method, latency_unstable
 
@@ -64,6 +65,7 @@ def _notes(records: list[dict]) -> list[str]:
     notes += [f"{r['config']['model']} {r['config']['format']} on {r['config']['device']} failed: {'; '.join(r['errors'])}"
               for r in records if r["status"] == "error"]
     notes += _skipped_notes(records)
+    notes += run_condition_notes(records)
     notes.append("Columns marked (paper) are the paper's Table 5 values (PyTorch Mobile, 2020), shown for reference; "
                  "they were not measured here.")
     return notes
@@ -82,7 +84,9 @@ def _time_section(records: list[dict]) -> dict | None:
     figure = time_breakdown.category_figure(records)
     if figure is None:
         return None
-    tables = [(f"Top operators: {label}", table) for label, table in time_breakdown.top_operator_tables(records)]
+    tables = [("At a glance: partitions, operators outside the delegate, operator time not spent computing",
+               time_breakdown.glance_frame(records))]
+    tables += [(f"Top operators: {label}", table) for label, table in time_breakdown.top_operator_tables(records)]
     quantization = time_breakdown.quantization_frame(records)
     if quantization is not None:
         tables.append(("int8 beside fp32 (ms per inference by category)", quantization))
@@ -112,6 +116,7 @@ def write_report(records: list[dict], out_dir: Path, title: str = "cmx-bench rep
         "Accuracy versus latency": plots.accuracy_vs_latency(records),
         "Energy per inference": plots.energy_per_inference(records) if many_devices else None,
         "CPU and memory": None if many_devices else plots.resource_timeseries(records),
+        "Sustained runs": plots.sustained_over_time(records),
     }
     figures = {name: png for name, png in figures.items() if png}
     notes = _notes(records) + time_breakdown.profile_notes(records)

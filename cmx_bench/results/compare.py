@@ -42,6 +42,7 @@ class MetricComparison:
     regression: bool
     base_threads: str = ""
     current_threads: str = ""
+    paired_threads: str = ""  # the thread count the runs were paired by, where a side holds several (else "")
 
 
 def _pooled(records: list[dict], name: str):
@@ -186,13 +187,31 @@ class Comparison:
         return [asdict(row) for row in self.rows]
 
 
-def _group(records: list[dict], by_model_only: bool) -> dict[tuple, list[dict]]:
+def threads_label(record: dict) -> str:
+    """The thread count a run asked for, as the part of a pairing key that names it."""
+    asked = record["config"].get("threads") or 0
+    return f"{asked} thread{'s' * (asked != 1)}" if asked else "default threads"
+
+
+def pairs_by_threads(*sides: list[dict]) -> bool:
+    """Runs pair by thread count where a side holds several for one (device, model, format); otherwise a thread
+    difference between base and current is a configuration difference, as any other."""
+    for records in sides:
+        counts = defaultdict(set)
+        for record in records:
+            counts[run_key(record)].add(threads_label(record))
+        if any(len(labels) > 1 for labels in counts.values()):
+            return True
+    return False
+
+
+def _group(records: list[dict], by_model_only: bool, by_threads: bool) -> dict[tuple, list[dict]]:
     groups = defaultdict(list)
     for record in records:
         if record["status"] != "ok":
             continue
-        key = run_key(record)
-        groups[("*", key[1], "*") if by_model_only else key].append(record)
+        key = ("*", run_key(record)[1], "*") if by_model_only else run_key(record)
+        groups[(*key, threads_label(record)) if by_threads else key].append(record)
     return groups
 
 
@@ -211,7 +230,9 @@ def compare_records(base: list[dict], current: list[dict], metrics: dict[str, Me
     if not allow_mismatch:
         check_comparable(base, current)
     by_model_only = allow_mismatch and not set(map(run_key, base)) & set(map(run_key, current))
-    base_groups, current_groups = _group(base, by_model_only), _group(current, by_model_only)
+    by_threads = pairs_by_threads(base, current)
+    base_groups = _group(base, by_model_only, by_threads)
+    current_groups = _group(current, by_model_only, by_threads)
     rows, differences, operators = [], [], {}
     for key in sorted(set(base_groups) & set(current_groups)):
         changed_operators = operator_changes(metrics["latency_median_ms"], base_groups[key], current_groups[key]) \
@@ -219,7 +240,7 @@ def compare_records(base: list[dict], current: list[dict], metrics: dict[str, Me
         if changed_operators:
             operators[key] = changed_operators
         base_settings, current_settings = runtime_settings(base_groups[key]), runtime_settings(current_groups[key])
-        changed = [ConfigurationDifference(*key, setting, base_settings[setting], current_settings[setting])
+        changed = [ConfigurationDifference(*key[:3], setting, base_settings[setting], current_settings[setting])
                    for setting in base_settings if base_settings[setting] != current_settings[setting]]
         differences += changed
         for metric in metrics.values():
@@ -230,6 +251,7 @@ def compare_records(base: list[dict], current: list[dict], metrics: dict[str, Me
                 result.update(verdict="not judged", regression=False)
             rows.append(MetricComparison(device=key[0], model=key[1], format=key[2], **result,
                                          base_threads=base_settings["threads"],
-                                         current_threads=current_settings["threads"]))
+                                         current_threads=current_settings["threads"],
+                                         paired_threads=key[3] if by_threads else ""))
     return Comparison(rows, sorted(set(base_groups) - set(current_groups)),
                       sorted(set(current_groups) - set(base_groups)), differences, operators)

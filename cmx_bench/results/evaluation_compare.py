@@ -16,7 +16,8 @@ from cmx_bench.results.thresholds import Metric
 
 
 def is_evaluation_folder(path: Path) -> bool:
-    return Path(path).is_dir() and (Path(path) / "predictions.csv").is_file()
+    """An `evaluate` folder, or a `cv` one (folds.json; compared on its pooled predictions, results/cv_compare.py)."""
+    return Path(path).is_dir() and any((Path(path) / name).is_file() for name in ("predictions.csv", "folds.json"))
 
 
 def _aligned(name: str, base: PredictionSet, current: PredictionSet) -> PredictionSet:
@@ -35,8 +36,19 @@ def _aligned(name: str, base: PredictionSet, current: PredictionSet) -> Predicti
 def compare_evaluations(base_dir: Path, current_dir: Path, metrics: dict[str, Metric]) -> tuple[list[dict], list[str]]:
     """One row per set the two share and per metric (accuracy, COVID-vs-rest AUROC): base, current, the paired
     test's p-value and the verdict. A regression is a drop past the threshold with p < 0.05. Also why a set was not
-    compared (a set of other images, e.g. snapshot twins made again elsewhere); DataError when none could be."""
-    base_sets, current_sets = read_predictions(base_dir), read_predictions(current_dir)
+    compared (a set of other images, e.g. snapshot twins made again elsewhere); DataError when none could be.
+    Two cross-validations (`cmx-bench cv` folders) are compared on their pooled out-of-fold predictions."""
+    from cmx_bench.results.cv_compare import compare_cv_runs, is_cv_folder
+
+    if is_cv_folder(base_dir) or is_cv_folder(current_dir):
+        return compare_cv_runs(base_dir, current_dir, metrics)
+    return compare_prediction_sets(read_predictions(base_dir), read_predictions(current_dir), base_dir, current_dir,
+                                   metrics)
+
+
+def compare_prediction_sets(base_sets: dict[str, PredictionSet], current_sets: dict[str, PredictionSet], base_dir,
+                            current_dir, metrics: dict[str, Metric]) -> tuple[list[dict], list[str]]:
+    """compare_evaluations on sets already read, by name; `base_dir` and `current_dir` name them in messages."""
     rows, unpaired = [], []
     for name in base_sets:
         base = base_sets[name]

@@ -73,6 +73,18 @@ def load_ms(record: dict) -> float | None:
 
 
 @_figure
+def first_inference_ms(record: dict) -> float | None:
+    """The first inference after the cold load (caches, lazy initialisation), apart from the steady median."""
+    return _get(record, "runner", "first_inference_ms")
+
+
+@_figure
+def warm_load_ms(record: dict) -> float | None:
+    """The second load of the artifact in the same process, after the timed phase (files and libraries cached)."""
+    return _get(record, "runner", "warm_load_ms")
+
+
+@_figure
 def artifact_size_mb(record: dict) -> float | None:
     size_bytes = _get(record, "artifact", "size_bytes")
     return None if size_bytes is None else size_bytes / 2**20
@@ -162,6 +174,60 @@ def parity_argmax_agreement(record: dict) -> float | None:
     return _get(record, "accuracy", "parity", "argmax_agreement")
 
 
+@_figure
+def threads_worked(record: dict) -> int | None:
+    """How many of the runner's threads did at least 5 % of its CPU work in the timed window."""
+    return _get(record, "placement", "threads_worked")
+
+
+@_figure
+def big_core_share(record: dict) -> float | None:
+    """The share of the runner's CPU time off the slowest (little) cluster; None on a device with one kind of core."""
+    return _get(record, "placement", "big_core_share")
+
+
+@_figure
+def clock_fraction(record: dict) -> float | None:
+    """The clusters' mean clock over the timed window as a fraction of their maximum, weighted by CPU time there."""
+    return _get(record, "placement", "clock_fraction")
+
+
+@_figure
+def sustained_slowdown(record: dict) -> float | None:
+    """A sustained run's median latency over its last tenth of time against its first tenth (> 1: throttled)."""
+    return _get(record, "sustained", "slowdown")
+
+
+@_figure
+def throttling_began_s(record: dict) -> float | None:
+    """Seconds into a sustained run when the thermal status rose above 0 or a clock was capped; None if never."""
+    return _get(record, "sustained", "throttling_began_s")
+
+
+@_figure
+def efficiency(record: dict) -> float | None:
+    """The network's achieved MAC/s over the device's peak at its precision and threads (a .pte run; else None)."""
+    return _get(record, "efficiency", "efficiency")
+
+
+@_figure
+def latency_floor_ms(record: dict) -> float | None:
+    """The latency the network's MACs would take at the device's peak MAC/s."""
+    return _get(record, "efficiency", "latency_floor_ms")
+
+
+@_figure
+def x_floor(record: dict) -> float | None:
+    """The median latency as a multiple of that floor (1 / efficiency)."""
+    return _get(record, "efficiency", "x_floor")
+
+
+@_figure
+def peak_macs_per_s(record: dict) -> float | None:
+    """The device's peak MAC/s, measured by the calibration program at the run's precision and threads."""
+    return _get(record, "efficiency", "peak_macs_per_s")
+
+
 @dataclass(frozen=True)
 class RecordFigures:
     """Every figure of one record, None where the record has none (latency samples: empty)."""
@@ -174,6 +240,8 @@ class RecordFigures:
     latency_robust_cv: float | None
     latency_unstable: bool | None
     load_ms: float | None
+    first_inference_ms: float | None
+    warm_load_ms: float | None
     artifact_size_mb: float | None
     cpu_device_pct: float | None
     cpu_core_pct: float | None
@@ -189,6 +257,15 @@ class RecordFigures:
     accuracy_ci95: tuple[float, float] | None
     auroc_covid_vs_rest: float | None
     parity_argmax_agreement: float | None
+    threads_worked: int | None
+    big_core_share: float | None
+    clock_fraction: float | None
+    sustained_slowdown: float | None
+    throttling_began_s: float | None
+    efficiency: float | None
+    latency_floor_ms: float | None
+    x_floor: float | None
+    peak_macs_per_s: float | None
 
 
 def record_figures(record: dict) -> RecordFigures:

@@ -264,3 +264,31 @@ def load_records_from(folder):
     from cmx_bench.results.store import load_records
 
     return load_records([folder])
+
+
+def _at_threads(threads: int, median: float, seed: int) -> dict:
+    record = make_record(median=median, noise=0.1, seed=seed, threads=threads)
+    record["config"]["threads"] = threads
+    return record
+
+
+def test_runs_pair_by_threads_when_a_side_holds_several_thread_counts():
+    # Base: 1 thread at 10 ms, 2 threads at 6 ms. Current: the same, but 2 threads regressed to 8 ms. Pooled by
+    # (device, model, format) alone the two thread counts would blur into one group.
+    base = [_at_threads(1, 10.0, 1), _at_threads(2, 6.0, 2)]
+    current = [_at_threads(1, 10.0, 3), _at_threads(2, 8.0, 4)]
+    result = compare_records(base, current, load_thresholds())
+    latency = {(row.base_threads, row.verdict) for row in result.rows if row.metric == "latency_median_ms"}
+    assert latency == {("1", "unchanged"), ("2", "worse")}
+    assert not result.configuration_differences
+    # One benchmark series per thread count, so that a dashboard does not mix them.
+    from cmx_bench.report.comparison import github_action_benchmark
+    names = [entry["name"] for entry in github_action_benchmark(result.as_dicts())]
+    assert len(names) == len(set(names)) and any("(2 threads)" in name for name in names)
+
+
+def test_one_thread_count_a_side_stays_a_configuration_difference():
+    result = compare_records([_at_threads(1, 10.0, 1)], [_at_threads(2, 6.0, 2)], load_thresholds())
+    [latency] = [row for row in result.rows if row.metric == "latency_median_ms"]
+    assert (latency.base_threads, latency.current_threads, latency.verdict) == ("1", "2", "better")
+    assert [d.setting for d in result.configuration_differences] == ["threads"]

@@ -10,7 +10,7 @@ import pytest
 
 from cmx_bench.export.service import export_to_folder
 from cmx_bench.runner.host import run_job
-from cmx_bench.runner.protocol import make_job, validation_errors
+from cmx_bench.runner.protocol import JobSettings, make_job, validation_errors
 
 CORE = Path(__file__).resolve().parents[2] / "android_runner" / "core"
 JAVAC = shutil.which("javac")
@@ -28,8 +28,8 @@ def _job(tmp_path, artifact, fmt, runtime):
     for index in range(2):
         np.full((1, 3, 224, 224), 0.1 * (index + 1), dtype="<f4").tofile(tmp_path / f"in{index}.f32")
     job = make_job(artifact=artifact, fmt=fmt, runtime=runtime, input_shape=[1, 3, 224, 224],
-                   inputs=["in0.f32", "in1.f32"], warmup=1, iterations=5, min_duration_s=0.0, return_outputs=True,
-                   settle_s=0.0)
+                   inputs=["in0.f32", "in1.f32"], settings=JobSettings(warmup=1, iterations=5, min_duration_s=0.0,
+                                                                       settle_s=0.0), return_outputs=True)
     (tmp_path / "job.json").write_text(json.dumps(job))
     return job
 

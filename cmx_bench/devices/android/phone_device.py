@@ -10,6 +10,7 @@ from cmx_bench.devices.android import restore, runner_app
 from cmx_bench.devices.android.adb_link import PhoneLink
 from cmx_bench.devices.android.discovery import describe, phone_state
 from cmx_bench.devices.android.sampler import AdbSampler
+from cmx_bench.devices.android.settings import AndroidSettings
 from cmx_bench.devices.base import Device, DeviceRun, RunSettings
 from cmx_bench.errors import DeviceError, RunnerError
 from cmx_bench.fileio import sha256_file, write_bytes_atomic, write_json_atomic
@@ -17,25 +18,28 @@ from cmx_bench.measure.android_dumpsys import (parse_batterystats_uid_mah, parse
                                                parse_power_rails_mj)
 from cmx_bench.measure.energy import energy_figure, fuel_gauge_energy_mj, mah_to_mj, power_model_energy_mj
 from cmx_bench.measure.summary import cpu_figures, memory_figures
+from cmx_bench.measure.sustained import PeriodicReader
 from cmx_bench.runner.protocol import validate
 
 POWER_STATS = "android.hardware.power.stats.IPowerStats/default"
 STORAGE_MARGIN_KB = 20 * 1024
 POLL_S = 0.5
+READING_PERIOD_S = 2.0  # a sustained run's thermal readings: four adb commands each, so every few seconds
 
 
 class AndroidDevice(Device):
-    def __init__(self, link: PhoneLink, profile: dict, device_dir: str = runner_app.DEVICE_DIR):
-        self.link, self.profile, self.device_dir = link, profile, device_dir.rstrip("/") or "/"
+    def __init__(self, link: PhoneLink, profile: dict, android: AndroidSettings = AndroidSettings()):
+        self.link, self.profile, self.android = link, profile, android
+        self.device_dir = android.device_dir.rstrip("/") or "/"
         self.serial = link.serial
         self._facts: dict | None = None
         self._runtimes: dict | None = None
         self._first_install: dict | None = None
 
-    def runtimes(self, settings: RunSettings) -> dict:
+    def runtimes(self) -> dict:
         if self._runtimes is None:
             # The app must be there to say what it carries; the first run's record reports this install.
-            self._first_install = runner_app.ensure_installed(self.link, settings.apk)
+            self._first_install = runner_app.ensure_installed(self.link, self.android.apk)
             self._runtimes = runner_app.describe_runtimes(self.link)
         return self._runtimes
 
@@ -47,7 +51,8 @@ class AndroidDevice(Device):
         return self._facts
 
     # ---- before the run -------------------------------------------------------------------------
-    def _precheck(self, needed_bytes: int, settings: RunSettings) -> dict:
+    def _precheck(self, needed_bytes: int) -> dict:
+        settings = self.android  # the bounds the user set for this phone
         state = phone_state(self.link)
         problems = []
         level = state["battery_level_pct"]
@@ -61,10 +66,11 @@ class AndroidDevice(Device):
             raise DeviceError(f"{self.serial} ({self.name}) is not ready: {'; '.join(problems)}; or pass --force")
         return {**state, "free_storage_kb": free_kb, "precheck_problems": problems, "forced": bool(problems)}
 
-    def _cooldown(self, settings: RunSettings) -> dict:
+    def _cooldown(self) -> dict:
         """Wait until thermal status is 0 and skin/CPU temperature is under the profile's limit, within a bound."""
         limit = self.profile["thermal"]["max_start_temp_c"]
-        bound = settings.cooldown_max_s if settings.cooldown_max_s is not None else self.profile["thermal"]["cooldown_max_s"]
+        settings = self.android
+        bound = self.profile["thermal"]["cooldown_max_s"] if settings.cooldown_max_s is None else settings.cooldown_max_s
         started = time.monotonic()
         while True:
             state = phone_state(self.link)
@@ -88,11 +94,25 @@ class AndroidDevice(Device):
             return {"path": remote, "pushed": False, "seconds": 0.0}
         return {"path": remote, "pushed": True, "seconds": self.link.push(local, remote)}
 
-    def _cpufreq_khz(self) -> list[int | None]:
-        """scaling_cur_freq of every CPU now (a throttled phone shows lower clocks before or after a run)."""
-        files = [f"/sys/devices/system/cpu/cpu{n}/cpufreq/scaling_cur_freq" for n in range(self.facts()["ncpu"] or 0)]
-        values = (self.link.shell(["cat", *files], check=False) if files else "").split()
+    def _cpufreq_khz(self, name: str = "scaling_cur_freq") -> list[int | None]:
+        """A cpufreq file of every CPU now, index n for CPU n (a throttled phone shows lower clocks before or after a
+        run; thermal limits lower scaling_max_freq)."""
+        files = [f"/sys/devices/system/cpu/cpu{n}/cpufreq/{name}" for n in range(self.facts()["ncpu"] or 0)]
+        values = [line.strip() for line in (self.link.shell(["cat", *files], check=False) if files else "").splitlines()
+                  if line.strip().isdigit()]
+        if len(values) != len(files):
+            # An offline CPU has no cpufreq folder: one file at a time, so that each value stays with its CPU.
+            values = [(self.link.read_text(["cat", path]) or "").strip() for path in files]
         return [int(v) if v.isdigit() else None for v in values]
+
+    def _reading(self) -> dict:
+        """What a sustained run reads every few seconds (three adb commands): the thermal status, the skin
+        temperature (else the CPU's), every CPU's clock and the highest clock its policy allows now."""
+        state = phone_state(self.link)
+        return {"thermal_status": state["thermal_status"],
+                "temperature_c": state["skin_temperature_c"] or state["cpu_temperature_c"],
+                "cpufreq_khz": self._cpufreq_khz() or None,
+                "max_freq_khz": self._cpufreq_khz("scaling_max_freq") or None}
 
     def _clock_offset_s(self) -> float:
         tic = time.time()
@@ -104,7 +124,7 @@ class AndroidDevice(Device):
             return 0.0
 
     # ---- the run ----------------------------------------------------------------------------------
-    def _stage(self, artifact: Path, inputs: list[Path], job: dict, settings: RunSettings, workdir: Path) -> dict:
+    def _stage(self, artifact: Path, inputs: list[Path], job: dict, workdir: Path) -> dict:
         """Push the artifact, inputs (unless the phone has them) and the job; returns the job's path and the pushes."""
         link = self.link
         link.shell(["mkdir", "-p", f"{self.device_dir}/artifacts", f"{self.device_dir}/inputs", f"{self.device_dir}/jobs"])
@@ -118,9 +138,9 @@ class AndroidDevice(Device):
         token = uuid.uuid4().hex[:12]
         # Paths are relative to the job file, so the app (and the virtual phone) need no host paths.
         device_job = {**job, "artifact": f"../{artifact_name}", "inputs": input_names,
-                      "settle_s": max(job.get("settle_s", 0.0), settings.android_settle_s),
+                      "settle_s": max(job.get("settle_s", 0.0), self.android.settle_s),
                       # a PSS read lands after timing even when the timed phase is shorter than the PSS period
-                      "hold_s": settings.android_pss_period_s + 0.5}
+                      "hold_s": self.android.pss_period_s + 0.5}
         if job.get("profile_iterations"):
             device_job["profile_file"] = f"profile-{token}.etdump"
         job_local = write_json_atomic(workdir / f"job-{token}.json", validate(device_job, "job", "cmx-bench"))
@@ -131,14 +151,14 @@ class AndroidDevice(Device):
     def run(self, artifact: Path, inputs: list[Path], job: dict, settings: RunSettings, workdir: Path) -> DeviceRun:
         link, facts = self.link, self.facts()
         needed = artifact.stat().st_size + sum(p.stat().st_size for p in inputs)
-        precheck = self._precheck(needed, settings)
-        app, self._first_install = self._first_install or runner_app.ensure_installed(link, settings.apk), None
-        staged = self._stage(artifact, inputs, job, settings, workdir)
+        precheck = self._precheck(needed)
+        app, self._first_install = self._first_install or runner_app.ensure_installed(link, self.android.apk), None
+        staged = self._stage(artifact, inputs, job, workdir)
         job_remote, result_name, pushes = staged["job"], staged["result_name"], staged["pushes"]
-        cooldown = self._cooldown(settings)  # ends with the state just read: the thermal state before the run
+        cooldown = self._cooldown()  # ends with the state just read: the thermal state before the run
         thermal_before = {key: cooldown[key] for key in cooldown if key not in ("cooled", "waited_s")}
         thermal_before["cpufreq_khz"] = self._cpufreq_khz()
-        sampler = None
+        sampler = reader = None
         energy_reads: dict = {}
         try:
             restore.remember(self.serial, [["dumpsys", "battery", "reset"], ["am", "force-stop", runner_app.PACKAGE]])
@@ -147,12 +167,17 @@ class AndroidDevice(Device):
             link.shell(["dumpsys", "batterystats", "--reset"], check=False)
             energy_reads["rails_before"] = parse_power_rails_mj(link.shell(["dumpsys", POWER_STATS], check=False))
             offset = self._clock_offset_s()
-            sampler = AdbSampler(link, runner_app.PACKAGE, offset, settings.sample_period_s, settings.android_pss_period_s)
+            sampler = AdbSampler(link, runner_app.PACKAGE, offset, settings.sample_period_s, self.android.pss_period_s)
+            if settings.sustained_s:
+                reader = PeriodicReader(self._reading, READING_PERIOD_S, clock=lambda: time.time() + offset)
             runner_app.launch(link, job_remote, result_name)
             if settings.sampling:
                 sampler.start()
+            if reader:
+                reader.start()
             result = self._wait_for_result(result_name, settings, sampler)
             series = sampler.stop() if settings.sampling else sampler.series
+            readings = reader.stop() if reader else {}
             if sampler.disconnected:
                 raise sampler.disconnected
             energy_reads["rails_after"] = parse_power_rails_mj(link.shell(["dumpsys", POWER_STATS], check=False))
@@ -165,17 +190,19 @@ class AndroidDevice(Device):
         except BaseException:
             if sampler is not None:
                 sampler.stop()
+            if reader is not None:
+                reader.stop()
             try:
                 restore.restore(link)  # Ctrl-C and errors too; if the phone is gone the journal waits for it
             except DeviceError:
                 pass
             raise
         result = validate(result, "result", f"the runner app on {self.serial}")
-        run = DeviceRun(runner_result=result, series=series, profile_file=profile_file,
+        run = DeviceRun(runner_result=result, series=series, profile_file=profile_file, readings=readings,
                         thermal={"before": thermal_before, "after": thermal_after, "cooldown": cooldown,
                                  "before_c": thermal_before["skin_temperature_c"],
                                  "after_c": thermal_after["skin_temperature_c"]},
-                        sampler={"period_s": settings.sample_period_s, "pss_period_s": settings.android_pss_period_s,
+                        sampler={"period_s": settings.sample_period_s, "pss_period_s": self.android.pss_period_s,
                                  "samples": len(series["t"]), "adb_commands": sampler.commands,
                                  "clock_offset_s": offset, "enabled": settings.sampling, "precheck": precheck,
                                  "pushes": pushes, "runner_app": app})
@@ -188,6 +215,7 @@ class AndroidDevice(Device):
             run.memory["vm_hwm_mb"] = sampler.vm_hwm_kb / 1024 if sampler.vm_hwm_kb else None
             run.memory["pss_source"] = "dumpsys meminfo TOTAL PSS"
             run.energy = self._energy(result, run.cpu, energy_reads, sampler, app)
+            run.placement = sampler.placement(phases["measure_start"], phases["measure_end"], self.profile)
         return run
 
     def _pull_profile(self, result: dict, staged: dict, workdir: Path) -> Path | None:
@@ -232,8 +260,10 @@ class AndroidDevice(Device):
     def _energy(self, result: dict, cpu: dict, reads: dict, sampler: AdbSampler, app: dict) -> dict:
         """The best available method, always named: power rails, batterystats per UID, fuel gauge, power model."""
         phases = result["phases"]
-        lifetime = phases["end"] - phases["start"]
-        inferences = 1 + len(result["latencies_ms"]) + (len(result["outputs"] or []))
+        # Rails and BatteryStats are read after the app exits: they cover its warm load too (after the 'end' mark).
+        lifetime = phases.get("warm_load_end", phases["end"]) - phases["start"]
+        inferences = (1 + len(result["latencies_ms"]) + (len(result["outputs"] or []))
+                      + (result.get("warm_first_inference_ms") is not None))  # the warm load's first inference
         before, after = reads.get("rails_before") or {}, reads.get("rails_after") or {}
         mah = parse_batterystats_uid_mah(reads.get("batterystats", ""), app["uid"]) if app.get("uid") else None
         volts = self.profile["battery_voltage_v"]
@@ -245,7 +275,7 @@ class AndroidDevice(Device):
             energy = mah_to_mj(mah, volts)
             method = "batterystats_uid"
             note = (f"BatteryStats estimate for the app's UID since reset ({mah:.4g} mAh at {volts} V): the whole app "
-                    "run (load, warm-up, measured inferences)")
+                    "run (load, warm-up, measured inferences, the warm load)")
         elif len(sampler.fuel["t"]) >= 3:
             energy = fuel_gauge_energy_mj(sampler.fuel["t"], sampler.fuel["current_ua"], sampler.fuel["voltage_uv"])
             method, note = "fuel_gauge", "battery current x voltage, whole phone, no idle baseline"

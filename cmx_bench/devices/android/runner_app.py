@@ -14,8 +14,8 @@ from cmx_bench.measure.android_dumpsys import parse_kv_dump
 
 PACKAGE = "org.cmxbench.runner"
 ACTIVITY = f"{PACKAGE}/.BenchActivity"
-VERSION_NAME = "0.6.0"  # keep equal to versionName in android_runner/app/build.gradle
-VERSION_CODE = 6  # and versionCode
+VERSION_NAME = "0.7.0"  # keep equal to versionName in android_runner/app/build.gradle
+VERSION_CODE = 7  # and versionCode
 DEVICE_DIR = "/data/local/tmp/cmx-bench"
 
 

@@ -39,7 +39,8 @@ def test_run_on_pixel2_records_latency_cpu_pss_and_energy_and_reports_beside_the
     assert sampler["runner_app"]["installed_now"] and all(p["pushed"] for p in sampler["pushes"])
     assert record["thermal"]["cooldown"]["cooled"] and record["thermal"]["cooldown"]["waited_s"] < 1.0
     assert record["thermal"]["before"]["thermal_status"] == 0 and record["thermal"]["after"]["skin_temperature_c"]
-    assert set(record["thermal"]["before"]["cpufreq_khz"]) == {2457600}  # the virtual phone runs at the profile's top clock
+    # Each CPU at its played cluster's top clock (the host's CPUs are shared out over the profile's clusters).
+    assert 2457600 in set(record["thermal"]["before"]["cpufreq_khz"]) <= {1900800, 2457600}
     report = next((tmp_path / "reports").glob("*/report.md")).read_text()
     cells = table5_cells(report, "shufflenet_v2_x1_0")
     # The paper's Pixel 2 ShuffleNetV2 cell, each value beside the measured column it compares with.

@@ -1,5 +1,6 @@
 """Artifacts the phone's runtime may not load are refused before anything is pushed (through the real adb server)."""
 
+from cmx_bench.devices.android import runner_app
 from cmx_bench.export.runtime_pins import pinned_runtimes
 from tests.devices.conftest import records_in
 
@@ -41,4 +42,4 @@ def test_equal_versions_run_as_before(cli, virtual_phone, tmp_path):
     [record] = records_in(tmp_path / "reports")
     check = record["artifact"]["runtime_check"]
     assert check["compatible"] and check["device_runtime_version"] == pinned_runtimes()["executorch"]
-    assert check["reported_by"].startswith("runner app 0.6.0")
+    assert check["reported_by"].startswith(f"runner app {runner_app.VERSION_NAME}")

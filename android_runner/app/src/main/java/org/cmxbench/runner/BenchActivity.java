@@ -16,7 +16,10 @@ import org.cmxbench.runner.core.Clock;
 import org.cmxbench.runner.core.Inputs;
 import org.cmxbench.runner.core.Job;
 import org.cmxbench.runner.core.Json;
+import org.cmxbench.runner.core.Model;
 import org.cmxbench.runner.core.Runner;
+import org.cmxbench.runner.core.RuntimeChoice;
+import org.cmxbench.runner.core.Runtimes;
 
 /**
  * The thin Android glue: read the job named by the intent, run it with the plain-Java core, write
@@ -51,6 +54,30 @@ public final class BenchActivity extends Activity {
         return answer;
     }
 
+    /** The runtimes this build carries; the core picks one per job (RuntimeChoice, tested on the JVM). Package
+     *  visible: tests/runner/test_app_glue_compiles.py runs it against recording stand-ins of the runtimes. */
+    static final Runtimes RUNTIMES = new Runtimes() {
+        @Override
+        public Model loadExecuTorch(String path, long[] shape, int threads) {
+            return ExecuTorchModel.load(path, shape, threads);
+        }
+
+        @Override
+        public Model loadLite(String path, long[] shape, int threads) {
+            return LiteModel.load(path, shape, threads);
+        }
+
+        @Override
+        public String executorchVersion() {
+            return BuildConfig.EXECUTORCH_VERSION;
+        }
+
+        @Override
+        public String liteVersion() {
+            return BuildConfig.PYTORCH_LITE_VERSION;
+        }
+    };
+
     private static String safeName(String name) {
         // Only a plain file name inside the app's files folder: no separators, no way out of it.
         return name != null && name.matches("[A-Za-z0-9._-]{1,100}") ? name : "result.json";
@@ -64,18 +91,13 @@ public final class BenchActivity extends Activity {
             job = Job.parse(new String(Files.readAllBytes(jobFile.toPath()), StandardCharsets.UTF_8));
             Path base = jobFile.getAbsoluteFile().getParentFile().toPath();
             List<float[]> inputs = Inputs.read(job, base);
-            boolean executorch = "executorch".equals(job.runtime);
-            Runner.Loader loader = executorch
-                    ? j -> ExecuTorchModel.load(base.resolve(j.artifact).toString(), j.inputShapeAsLongs())
-                    : j -> LiteModel.load(base.resolve(j.artifact).toString(), j.inputShapeAsLongs(), j.threads);
+            RuntimeChoice choice = RuntimeChoice.of(job, base, RUNTIMES);
             Log.i(TAG, "running " + jobPath);
             // An app may write only inside its own files folder: the ETDump goes there, beside the result.
-            return runner.run(job, inputs, loader,
-                    executorch ? BuildConfig.EXECUTORCH_VERSION : BuildConfig.PYTORCH_LITE_VERSION,
-                    executorch ? 0 : job.threads, getFilesDir());
+            return runner.run(job, inputs, choice.loader, choice.version, choice.threads, getFilesDir());
         } catch (Exception | LinkageError exc) {
             Log.e(TAG, "job " + jobPath + " failed", exc);
-            return runner.failure(job == null ? null : job.runtime, String.valueOf(exc.getMessage()));
+            return runner.failure(job, String.valueOf(exc.getMessage()));
         }
     }
 

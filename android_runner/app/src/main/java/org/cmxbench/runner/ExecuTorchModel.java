@@ -18,8 +18,10 @@ final class ExecuTorchModel implements Model {
         this.shape = shape;
     }
 
-    static Model load(String path, long[] inputShape) {
-        Module module = Module.load(path);
+    /** Loads the program with {@code threads} in ExecuTorch's threadpool (0 keeps the runtime default). */
+    static Model load(String path, long[] inputShape, int threads) {
+        // load(path, loadMode, numThreads) is @JvmStatic @JvmOverloads in Module.kt (executorch-android 1.4.1+).
+        Module module = Module.load(path, Module.LOAD_MODE_FILE, threads);
         // Module.load is lazy; loading the method here keeps the load out of the first inference's time.
         // Since executorch-android 1.3, loadMethod throws (ExecutorchRuntimeException) instead of returning a code.
         try {
@@ -34,6 +36,11 @@ final class ExecuTorchModel implements Model {
     @Override
     public float[] run(float[] input) {
         return module.forward(EValue.from(Tensor.fromBlob(input, shape)))[0].toTensor().getDataAsFloatArray();
+    }
+
+    @Override
+    public void release() {
+        module.destroy(); // frees the native program now, not when the garbage collector gets to it
     }
 
     @Override

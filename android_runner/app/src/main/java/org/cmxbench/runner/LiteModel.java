@@ -26,4 +26,9 @@ final class LiteModel implements Model {
     public float[] run(float[] input) {
         return module.forward(IValue.from(Tensor.fromBlob(input, shape))).toTensor().getDataAsFloatArray();
     }
+
+    @Override
+    public void release() {
+        module.destroy(); // frees the native torch::jit::mobile::Module now, not when the garbage collector runs
+    }
 }

@@ -22,6 +22,8 @@ public final class Job {
     /** Profiled inferences after the timed ones (0: no operator profile), and the profile's plain file name. */
     public final int profileIterations;
     public final String profileFile;
+    /** What the job times: "network", or "calibration" (the device's peak); null when the job does not say. */
+    public final String role;
 
     /** The input shape as the runtimes' tensor factories take it. */
     public long[] inputShapeAsLongs() {
@@ -52,6 +54,10 @@ public final class Job {
         holdS = m.containsKey("hold_s") ? ((Number) m.get("hold_s")).doubleValue() : 0.0;
         profileIterations = m.containsKey("profile_iterations") ? integer(m, "profile_iterations") : 0;
         profileFile = m.containsKey("profile_file") ? text(m, "profile_file") : null;
+        role = m.containsKey("role") ? text(m, "role") : null;
+        if (role != null && !role.equals("network") && !role.equals("calibration")) {
+            throw new IllegalArgumentException("job role '" + role + "' is neither network nor calibration");
+        }
         if (profileIterations < 0) throw new IllegalArgumentException("job has negative profile_iterations");
         if (iterations < 1 || warmup < 0 || minDurationS < 0 || maxIterations < 1) {
             throw new IllegalArgumentException("job has a negative or zero count");

@@ -13,4 +13,8 @@ public interface Model {
     default String writeProfile(String path) {
         return "this runtime records no operator profile";
     }
+
+    /** Frees the runtime's native module now, so that a second load does not share memory or state with it. */
+    default void release() {
+    }
 }

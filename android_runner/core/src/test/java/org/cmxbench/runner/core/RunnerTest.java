@@ -59,7 +59,8 @@ public class RunnerTest {
         List<?> latencies = (List<?>) result.get("latencies_ms");
         assertEquals(10, latencies.size());
         assertEquals(2.0, (Double) latencies.get(0), 1e-9);
-        assertEquals(1 + 3 + 10 + 2, calls[0]); // first inference, warm-up, timed, one output per input
+        // First inference, warm-up, timed, one output per input, then the warm load's first inference.
+        assertEquals(1 + 3 + 10 + 2 + 1, calls[0]);
         assertEquals(2, ((List<?>) result.get("outputs")).size());
         Map<?, ?> phases = (Map<?, ?>) result.get("phases");
         assertTrue((Double) phases.get("measure_end") - (Double) phases.get("measure_start") >= 0.0199);
@@ -164,15 +165,18 @@ public class RunnerTest {
         assertEquals("written", profile.get("status"));
         assertEquals(5, profile.get("iterations"));
         assertEquals("app_files", profile.get("location"));
-        assertEquals(2, loads[0]);
+        assertEquals(3, loads[0]); // the timed load, the warm load, the profiled load
         // The profiled model ran exactly the profiled inferences: the timed ones are not in its dump.
         assertEquals("runs 5", new String(Files.readAllBytes(new File(folder, "profile-1.etdump").toPath()), "UTF-8"));
-        // One unprofiled inference of the timed model before each profiled one: first + 2 timed + 5 reference.
+        // One unprofiled inference of the warm-loaded model before each profiled one: its first + 5 reference.
         assertEquals(5, ((List<?>) profile.get("reference_latencies_ms")).size());
         assertEquals(5, ((List<?>) profile.get("profiled_latencies_ms")).size());
-        assertEquals(1 + 2 + 5, runsPerLoad.get(0)[0]);
+        assertEquals(1 + 2, runsPerLoad.get(0)[0]);
+        assertEquals(1 + 5, runsPerLoad.get(1)[0]);
+        assertEquals(5, runsPerLoad.get(2)[0]);
         Map<?, ?> phases = (Map<?, ?>) result.get("phases");
-        assertTrue((Double) phases.get("profile_end") >= (Double) phases.get("end"));
+        assertTrue((Double) phases.get("profile_end") >= (Double) phases.get("warm_load_end"));
+        assertTrue((Double) phases.get("warm_load_start") >= (Double) phases.get("end"));
     }
 
     @Test

@@ -1,0 +1,183 @@
+"""Graph passes that rewrite an exported program into equivalent forms the XNNPACK partitioner delegates whole."""
+
+# They run on the program torch.export gives: before pt2e quantisation, so that the quantiser annotates the
+# rewritten graph, and before `to_edge_transform_and_lower`. Each returns how many sites it rewrote.
+
+from __future__ import annotations
+
+import operator
+from contextlib import nullcontext
+from typing import Callable
+
+import torch
+from torch._guards import detect_fake_mode
+from torch.fx import Graph, Node
+
+aten = torch.ops.aten
+
+# What a new node inherits from the node it replaces: module attribution (measure/module_map.py reads
+# nn_module_stack through the ETRecord) and the source location in error messages. Not source_fn_stack: it names
+# the torch function a node came from, which the new view or slice is not.
+_INHERITED_META = ("nn_module_stack", "stack_trace")
+_SPLITS = (aten.split.Tensor, aten.split_with_sizes.default, aten.chunk.default)
+_VIEWS = (aten.view.default, aten.reshape.default)
+_COPIES = (aten.contiguous.default, aten.clone.default)
+
+
+def _add_node(graph: Graph, target, args: tuple, origin: Node) -> Node:
+    """A call_function node at the graph's insertion point, with `origin`'s provenance and the fake value its
+    arguments give (prepare_pt2e and the edge verifier read meta['val'])."""
+    node = graph.call_function(target, args)
+    node.meta.update({key: origin.meta[key] for key in _INHERITED_META if key in origin.meta})
+    values = torch.fx.node.map_arg(args, lambda arg: arg.meta["val"])
+    with detect_fake_mode(list(torch.utils._pytree.tree_leaves(values))) or nullcontext():
+        node.meta["val"] = target(*values)
+    return node
+
+
+def _calls(graph: Graph, targets) -> list[Node]:
+    return [node for node in graph.nodes if node.op == "call_function" and node.target in targets]
+
+
+def _rank(node: Node) -> int:
+    return node.meta["val"].dim()
+
+
+def _only_user(node: Node, targets) -> Node | None:
+    users = list(node.users)
+    return users[0] if len(users) == 1 and users[0].op == "call_function" and users[0].target in targets else None
+
+
+def _erase(graph: Graph, nodes: list[Node]) -> None:
+    """Erase nodes the rewrite left without users, consumers first (DCE would also drop in-place ops' results)."""
+    for node in reversed(nodes):
+        graph.erase_node(node)
+
+
+def split_to_slices(graph: Graph) -> int:
+    """`split` / `chunk` / `split_with_sizes` whose pieces are read by getitem -> one `slice` per piece: XNNPACK
+    (executorch 1.5.1) has no partitioner config for split_with_sizes_copy, so each split is a portable operator
+    that cuts the program into two partitions; it delegates static slices."""
+    sites = 0
+    for split in _calls(graph, _SPLITS):
+        pieces = list(split.users)
+        if not pieces or any(piece.target is not operator.getitem for piece in pieces):
+            continue
+        source = split.args[0]
+        dim = split.args[2] if len(split.args) > 2 else split.kwargs.get("dim", 0)
+        dim %= _rank(source)
+        # The piece sizes torch computed for this split (chunk rounds up, split leaves a short last piece).
+        sizes = [int(value.shape[dim]) for value in split.meta["val"]]
+        starts = [sum(sizes[:index]) for index in range(len(sizes))]
+        for piece in pieces:
+            index = piece.args[1]
+            with graph.inserting_before(piece):
+                sliced = _add_node(graph, aten.slice.Tensor, (source, dim, starts[index], starts[index] + sizes[index]),
+                                   split)
+            piece.replace_all_uses_with(sliced)
+            graph.erase_node(piece)
+        graph.erase_node(split)
+        sites += 1
+    return sites
+
+
+def mean_keepdim(graph: Graph) -> int:
+    """A global mean over H, W of an NCHW tensor with keepdim=False -> keepdim=True, then a view that drops the two
+    axes: XNNPACK's mean.dim config only takes keepdim=True, so the other form runs as a portable operator."""
+    sites = 0
+    for mean in _calls(graph, (aten.mean.dim,)):
+        source, dims = mean.args[0], mean.args[1]
+        keepdim = mean.args[2] if len(mean.args) > 2 else mean.kwargs.get("keepdim", False)
+        if keepdim or mean.kwargs.get("dtype") is not None or _rank(source) != 4 \
+                or sorted(d % 4 for d in dims) != [2, 3]:
+            continue
+        with graph.inserting_before(mean):
+            kept = _add_node(graph, aten.mean.dim, (source, list(dims), True), mean)
+            flat = _add_node(graph, aten.view.default, (kept, list(mean.meta["val"].shape)), mean)
+        mean.replace_all_uses_with(flat)
+        graph.erase_node(mean)
+        sites += 1
+    return sites
+
+
+def _shuffle_after(cat: Node) -> list[Node] | None:
+    """The nodes of a channel shuffle that reads only `cat` (view to (N, g, C/g, H, W), transpose(1, 2), an optional
+    contiguous, view back to (N, C, H, W)) with one group per concatenated input; None when it is not that."""
+    inputs, dim = cat.args[0], cat.args[1] if len(cat.args) > 1 else cat.kwargs.get("dim", 0)
+    if _rank(cat) != 4 or dim % 4 != 1:
+        return None
+    split_view = _only_user(cat, _VIEWS)
+    transpose = split_view and _only_user(split_view, (aten.transpose.int,))
+    if transpose is None or sorted(d % 5 for d in transpose.args[1:3]) != [1, 2]:
+        return None
+    chain = [split_view, transpose]
+    copy = _only_user(transpose, _COPIES)
+    chain += [copy] if copy is not None else []
+    merge_view = _only_user(chain[-1], _VIEWS)
+    if merge_view is None:
+        return None
+    n, channels, height, width = cat.meta["val"].shape
+    groups = len(inputs)
+    group_shape = [n, groups, channels // groups, height, width]
+    same_groups = all(int(i.meta["val"].shape[1]) * groups == channels for i in inputs)
+    if list(split_view.meta["val"].shape) != group_shape or not same_groups \
+            or list(merge_view.meta["val"].shape) != list(cat.meta["val"].shape):
+        return None
+    return chain + [merge_view]
+
+
+def _with_inner_axis(tensor: Node) -> list[int]:
+    n, channels, height, width = tensor.meta["val"].shape
+    return [int(n), int(channels), 1, int(height), int(width)]
+
+
+def concat_shuffle(graph: Graph) -> int:
+    """Channel concatenation then channel shuffle (torchvision's channel_shuffle after `cat((x1, branch2(x2)), 1)`)
+    -> the inputs concatenated on a new axis after the channels and viewed back to (N, C, H, W): out[:, k*g + j] is
+    input j's channel k either way, but this form writes each input once instead of a concat copy, a transpose and
+    its contiguous copy (the transpose is what XNNPACK runs as a layout operator)."""
+    sites = 0
+    for cat in _calls(graph, (aten.cat.default,)):
+        chain = _shuffle_after(cat)
+        if chain is None:
+            continue
+        merge_view = chain[-1]
+        with graph.inserting_before(merge_view):
+            # A view, not unsqueeze: XNNPACK has no unsqueeze_copy config, and a static reshape it delegates.
+            inner = [_add_node(graph, aten.view.default, (tensor, _with_inner_axis(tensor)), cat)
+                     for tensor in cat.args[0]]
+            interleaved = _add_node(graph, aten.cat.default, (inner, 2), cat)
+            merged = _add_node(graph, aten.view.default, (interleaved, list(merge_view.meta["val"].shape)), cat)
+        merge_view.replace_all_uses_with(merged)
+        _erase(graph, [cat, *chain])
+        sites += 1
+    return sites
+
+
+# In order: slices first, so that a shuffle block's concatenation reads slices.
+PASSES: dict[str, Callable[[Graph], int]] = {
+    "split_to_slices": split_to_slices, "mean_keepdim": mean_keepdim, "concat_shuffle": concat_shuffle}
+
+
+def apply_passes(graph_module: torch.fx.GraphModule) -> dict[str, int]:
+    """Every pass over the graph module, in place; returns sites rewritten per pass."""
+    rewritten = {name: rewrite(graph_module.graph) for name, rewrite in PASSES.items()}
+    graph_module.graph.lint()
+    graph_module.recompile()
+    return rewritten
+
+
+def rewrite_program(exported: torch.export.ExportedProgram) -> dict[str, int]:
+    """The passes over an ExportedProgram's graph, in place; returns sites rewritten per pass."""
+    rewritten = apply_passes(exported.graph_module)
+    _rename_outputs(exported)
+    exported.validate()
+    return rewritten
+
+
+def _rename_outputs(exported: torch.export.ExportedProgram) -> None:
+    """The signature names each output by its node: a rewritten node that was an output has a new name."""
+    output = next(node for node in exported.graph_module.graph.nodes if node.op == "output")
+    for spec, node in zip(exported.graph_signature.output_specs, output.args[0]):
+        if isinstance(node, Node) and hasattr(spec.arg, "name"):
+            spec.arg.name = node.name

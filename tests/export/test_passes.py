@@ -1,0 +1,173 @@
+"""The cmx lowering's graph passes: each on a module with its pattern, then ShuffleNetV2 delegated whole."""
+
+import pytest
+import torch
+from torchvision.models.shufflenetv2 import channel_shuffle
+
+from cmx_bench.errors import UnknownNameError
+from cmx_bench.export.formats import get_format
+from cmx_bench.export.lowering import LoweringReport, to_pte
+from cmx_bench.export.parity import FP32_MAX_DELTA
+from cmx_bench.export.passes import rewrite_program
+from cmx_bench.export.program_facts import pte_facts
+from cmx_bench.export.service import ParityLimits, cache_key, export_artifact, export_to_folder
+from cmx_bench.nets.checkpoint import random_init_facts
+from cmx_bench.nets.registry import build_model, get_card
+
+aten = torch.ops.aten
+
+
+def _rewrite(module: torch.nn.Module, example: torch.Tensor):
+    """(sites per pass, the rewritten program's call targets, max |rewritten - eager| on a random input)."""
+    module = module.eval()
+    exported = torch.export.export(module, (example,))
+    sites = rewrite_program(exported)
+    targets = [node.target for node in exported.graph_module.graph.nodes if node.op == "call_function"]
+    x = torch.randn(example.shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected, actual = module(x), exported.module()(x)
+    difference = max(float((e - a).abs().max()) for e, a in zip(_flat(expected), _flat(actual)))
+    return sites, targets, difference
+
+
+def _flat(outputs):
+    return outputs if isinstance(outputs, (tuple, list)) else [outputs]
+
+
+class Splits(torch.nn.Module):
+    def forward(self, x):
+        a, b = x.chunk(2, dim=1)  # 6 channels: 3 + 3
+        c, d = x.split(4, dim=1)  # a short last piece: 4 + 2
+        e, f, g = torch.split(x, [1, 2, 1], dim=-1)  # explicit sizes, a negative dim
+        return a * 2, b + c[:, :3], d, e, f.sum(-1, keepdim=True) + g
+
+
+class Means(torch.nn.Module):
+    def forward(self, x):
+        # Two global means XNNPACK rejects (keepdim=False), one it takes as is, one over channels left alone.
+        return x.mean([2, 3]), x.mean([-1, -2]), x.mean([2, 3], keepdim=True), x.mean(1)
+
+
+class ShuffleBlocks(torch.nn.Module):
+    """torchvision's InvertedResidual forms: a stride-1 block (chunk, branch, cat, shuffle) and a two-branch one."""
+
+    def __init__(self):
+        super().__init__()
+        self.branch = torch.nn.Conv2d(4, 4, 1)
+        self.left, self.right = torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.Conv2d(8, 8, 1)
+
+    def forward(self, x):
+        x1, x2 = x.chunk(2, dim=1)
+        x = channel_shuffle(torch.cat((x1, self.branch(x2)), dim=1), 2)
+        x = channel_shuffle(torch.cat((self.left(x), self.right(x)), dim=1), 2)
+        unshuffled = torch.cat((x, x), dim=1)  # a concat with no shuffle after it stays as it is
+        return unshuffled + 1
+
+
+def test_splits_become_one_slice_per_piece_with_the_same_outputs():
+    sites, targets, difference = _rewrite(Splits(), torch.zeros(1, 6, 5, 4))
+    assert sites["split_to_slices"] == 3
+    assert not {aten.chunk.default, aten.split.Tensor, aten.split_with_sizes.default} & set(targets)
+    assert targets.count(aten.slice.Tensor) >= 7  # the 7 pieces (c[:, :3] is a slice of its own)
+    assert difference <= 1e-6
+
+
+def test_global_means_keep_their_dims_then_drop_them_by_a_view():
+    sites, targets, difference = _rewrite(Means(), torch.zeros(2, 3, 5, 4))
+    assert sites["mean_keepdim"] == 2
+    assert targets.count(aten.mean.dim) == 4 and targets.count(aten.view.default) == 2
+    assert difference <= 1e-6
+
+
+def test_concat_then_channel_shuffle_becomes_one_interleaving_concat():
+    torch.manual_seed(0)
+    sites, targets, difference = _rewrite(ShuffleBlocks(), torch.zeros(1, 8, 6, 6))
+    assert sites == {"split_to_slices": 1, "mean_keepdim": 0, "concat_shuffle": 2}
+    assert aten.transpose.int not in targets and aten.contiguous.default not in targets
+    assert targets.count(aten.cat.default) == 3  # two interleaving concats on a new axis, one left alone
+    assert difference <= 1e-6
+
+
+def test_a_shuffle_of_groups_that_are_not_the_concat_inputs_is_left_alone():
+    class ThreeGroups(torch.nn.Module):
+        def forward(self, x):
+            return channel_shuffle(torch.cat((x, x), dim=1), 3)  # 6 channels in 3 groups from 2 inputs
+
+    sites, targets, difference = _rewrite(ThreeGroups(), torch.zeros(1, 3, 4, 4))
+    assert sites["concat_shuffle"] == 0 and aten.transpose.int in targets and difference == 0
+
+
+def test_an_unknown_lowering_is_a_one_line_error():
+    with pytest.raises(UnknownNameError, match="--lowering stock or cmx"):
+        to_pte(Means(), torch.zeros(1, 3, 4, 4), lowering="fast")
+
+
+def test_the_lowering_is_part_of_a_pte_cache_key_only():
+    card, weights = get_card("shufflenet_v2_x1_0"), random_init_facts(0)
+    pte, ptl = get_format("pte"), get_format("ptl")
+    assert cache_key(card, weights, pte, "generated", "cmx") != cache_key(card, weights, pte, "generated", "stock")
+    assert cache_key(card, weights, ptl, "generated", "cmx") == cache_key(card, weights, ptl, "generated", "stock")
+
+
+@pytest.fixture(scope="module")
+def shufflenet(tmp_path_factory):
+    """ShuffleNetV2 (seed 0) exported by the service, with its parity check, in both lowerings, fp32 and int8;
+    int8 calibrated on 3 random tensors. {(lowering, format): (path, manifest)}."""
+    card = get_card("shufflenet_v2_x1_0")
+    torch.manual_seed(0)
+    model = build_model(card)
+    calibration = [torch.rand(card.input_shape, generator=torch.Generator().manual_seed(i)) for i in range(3)]
+    out, exported = tmp_path_factory.mktemp("shufflenet"), {}
+    for lowering in ("cmx", "stock"):
+        for name in ("pte", "pte-int8"):
+            path = out / f"{lowering}-{name}.pte"
+            exported[lowering, name] = path, export_artifact(card, model, random_init_facts(0), get_format(name),
+                                                             path, calibration=calibration, lowering=lowering)
+    return exported
+
+
+@pytest.mark.parametrize("fmt", ["pte", "pte-int8"])
+def test_cmx_lowers_shufflenet_to_one_partition_without_portable_operators(shufflenet, fmt):
+    path, manifest = shufflenet["cmx", fmt]
+    facts = pte_facts(path)  # from the program itself
+    assert facts["delegate_calls"] == 1 and facts["portable_operators"] == []
+    assert manifest["lowering"] == {
+        "name": "cmx", "passes": {"split_to_slices": 13, "mean_keepdim": 1, "concat_shuffle": 16},
+        "partitions": 1, "portable_operators": [], "not_delegated": {}}
+    # The export's own parity check against the eager network, at its usual limits.
+    parity, limits = manifest["parity"], ParityLimits()
+    assert parity["passed"] and parity["argmax_agreement"] >= (1.0 if fmt == "pte" else limits.int8_min_agreement)
+    assert parity["max_abs_delta_prob"] <= (FP32_MAX_DELTA if fmt == "pte" else limits.int8_max_delta)
+
+
+@pytest.mark.parametrize("fmt", ["pte", "pte-int8"])
+def test_stock_lowering_leaves_splits_and_the_mean_to_portable_kernels_and_says_why(shufflenet, fmt):
+    path, manifest = shufflenet["stock", fmt]
+    facts = pte_facts(path)
+    assert facts["delegate_calls"] > 1
+    assert {"aten::split_with_sizes_copy.out", "aten::mean.out"} <= set(facts["portable_operators"])
+    block = manifest["lowering"]
+    assert block["name"] == "stock" and block["passes"] == {} and block["partitions"] == facts["delegate_calls"]
+    assert block["not_delegated"]["aten::mean.out"] == "mean.dim only supports keepdim=True"
+    assert "no config for split_with_sizes_copy" in block["not_delegated"]["aten::split_with_sizes_copy.out"]
+
+
+def test_cmx_and_stock_programs_agree(shufflenet):
+    from executorch.extension.pybindings import portable_lib
+
+    x = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(5))
+    cmx, stock = (portable_lib._load_for_executorch(str(shufflenet[name, "pte"][0])).forward([x])[0]
+                  for name in ("cmx", "stock"))
+    assert float((cmx - stock).abs().max()) <= FP32_MAX_DELTA
+
+
+def test_a_ptl_export_records_no_lowering(tmp_path):
+    [(_, manifest)] = export_to_folder("squeezenet1_1", ["ptl"], tmp_path, lowering="stock")
+    assert manifest["lowering"] is None
+
+
+def test_the_report_adds_up_the_sites_of_both_exports_of_an_int8_program():
+    report = LoweringReport()
+    report.add_passes({"split_to_slices": 13, "concat_shuffle": 16})
+    report.add_passes({"split_to_slices": 0, "concat_shuffle": 0})
+    assert report.passes == {"split_to_slices": 13, "concat_shuffle": 16}

@@ -1,0 +1,37 @@
+"""The "Where the time goes" glance table from profiles whose shares are known."""
+
+from cmx_bench.report.time_breakdown import glance_frame
+from tests.records import make_record
+
+
+def _profiled(model: str, categories: dict, operators: list[dict], lowering: dict | None, macs: float) -> dict:
+    record = make_record(model=model)
+    record["profile"] = {"status": "ok", "categories": categories, "operators": operators, "measured_median_ms": 5.0,
+                         "network": {"macs": macs}}
+    if lowering is not None:
+        record["artifact"]["lowering"] = lowering
+    return record
+
+
+def test_glance_states_partitions_operators_outside_and_time_not_computing():
+    cut = _profiled("shufflenet_v2_x1_0",
+                    {"convolution": 2.0, "layout": 1.0, "runtime overhead": 0.5, "portable ops": 0.5},
+                    [{"name": "Convolution", "backend": "xnnpack", "partition": 0},
+                     {"name": "native_call_split_with_sizes_copy.out", "backend": "portable", "partition": None},
+                     {"name": "Transpose", "backend": "xnnpack", "partition": 1}], None, 146e6)
+    whole = _profiled("mobilenet_v2", {"convolution": 3.6, "quantize/dequantize": 0.4},
+                      [{"name": "Convolution", "backend": "xnnpack", "partition": 0}],
+                      {"name": "cmx", "partitions": 1}, 300e6)
+    frame = glance_frame([cut, whole]).set_index("Model")
+    assert frame.loc["shufflenet_v2_x1_0", "Partitions"] == 2  # read from the rows when the manifest has none
+    assert frame.loc["shufflenet_v2_x1_0", "Outside the delegate"] == "native_call_split_with_sizes_copy.out"
+    assert frame.loc["shufflenet_v2_x1_0", "Lowering"] == "stock"
+    assert (frame.loc["shufflenet_v2_x1_0", "Layout"], frame.loc["shufflenet_v2_x1_0", "Not computing"]) == \
+        ("25.0%", "50.0%")
+    assert frame.loc["mobilenet_v2", "Outside the delegate"] == "none"
+    assert frame.loc["mobilenet_v2", "Quantize/dequantize"] == "10.0%"
+    assert frame.loc["mobilenet_v2", "Partitions"] == 1 and frame.loc["mobilenet_v2", "MACs (M)"] == 300
+
+
+def test_no_profiled_run_gives_no_table():
+    assert glance_frame([make_record()]) is None
