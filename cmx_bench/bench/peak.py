@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from cmx_bench.devices.base import RunSettings
-from cmx_bench.errors import CmxError, RunnerError
+from cmx_bench.errors import CmxError, DeviceError, RunnerError
 from cmx_bench.export import calibration
 from cmx_bench.export.manifest import manifest_macs, verify_artifact
 from cmx_bench.runner.protocol import JobSettings, make_job
@@ -31,6 +31,8 @@ class PeakMeter:
         if key not in self._by_key:
             try:
                 self._by_key[key] = self._calibrate(precision, threads)
+            except DeviceError as exc:  # the phone went away: not the calibration's fault, so tried again next time
+                return {"error": str(exc)}
             except CmxError as exc:
                 self._by_key[key] = {"error": str(exc)}
         return self._by_key[key]

@@ -119,3 +119,22 @@ def test_an_artifact_whose_manifest_has_no_macs_says_export_it_again(tmp_path):
     block = efficiency_block(_record(), get_format("pte"), 0, {"sha256": "0" * 64}, _peaks(device, tmp_path))
     assert block == {"status": "unavailable", "reason": calibration.NO_MACS_REASON}
     assert device.jobs == []
+
+
+def test_a_phone_lost_during_the_calibration_is_tried_again_once_it_is_back(tmp_path):
+    from cmx_bench.errors import DeviceError
+
+    class Flaky(_FakeDevice):
+        def run(self, artifact, inputs, job, settings, workdir):
+            if not self.jobs:
+                self.jobs.append(job)
+                raise DeviceError("device 127.0.0.1:5555 disconnected (device offline)")
+            return super().run(artifact, inputs, job, settings, workdir)
+
+    device = Flaky()
+    peaks = _peaks(device, tmp_path)
+    record = _record()
+    lost = efficiency_block(record, get_format("pte"), 2, {"complexity": {"macs": 10}}, peaks)
+    assert lost["status"] == "unavailable" and "disconnected" in lost["reason"]
+    back = efficiency_block(_record(), get_format("pte"), 2, {"complexity": {"macs": 10}}, peaks)
+    assert back["status"] == "ok" and len(device.jobs) == 2

@@ -85,7 +85,8 @@ class AdbSampler:
 
     def stop(self) -> dict:
         self._stop.set()
-        self._thread.join(timeout=30)
+        if self._thread.ident is not None:  # a run with sampling off never started it
+            self._thread.join(timeout=30)
         return self.series
 
     def _now(self) -> float:

@@ -26,7 +26,8 @@ def battery_restored(serial):
 
 
 def test_disconnect_mid_run_keeps_the_first_run_and_restores_the_phone_when_it_is_back(cli, virtual_phone, tmp_path):
-    phone = virtual_phone(drop_after_s=1.0, drop_on_run=2, offline_for_s=3.0)
+    # Runner starts: 1 SqueezeNet, 2 the fp32 peak calibration (once per run), 3 ShuffleNetV2, cut off mid-run.
+    phone = virtual_phone(drop_after_s=1.0, drop_on_run=3, offline_for_s=3.0)
     message = one_line_error(cli, "run", "--device", "pixel2", "--model", "squeezenet1_1", "--model",
                              "shufflenet_v2_x1_0", *FAST, "--out", tmp_path / "reports")
     assert "disconnected" in message and "kept" in message
