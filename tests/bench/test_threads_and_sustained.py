@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from cmx_bench.results.record import record_errors
 
 FAST = ["--warmup", "1", "--min-duration", "0.3", "--iters", "10"]
@@ -24,6 +26,12 @@ def test_each_thread_count_is_its_own_record_with_cold_and_warm_loads(cli, tmp_p
         assert record["runner"]["load_ms"] > 0 and record["runner"]["warm_load_ms"] > 0
         assert record["runner"]["warm_first_inference_ms"] > 0
         assert record["runner"]["phases"]["end"] <= record["runner"]["phases"]["warm_load_start"]
+        # Where it ran: every cluster's share of the runner's CPU time, summing to 1, and the threads that worked;
+        # the clocks measured, or the reason they could not be (this VM has no cpufreq policy).
+        placement = record["placement"]
+        assert placement["status"] == "ok" and placement["threads_worked"] >= 1
+        assert sum(cluster["cpu_share"] for cluster in placement["clusters"]) == pytest.approx(1, abs=0.01)
+        assert placement["clock_fraction"] is not None or placement["clock_reason"]
     table = stdout[stdout.index("Table 5 view"):stdout.index("Weights:")]
     assert "Thr" in table and "Warm" in table and "Load" in table  # headers wrap over two lines
     rows = [line for line in table.splitlines() if "squeezenet1_1" in line]
