@@ -302,7 +302,6 @@ class _Measuring:
     data: _Data
     workdir: Path
     prepared_by_model: dict = field(default_factory=dict)
-    network_by_model: dict = field(default_factory=dict)
     peaks: PeakMeter | None = None  # the device's own peak, measured once per (precision, threads) in a run
 
 
@@ -327,6 +326,17 @@ def _run_settings(options: BenchOptions) -> RunSettings:
     if not sustained:
         return settings
     return replace(settings, timeout_s=max(settings.timeout_s, sustained + SUSTAINED_TIMEOUT_MARGIN_S))
+
+
+def _network_size(plan: _Plan, manifest: dict) -> dict | None:
+    """Parameters and MACs beside the paper's: counted at export into the manifest (older manifests: counted now,
+    where the network is at hand)."""
+    counted = manifest.get("complexity")
+    if counted is None and plan.model is not None:
+        counted = count_params_and_macs(plan.model, plan.card.input_shape)
+    if counted is None:
+        return None
+    return {**counted, "paper_params": plan.card.paper_params, "paper_macs": plan.card.paper_macs}
 
 
 def _measure(record: dict, plan: _Plan, shared: _Measuring, progress: Progress) -> None:
@@ -358,12 +368,7 @@ def _measure(record: dict, plan: _Plan, shared: _Measuring, progress: Progress) 
         record["sustained"] = sustained_block(run.runner_result["latencies_ms"], phases["measure_start"],
                                               phases["measure_end"], run.readings, options.settings.sustained_s)
     if options.job.profile_iterations:
-        if plan.model is not None and plan.card.name not in shared.network_by_model:  # once per network
-            shared.network_by_model[plan.card.name] = {
-                **count_params_and_macs(plan.model, plan.card.input_shape),
-                "paper_params": plan.card.paper_params, "paper_macs": plan.card.paper_macs}
-        record["profile"] = _profile_block(record, plan, artifact, manifest, run,
-                                           shared.network_by_model.get(plan.card.name))
+        record["profile"] = _profile_block(record, plan, artifact, manifest, run, _network_size(plan, manifest))
     if data.images is not None and run.runner_result["outputs"]:
         record["accuracy"] = _accuracy_block(plan, prepared, run.runner_result["outputs"], data.listing)
     # After the network's run, so that the calibration never runs between its samplers' readings.

@@ -14,6 +14,7 @@ import numpy as np
 from cmx_bench.data.images import LabelledImage
 from cmx_bench.data.split import patient_split
 from cmx_bench.errors import DataError
+from cmx_bench.evaluate.predictions import PredictionSet
 
 FOLDS_FILE = "folds.json"
 PREDICTIONS_FILE = "predictions.csv"
@@ -91,13 +92,10 @@ def is_cv_folder(path: Path) -> bool:
 
 
 @dataclass
-class PooledSet:
-    """One player's pooled out-of-fold predictions on one set (clean, snapshots)."""
+class PooledSet(PredictionSet):
+    """One player's pooled out-of-fold predictions on one set (clean, snapshots): an evaluation's prediction set,
+    with the fold that held each image out and its source."""
 
-    files: list[str]
-    labels: np.ndarray  # class index per image
-    probs: np.ndarray  # images x classes
-    classes: tuple[str, ...]
     folds: np.ndarray  # the fold that held each image out
     sources: list[str]
 
