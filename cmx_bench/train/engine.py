@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 from dataclasses import dataclass
 
@@ -152,5 +153,9 @@ def start_engine(accelerator: str = "auto", precision: str = "fp32", *, sync_bn:
 
 
 def stop_engine(engine: Engine) -> None:
+    """Leave the process group cleanly: every rank waits for the others, then the group goes while the interpreter
+    is still whole (gloo's worker threads abort the process if the group dies during interpreter shutdown)."""
     if engine.distributed and torch.distributed.is_initialized():
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
+        gc.collect()  # DDP wrappers left in cycles still hold the group; free them now, not at exit

@@ -50,6 +50,7 @@ def _rank(rank: int, world_size: int, port: int, out: str) -> None:
                       engine.grad_scaler())
     if engine.is_main:
         torch.save(_gradients(model.module), out)
+    del model  # the DDP wrapper holds the process group; it goes before the group does
     stop_engine(engine)
 
 
