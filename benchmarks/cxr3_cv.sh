@@ -11,7 +11,10 @@
 #
 # Run: bash benchmarks/cxr3_cv.sh [CXR3_V2_FOLDER] [OUT]   (SIZE=64, EPOCHS=30, FOLDS=5, JOBS=1, CMX=cmx-bench;
 #      JOBS=N runs N folds at once, THREADS torch threads each; RECIPES="issue3 current" chooses the recipes, the first the base of the comparisons)
-# Not yet run on cxr3-v2 (written with `cmx-bench cv`, tested on phantoms only): its wall time is not known yet.
+# ARCHIVE=docs/cv/cxr3-v2 keeps each recipe's finished folds (predictions and marks, no checkpoints) in the
+# repository (benchmarks/cv_archive.py): restored into OUT before a recipe runs and saved after it, so that a later
+# session on a fresh machine resumes where this one stopped (OUT must be the same path: cv checks its settings).
+# A stopped run saves nothing: `python benchmarks/cv_archive.py save OUT/cv/RECIPE ARCHIVE/RECIPE` after it.
 set -euo pipefail
 DATA=${1:-../shared/data/cxr3-v2}
 OUT=${2:-runs/cxr3-v2}
@@ -22,6 +25,8 @@ FOLDS=${FOLDS:-5}
 JOBS=${JOBS:-1}
 THREADS=${THREADS:-$(( $(nproc) / JOBS > 0 ? $(nproc) / JOBS : 1 ))}
 RECIPES=${RECIPES:-issue3 current}
+ARCHIVE=${ARCHIVE:-}
+PYTHON=${PYTHON:-python}
 mkdir -p "$OUT/cv"
 step() { local name=$1; shift; local t0=$(date +%s); "$@"; echo "$name $(( $(date +%s) - t0 )) s" | tee -a "$OUT/cv/timings.txt"; }
 [ -f "$OUT/split.csv" ] || step prepare $CMX data prepare --manifest "$DATA/manifest.csv" --out "$OUT/split.csv" --seed 0
@@ -32,7 +37,9 @@ recipe_current=(--epochs "$EPOCHS" --snapshots "$twins" --augment strong --bn-re
 recipe_issue3=(--epochs 12 --schedule constant --augment light --eval-snapshots "$twins")
 for name in $RECIPES; do
   declare -n options="recipe_$name"
+  [ -z "$ARCHIVE" ] || $PYTHON "$(dirname "$0")/cv_archive.py" restore "$OUT/cv/$name" "$ARCHIVE/$name"
   step "cv_$name" $CMX cv "$OUT/split.csv" "${common[@]}" "${options[@]}" --out "$OUT/cv/$name"
+  [ -z "$ARCHIVE" ] || $PYTHON "$(dirname "$0")/cv_archive.py" save "$OUT/cv/$name" "$ARCHIVE/$name"
 done
 # Each later recipe against the first, on the same folds; exit 1 (a significant drop) must not stop the others.
 set -- $RECIPES

@@ -3,7 +3,7 @@
 Run: python benchmarks/peak_calibration.py [--threads 2 --precision fp32 --precision int8]
 
 Measures the calibration program (export/calibration.py: one 1x1 convolution, XNNPACK) exactly as `cmx-bench run`
-does (bench/session.py's calibration job through the local device's host runner), twice per precision, interleaved
+does (bench/peak.py's calibration job through the local device's host runner), twice per precision, interleaved
 (fp32, int8, fp32, int8) so that both runs of a precision see the same machine state, and prints each run's peak
 MAC/s and the ratio of the two. A benchmark, not a test: the ratio says as much about the host's quiet as about the
 harness, so the host's load average is printed with it.
@@ -17,7 +17,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from cmx_bench.bench import session
+from cmx_bench.bench.peak import PeakMeter
+from cmx_bench.bench.session import BenchOptions
 from cmx_bench.devices.registry import resolve_device
 
 
@@ -29,16 +30,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="runs per precision, interleaved")
     args = parser.parse_args()
     precisions = args.precision or ["fp32", "int8"]
-    options = session.BenchOptions(threads=[args.threads])
+    options = BenchOptions(threads=[args.threads])
     device = resolve_device("local", options.android)
     workdir = Path(tempfile.mkdtemp(prefix="cmx-peak-"))
     peaks = {precision: [] for precision in precisions}
     try:
         for run in range(args.runs):
             for precision in precisions:
-                # A fresh _Measuring each time: the run's cache would otherwise hand back the first measurement.
-                shared = session._Measuring(device, {}, options, session._Data(), workdir)
-                block = session._calibrate(shared, precision, args.threads)
+                # A fresh PeakMeter each time: a run's meter hands back its first measurement.
+                block = PeakMeter(device, options.settings, workdir).peak(precision, args.threads)
+                if "error" in block:
+                    raise SystemExit(f"the calibration failed: {block['error']}")
                 peaks[precision].append(block)
                 print(f"run {run + 1} {precision}: median {block['median_ms']:.3f} ms over {block['iterations']} "
                       f"inferences, peak {block['peak_macs_per_s'] / 1e9:.1f} GMAC/s", flush=True)
