@@ -76,8 +76,24 @@ def _export(model: torch.nn.Module, example: torch.Tensor, report: LoweringRepor
     """torch.export of the model, rewritten by the cmx passes when the report's lowering is 'cmx'."""
     exported = torch.export.export(model, (example,))
     if report.name == "cmx":
-        report.add_passes(rewrite_program(exported))
+        exported, rewritten = rewrite_program(exported)
+        report.add_passes(rewritten)
     return exported
+
+
+@contextmanager
+def _parameters_frozen(model: torch.nn.Module):
+    """Parameters without requires_grad while the program is made and lowered: the program holds the model's own
+    parameters, and a weight the passes fold (a slice of one) or a lowering pass derives from them must be a plain
+    tensor, which ExecuTorch can deep-copy. Restored after."""
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    for parameter in parameters:
+        parameter.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for parameter in parameters:
+            parameter.requires_grad_(True)
 
 
 def quantize_int8(model: torch.nn.Module, example: torch.Tensor, calibration: list[torch.Tensor],
@@ -92,7 +108,8 @@ def quantize_int8(model: torch.nn.Module, example: torch.Tensor, calibration: li
             XNNPACKQuantizer, get_symmetric_quantization_config)
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    graph = _export(model.eval(), example, report).module()
+    with _parameters_frozen(model):
+        graph = _export(model.eval(), example, report).module()
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
     prepared = prepare_pt2e(graph, quantizer)
     with torch.no_grad():
@@ -150,11 +167,12 @@ def to_pte(model: torch.nn.Module, example: torch.Tensor, etrecord_path: str | N
         from executorch.exir import to_edge_transform_and_lower
 
         warnings.simplefilter("ignore")
-        exported = _export(model, example, report)
-        with _partitioner_rejections(report):
-            lowered = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()],
-                                                  generate_etrecord=etrecord_path is not None)
-        program = lowered.to_executorch()
+        with _parameters_frozen(model):
+            exported = _export(model, example, report)
+            with _partitioner_rejections(report):
+                lowered = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()],
+                                                      generate_etrecord=etrecord_path is not None)
+            program = lowered.to_executorch()
         if etrecord_path is not None:
             program.get_etrecord().save(etrecord_path)
     return program.buffer

@@ -24,14 +24,17 @@ _VIEWS = (aten.view.default, aten.reshape.default)
 _COPIES = (aten.contiguous.default, aten.clone.default)
 
 
-def _add_node(graph: Graph, target, args: tuple, origin: Node) -> Node:
+def _add_node(graph: Graph, target, args: tuple, origin: Node, kwargs: dict | None = None) -> Node:
     """A call_function node at the graph's insertion point, with `origin`'s provenance and the fake value its
     arguments give (prepare_pt2e and the edge verifier read meta['val'])."""
-    node = graph.call_function(target, args)
+    kwargs = kwargs or {}
+    node = graph.call_function(target, args, kwargs)
     node.meta.update({key: origin.meta[key] for key in _INHERITED_META if key in origin.meta})
-    values = torch.fx.node.map_arg(args, lambda arg: arg.meta["val"])
-    with detect_fake_mode(list(torch.utils._pytree.tree_leaves(values))) or nullcontext():
-        node.meta["val"] = target(*values)
+    values, named = torch.fx.node.map_arg((args, kwargs), lambda arg: arg.meta["val"])
+    # Without grad, as torch.export computes its values: a value derived from a parameter would otherwise not be a
+    # graph leaf, and ExecuTorch deep-copies the program.
+    with detect_fake_mode(list(torch.utils._pytree.tree_leaves((values, named)))) or nullcontext(), torch.no_grad():
+        node.meta["val"] = target(*values, **named)
     return node
 
 
@@ -154,9 +157,63 @@ def concat_shuffle(graph: Graph) -> int:
     return sites
 
 
+def _pointwise_convolution(node: Node | None) -> bool:
+    """aten.conv2d with a 1x1 kernel, one group, no padding and a parameter for its weight."""
+    if node is None or node.target is not aten.conv2d.default:
+        return False
+    weight = node.args[1]
+    padding = node.args[4] if len(node.args) > 4 else node.kwargs.get("padding", 0)
+    groups = node.args[6] if len(node.args) > 6 else node.kwargs.get("groups", 1)
+    return (weight.op == "placeholder" and tuple(weight.meta["val"].shape[2:]) == (1, 1) and groups == 1
+            and all(p == 0 for p in (padding if isinstance(padding, (list, tuple)) else [padding])))
+
+
+# Operators that act on each channel alone (dropout in eval is one), so that they commute with a channel concat.
+_PER_CHANNEL = (aten.max_pool2d.default, aten.dropout.default)
+
+
+def split_pointwise_over_concat(graph: Graph) -> int:
+    """A channel concatenation read, through per-channel operators only, by one 1x1 convolution -> one convolution
+    per concatenated input on its slice of the weight (the bias on the first), summed: conv(cat(a, b)) = conv_a(a)
+    + conv_b(b). SqueezeNet's Fire modules end in such a concatenation, which XNNPACK runs as one copy per input of
+    the full feature map; the sum it replaces it with is over the convolution's far fewer output channels. The
+    weight slices are constants: rewrite_program folds them into parameters, since XNNPACK takes a convolution's
+    weight only as one."""
+    sites = 0
+    for cat in _calls(graph, (aten.cat.default,)):
+        inputs, dim = cat.args[0], cat.args[1] if len(cat.args) > 1 else cat.kwargs.get("dim", 0)
+        if _rank(cat) != 4 or dim % 4 != 1 or len(inputs) < 2:
+            continue
+        chain, node = [], cat
+        while (nxt := _only_user(node, _PER_CHANNEL)) is not None:
+            chain.append(nxt)
+            node = nxt
+        conv = _only_user(node, (aten.conv2d.default,))
+        if not _pointwise_convolution(conv) or conv.args[0] is not node:
+            continue
+        weight, bias = conv.args[1], conv.args[2] if len(conv.args) > 2 else conv.kwargs.get("bias")
+        rest = tuple(conv.args[3:])
+        with graph.inserting_before(conv):
+            total, start = None, 0
+            for index, source in enumerate(inputs):
+                for op in chain:
+                    source = _add_node(graph, op.target, (source, *op.args[1:]), op, dict(op.kwargs))
+                width = int(source.meta["val"].shape[1])
+                piece = _add_node(graph, aten.slice.Tensor, (weight, 1, start, start + width), conv)
+                part = _add_node(graph, aten.conv2d.default, (source, piece, bias if index == 0 else None, *rest),
+                                 conv)
+                total = part if total is None else _add_node(graph, aten.add.Tensor, (total, part), conv)
+                start += width
+        conv.replace_all_uses_with(total)
+        _erase(graph, [cat, *chain, conv])
+        sites += 1
+    return sites
+
+
 # In order: slices first, so that a shuffle block's concatenation reads slices.
 PASSES: dict[str, Callable[[Graph], int]] = {
-    "split_to_slices": split_to_slices, "mean_keepdim": mean_keepdim, "concat_shuffle": concat_shuffle}
+    "split_to_slices": split_to_slices, "mean_keepdim": mean_keepdim, "concat_shuffle": concat_shuffle,
+    "split_pointwise_over_concat": split_pointwise_over_concat}
 
 
 def apply_passes(graph_module: torch.fx.GraphModule) -> dict[str, int]:
@@ -167,12 +224,18 @@ def apply_passes(graph_module: torch.fx.GraphModule) -> dict[str, int]:
     return rewritten
 
 
-def rewrite_program(exported: torch.export.ExportedProgram) -> dict[str, int]:
-    """The passes over an ExportedProgram's graph, in place; returns sites rewritten per pass."""
+def rewrite_program(exported: torch.export.ExportedProgram) -> tuple[torch.export.ExportedProgram, dict[str, int]]:
+    """The passes over an ExportedProgram's graph; returns the rewritten program (the same object unless weights
+    were sliced, whose slices are then folded into parameters) and the sites rewritten per pass."""
     rewritten = apply_passes(exported.graph_module)
     _rename_outputs(exported)
     exported.validate()
-    return rewritten
+    if rewritten["split_pointwise_over_concat"]:
+        from executorch.exir.passes.constant_prop_pass import constant_prop_pass
+
+        with torch.no_grad():  # folded slices of parameters that require grad would not be graph leaves
+            exported = constant_prop_pass(exported)
+    return exported, rewritten
 
 
 def _rename_outputs(exported: torch.export.ExportedProgram) -> None:

@@ -21,7 +21,7 @@ def _rewrite(module: torch.nn.Module, example: torch.Tensor):
     """(sites per pass, the rewritten program's call targets, max |rewritten - eager| on a random input)."""
     module = module.eval()
     exported = torch.export.export(module, (example,))
-    sites = rewrite_program(exported)
+    exported, sites = rewrite_program(exported)
     targets = [node.target for node in exported.graph_module.graph.nodes if node.op == "call_function"]
     x = torch.randn(example.shape, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -82,7 +82,7 @@ def test_global_means_keep_their_dims_then_drop_them_by_a_view():
 def test_concat_then_channel_shuffle_becomes_one_interleaving_concat():
     torch.manual_seed(0)
     sites, targets, difference = _rewrite(ShuffleBlocks(), torch.zeros(1, 8, 6, 6))
-    assert sites == {"split_to_slices": 1, "mean_keepdim": 0, "concat_shuffle": 2}
+    assert sites == {"split_to_slices": 1, "mean_keepdim": 0, "concat_shuffle": 2, "split_pointwise_over_concat": 0}
     assert aten.transpose.int not in targets and aten.contiguous.default not in targets
     assert targets.count(aten.cat.default) == 3  # two interleaving concats on a new axis, one left alone
     assert difference <= 1e-6
@@ -95,6 +95,51 @@ def test_a_shuffle_of_groups_that_are_not_the_concat_inputs_is_left_alone():
 
     sites, targets, difference = _rewrite(ThreeGroups(), torch.zeros(1, 3, 4, 4))
     assert sites["concat_shuffle"] == 0 and aten.transpose.int in targets and difference == 0
+
+
+class Fires(torch.nn.Module):
+    """SqueezeNet's three forms: a Fire's concatenation read by the next squeeze convolution directly, through a
+    max pool, and through dropout (the classifier); then a concatenation a 3x3 convolution reads, left alone."""
+
+    def __init__(self):
+        super().__init__()
+        self.expand1, self.expand3 = torch.nn.Conv2d(4, 6, 1), torch.nn.Conv2d(4, 6, 3, padding=1)
+        self.squeeze = torch.nn.ModuleList(torch.nn.Conv2d(12, 4, 1) for _ in range(3))
+        self.wide = torch.nn.Conv2d(8, 3, 3, padding=1)
+        self.pool, self.dropout = torch.nn.MaxPool2d(3, 2, ceil_mode=True), torch.nn.Dropout(0.5)
+
+    def fire(self, x):
+        return torch.cat([torch.relu(self.expand1(x)), torch.relu(self.expand3(x))], 1)
+
+    def forward(self, x):
+        x = torch.relu(self.squeeze[0](self.fire(x)))
+        x = torch.relu(self.squeeze[1](self.pool(self.fire(x))))
+        x = self.squeeze[2](self.dropout(self.fire(x)))
+        return self.wide(torch.cat([x, x], 1))
+
+
+def test_a_pointwise_convolution_over_a_concat_becomes_one_per_input_summed():
+    torch.manual_seed(0)
+    sites, targets, difference = _rewrite(Fires(), torch.zeros(1, 4, 9, 9))
+    assert sites["split_pointwise_over_concat"] == 3
+    assert targets.count(aten.cat.default) == 1  # the 3x3 convolution's, left alone
+    assert targets.count(aten.conv2d.default) == 3 * 2 + 3 * 2 + 1  # 2 expands and 2 halves of a squeeze per Fire
+    assert targets.count(aten.max_pool2d.default) == 2  # the pool moved onto each concatenated input
+    assert difference <= 1e-5
+
+
+def test_squeezenet_lowers_without_its_concat_copies_at_parity(tmp_path):
+    card = get_card("squeezenet1_1")
+    torch.manual_seed(0)
+    manifests = {lowering: export_artifact(card, build_model(card), random_init_facts(0), get_format("pte"),
+                                           tmp_path / f"{lowering}.pte", lowering=lowering)
+                 for lowering in ("cmx", "stock")}
+    facts = pte_facts(tmp_path / "cmx.pte")
+    assert manifests["cmx"]["lowering"]["passes"]["split_pointwise_over_concat"] == 8  # every Fire's concat
+    assert facts["delegate_calls"] == 1 and facts["portable_operators"] == []
+    assert manifests["cmx"]["parity"]["passed"]
+    assert manifests["cmx"]["parity"]["max_abs_delta_prob"] <= FP32_MAX_DELTA
+    assert manifests["cmx"]["complexity"] == manifests["stock"]["complexity"]  # counted on the network itself
 
 
 def test_an_unknown_lowering_is_a_one_line_error():
@@ -132,7 +177,8 @@ def test_cmx_lowers_shufflenet_to_one_partition_without_portable_operators(shuff
     facts = pte_facts(path)  # from the program itself
     assert facts["delegate_calls"] == 1 and facts["portable_operators"] == []
     assert manifest["lowering"] == {
-        "name": "cmx", "passes": {"split_to_slices": 13, "mean_keepdim": 1, "concat_shuffle": 16},
+        "name": "cmx", "passes": {"split_to_slices": 13, "mean_keepdim": 1, "concat_shuffle": 16,
+                                   "split_pointwise_over_concat": 0},
         "partitions": 1, "portable_operators": [], "not_delegated": {}}
     # The export's own parity check against the eager network, at its usual limits.
     parity, limits = manifest["parity"], ParityLimits()
