@@ -6,20 +6,31 @@ A fold is finished when its done.json is there (train/cv.py writes it last); wha
 and `cmx-bench compare` read of it is its done.json and predictions.csv, a few hundred KB in all: those are kept,
 with the cv folder's cv.json, folds.json and recipe.toml, never its checkpoints. `save` copies them from CV_FOLDER
 to ARCHIVE_FOLDER; `restore` copies them back into a CV_FOLDER that lacks them (a finished fold already there is
-left alone), after which `cmx-bench cv` with the same settings keeps the restored folds and trains the rest. cv
-refuses a folder whose settings or folds differ, so a restore under other paths or another split is refused then,
-not silently mixed in.
+left alone), after which `cmx-bench cv` with the same settings keeps the restored folds and trains the rest.
+Either way, an archive and a cv folder whose settings (cv.json) or fold assignment (folds.json's digest) differ
+are refused, exit 2, and nothing is copied: their folds do not belong together. The pooled predictions and the
+summary (predictions.csv, summary.md, summary.json at the top) are kept too once the cross-validation is complete.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from pathlib import Path
 
-FOLDER_FILES = ("cv.json", "folds.json", "recipe.toml")
+FOLDER_FILES = ("cv.json", "folds.json", "recipe.toml", "predictions.csv", "summary.md", "summary.json")
 FOLD_FILES = ("predictions.csv", "done.json")  # done.json last: the mark of a finished fold
+
+
+def mismatch(source: Path, target: Path) -> str | None:
+    """Why source's folds do not belong with target's, or None."""
+    for name, key in (("cv.json", "settings"), ("folds.json", "digest")):
+        if (source / name).is_file() and (target / name).is_file():
+            if json.loads((source / name).read_text())[key] != json.loads((target / name).read_text())[key]:
+                return f"their {name} {key} differ"
+    return None
 
 
 def finished_folds(folder: Path) -> list[Path]:
@@ -55,6 +66,11 @@ def main() -> int:
         if args.action == "restore":
             return 0  # nothing archived yet: cv starts from scratch
         print(f"cv_archive: {source} is not a folder; run the cross-validation first", file=sys.stderr)
+        return 2
+    why = mismatch(source, target)
+    if why is not None:
+        print(f"cv_archive: {source} and {target} are not the same cross-validation ({why}); nothing copied",
+              file=sys.stderr)
         return 2
     target.mkdir(parents=True, exist_ok=True)
     copied = copy_finished(source, target, keep_existing=args.action == "restore")

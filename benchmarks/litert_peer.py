@@ -9,7 +9,8 @@ FOLDER holds what runtimes.py wrote: program.pt2 (torch.export of the network wi
 torch release) and inputs.pt (the timed input, the calibration tensors cmx-bench's int8 used, the eager output).
 The peer converts fp32 with litert-torch and int8 with litert-torch's own pt2e quantiser (static, per channel,
 calibrated on those tensors), loads both in ai-edge-litert's interpreter (XNNPACK, N threads), and prints one JSON
-line: the files, their sizes and each one's max |difference| from the eager probabilities. Then it answers lines
+line: the files, their sizes, the releases, each graph's operator counts and each one's max |difference| from the
+eager probabilities. Then it answers lines
 "NAME ITERS" on stdin with a JSON list of ITERS latencies in ms, until "quit" or end of input, so that runtimes.py
 can interleave it with the runtimes it times itself.
 """
@@ -79,6 +80,21 @@ def interpreter(path: Path, threads: int, x):
     return call, probabilities
 
 
+def operator_counts(path: Path) -> dict[str, int]:
+    """How many of each LiteRT operator the model's graph holds (read from its flatbuffer)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    model = schema.Model.GetRootAsModel(path.read_bytes(), 0)
+    codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
+    graph, counts = model.Subgraphs(0), {}
+    for index in range(graph.OperatorsLength()):
+        code = codes[graph.Operators(index).OpcodeIndex()]
+        name = names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "CUSTOM")
+        counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
@@ -99,7 +115,11 @@ def main() -> None:
     paths = convert(args.folder, inputs["calibration"], example)
     runners = {name: interpreter(path, args.threads, example.numpy()) for name, path in paths.items()}
     eager = inputs["eager_output"].numpy()
+    from importlib.metadata import version
+
     print(json.dumps({"ready": True, "threads": args.threads, "files": {k: str(p) for k, p in paths.items()},
+                      "versions": {name: version(name) for name in ("litert-torch", "ai-edge-litert", "torch")},
+                      "operators": {k: operator_counts(p) for k, p in paths.items()},
                       "bytes": {k: p.stat().st_size for k, p in paths.items()},
                       "max_abs_diff": {k: float(np.abs(probabilities() - eager).max()) for k, (_, probabilities) in runners.items()}}),
           file=answers, flush=True)

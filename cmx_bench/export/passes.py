@@ -172,6 +172,14 @@ def _pointwise_convolution(node: Node | None) -> bool:
 _PER_CHANNEL = (aten.max_pool2d.default, aten.dropout.default)
 
 
+def _per_channel_user(node: Node) -> Node | None:
+    user = _only_user(node, _PER_CHANNEL)
+    if user is not None and user.target is aten.dropout.default:
+        train = user.args[2] if len(user.args) > 2 else user.kwargs.get("train", True)
+        return None if train else user  # dropout in training draws its mask over the whole tensor
+    return user
+
+
 def split_pointwise_over_concat(graph: Graph) -> int:
     """A channel concatenation read, through per-channel operators only, by one 1x1 convolution -> one convolution
     per concatenated input on its slice of the weight (the bias on the first), summed: conv(cat(a, b)) = conv_a(a)
@@ -185,14 +193,14 @@ def split_pointwise_over_concat(graph: Graph) -> int:
         if _rank(cat) != 4 or dim % 4 != 1 or len(inputs) < 2:
             continue
         chain, node = [], cat
-        while (nxt := _only_user(node, _PER_CHANNEL)) is not None:
+        while (nxt := _per_channel_user(node)) is not None:
             chain.append(nxt)
             node = nxt
         conv = _only_user(node, (aten.conv2d.default,))
         if not _pointwise_convolution(conv) or conv.args[0] is not node:
             continue
         weight, bias = conv.args[1], conv.args[2] if len(conv.args) > 2 else conv.kwargs.get("bias")
-        rest = tuple(conv.args[3:])
+        rest, options = tuple(conv.args[3:]), {k: v for k, v in conv.kwargs.items() if k != "bias"}
         with graph.inserting_before(conv):
             total, start = None, 0
             for index, source in enumerate(inputs):
@@ -201,7 +209,7 @@ def split_pointwise_over_concat(graph: Graph) -> int:
                 width = int(source.meta["val"].shape[1])
                 piece = _add_node(graph, aten.slice.Tensor, (weight, 1, start, start + width), conv)
                 part = _add_node(graph, aten.conv2d.default, (source, piece, bias if index == 0 else None, *rest),
-                                 conv)
+                                 conv, options)
                 total = part if total is None else _add_node(graph, aten.add.Tensor, (total, part), conv)
                 start += width
         conv.replace_all_uses_with(total)
