@@ -183,7 +183,8 @@ def evaluate(
                       f"(95% CI {_interval(ci['auroc']['covid_vs_rest'])}); {ci['method']}, {ci['resamples']} resamples")
     for name, metrics in results["sets"].items():
         for source, value in metrics.get("per_source_accuracy", {}).items():
-            console.print(f"  {name} {source}: accuracy {value['accuracy']:.3f} over {value['images']} images")
+            ci = f" (95% CI {_interval(value['ci95'])})" if value.get("ci95") is not None else ""
+            console.print(f"  {name} {source}: accuracy {value['accuracy']:.3f}{ci} over {value['images']} images")
     console.print(f"figures, evaluation.json and predictions.csv in {out}")
 
 

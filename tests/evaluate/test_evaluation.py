@@ -43,3 +43,26 @@ def test_evaluate_takes_the_network_from_the_checkpoint_and_never_overwrites_an_
     code, _, err = cli("evaluate", "-w", squeezenet_checkpoint, *args[:-1], tmp_path / "eval-plain")
     assert code == 1 and "pass --model" in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "eval-plain").exists()
+
+
+def test_evaluate_gives_each_source_its_accuracy_with_its_own_interval(cli, tmp_path, squeezenet_checkpoint):
+    data = write_phantom_folder(tmp_path / "data", per_class=4, size=72, seed=4)
+    images = sorted(data.rglob("*.png"))
+    manifest = tmp_path / "manifest.csv"
+    with manifest.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "label", "patient_id", "source"])
+        for index, path in enumerate(images):
+            writer.writerow([path, path.parent.name, f"p{index}", "site-a" if index % 3 else "site-b"])
+    code, out, err = cli("evaluate", "-m", "squeezenet1_1", "-w", squeezenet_checkpoint, "--data", manifest,
+                         "--split", "all", "--gradcam", "0", "--out", tmp_path / "eval")
+    assert code == 0, err
+    rows = list(csv.DictReader((tmp_path / "eval" / "predictions.csv").open()))
+    per_source = json.loads((tmp_path / "eval" / "evaluation.json").read_text())["sets"]["clean"]["per_source_accuracy"]
+    assert set(per_source) == {"site-a", "site-b"}
+    for source, figures in per_source.items():
+        mine = [row for row in rows if row["source"] == source]
+        assert figures["images"] == len(mine) and figures["accuracy"] == sum(int(r["correct"]) for r in mine) / len(mine)
+        low, high = figures["ci95"]
+        assert 0 <= low <= figures["accuracy"] <= high <= 1
+        assert f"{source}: accuracy {figures['accuracy']:.3f} (95% CI {low:.3f}-{high:.3f})" in " ".join(out.split())
