@@ -15,10 +15,14 @@ from cmx_bench.bench.termination import (Terminated, forget_termination, on_sigt
 
 @pytest.fixture
 def sigterm_handler():
-    """cmx-bench's SIGTERM handler, as the CLI installs it, for the length of one test."""
+    """cmx-bench's SIGTERM handler, as the CLI installs it, and Python's own Ctrl-C handler, for the length of one
+    test: a test run started in the background of a shell without job control inherits SIGINT ignored, and Python
+    then installs no KeyboardInterrupt handler of its own."""
     forget_termination()
     previous = signal.signal(signal.SIGTERM, on_sigterm)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
+    signal.signal(signal.SIGINT, previous_int)
     signal.signal(signal.SIGTERM, previous)
     forget_termination()
 
