@@ -9,24 +9,26 @@
 # Run: bash benchmarks/cxr3_pipeline.sh [CXR3_FOLDER] [OUT]      (EPOCHS=30 by default; CMX=cmx-bench;
 #      EXTRA="--ema 0.98" adds training options to both networks' recipe; the folder may be cxr3 or cxr3-v2)
 #      RECIPE=issue3 trains with #3's recipe instead, as benchmarks/cxr3_cv.sh names it: 12 epochs (EPOCHS),
-#      constant rate, light augmentation, clean images only (still evaluated on the snapshot twins too)
+#      constant rate, light augmentation, clean images only (still evaluated on the snapshot twins too);
+#      SIZE=64 trains and evaluates at 64 px (default 128), the resolution benchmarks/cxr3_cv.sh compares recipes at
 set -euo pipefail
 DATA=${1:-../shared/data/cxr3}
 OUT=${2:-runs/cxr3}
 CMX=${CMX:-cmx-bench}
 RECIPE=${RECIPE:-current}
+SIZE=${SIZE:-128}
 read -r -a extra <<< "${EXTRA:-}"
 mkdir -p "$OUT"
 step() { local name=$1; shift; local t0=$(date +%s); "$@"; echo "$name $(( $(date +%s) - t0 )) s" | tee -a "$OUT/timings.txt"; }
 : > "$OUT/timings.txt"
 step prepare   $CMX data prepare --manifest "$DATA/manifest.csv" --out "$OUT/split.csv" --seed 0
 step snapshots $CMX data snapshots "$OUT/split.csv" --out "$OUT/snapshots" --seed 0
-step cache     $CMX data cache "$OUT/split.csv" --size 128 --out "$OUT/cache" --workers 2
+step cache     $CMX data cache "$OUT/split.csv" --size "$SIZE" --out "$OUT/cache" --workers 2
 case $RECIPE in
-  current) recipe=(--preset cpu --epochs "${EPOCHS:-30}" --snapshots "$OUT/snapshots/manifest.csv" --augment strong
+  current) recipe=(--preset cpu --input-size "$SIZE" --epochs "${EPOCHS:-30}" --snapshots "$OUT/snapshots/manifest.csv" --augment strong
                    --bn-refresh off "${extra[@]}")
            student=(--student-loss-at 1) ;;
-  issue3)  recipe=(--preset cpu --epochs "${EPOCHS:-12}" --schedule constant --augment light "${extra[@]}")
+  issue3)  recipe=(--preset cpu --input-size "$SIZE" --epochs "${EPOCHS:-12}" --schedule constant --augment light "${extra[@]}")
            student=() ;;
   *) echo "unknown RECIPE=$RECIPE; choose current or issue3" >&2; exit 2 ;;
 esac
