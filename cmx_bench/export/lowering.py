@@ -14,6 +14,7 @@ import torch
 from cmx_bench.errors import UnknownNameError
 from cmx_bench.export.loaders import native_stderr_silenced
 from cmx_bench.export.passes import rewrite_program
+from cmx_bench.export.shuffle_plan import plan_shuffles
 
 # "stock": ExecuTorch's own lowering; "cmx": cmx_bench/export/passes.py first, so that XNNPACK delegates the whole
 # network (the difference is what `--lowering` lets a user measure).
@@ -72,12 +73,17 @@ def _report_for(lowering: str, report: LoweringReport | None) -> LoweringReport:
     return report
 
 
-def _export(model: torch.nn.Module, example: torch.Tensor, report: LoweringReport) -> torch.export.ExportedProgram:
-    """torch.export of the model, rewritten by the cmx passes when the report's lowering is 'cmx'."""
-    exported = torch.export.export(model, (example,))
-    if report.name == "cmx":
-        exported, rewritten = rewrite_program(exported)
-        report.add_passes(rewritten)
+def _export(model: torch.nn.Module, example: torch.Tensor, report: LoweringReport,
+            plan: bool = True) -> torch.export.ExportedProgram:
+    """torch.export of the model, rewritten by the cmx passes when the report's lowering is 'cmx'; with `plan`,
+    any ShuffleNetV2 in it is first planned without its channel shuffles (cmx_bench/export/shuffle_plan.py)."""
+    if report.name != "cmx":
+        return torch.export.export(model, (example,))
+    shuffles = 0
+    if plan:
+        model, shuffles = plan_shuffles(model)
+    exported, rewritten = rewrite_program(torch.export.export(model, (example,)))
+    report.add_passes({"plan_shuffles": shuffles, **rewritten})
     return exported
 
 
@@ -109,7 +115,10 @@ def quantize_int8(model: torch.nn.Module, example: torch.Tensor, calibration: li
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     with _parameters_frozen(model):
-        graph = _export(model.eval(), example, report).module()
+        # Not planned: in int8 a slice costs XNNPACK as much as in fp32 (about 1 us, nearly all per-operator cost)
+        # while the shuffle's transposes move a quarter of the bytes, so the shuffle stays (as concat_shuffle makes
+        # it) and the plan would be slower (README, "Lowering").
+        graph = _export(model.eval(), example, report, plan=False).module()
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
     prepared = prepare_pt2e(graph, quantizer)
     with torch.no_grad():

@@ -23,7 +23,7 @@ from cmx_bench.export.loaders import load_artifact
 from cmx_bench.export.manifest import (MANIFEST_VERSION, library_versions, lowering_block, manifest_macs,
                                        manifest_path, verify_artifact)
 from cmx_bench.export.parity import FP32_MAX_DELTA, check_parity
-from cmx_bench.export import passes
+from cmx_bench.export import passes, shuffle_plan
 from cmx_bench.export.passes import PASSES
 from cmx_bench.export.program_facts import program_facts
 from cmx_bench.export.runtime_pins import pinned_runtimes
@@ -46,15 +46,16 @@ def _limits_for(fmt: ArtifactFormat, limits: ParityLimits) -> tuple[float, float
     return limits.fp32_max_delta, 1.0
 
 
-# The passes' own code, so that a changed pass makes its programs again even under the same name.
-_PASSES_DIGEST = hashlib.sha256(Path(passes.__file__).read_bytes()).hexdigest()[:16]
+# The rewrites' own code, so that a changed pass or plan makes its programs again even under the same name.
+_PASSES_DIGEST = hashlib.sha256(b"".join(Path(module.__file__).read_bytes()
+                                         for module in (passes, shuffle_plan))).hexdigest()[:16]
 
 
 def _lowering_of(fmt: ArtifactFormat, lowering: str) -> str | list | None:
     # The lowering shapes ExecuTorch programs only: a .ptl is the same TorchScript either way.
     if fmt.runtime != "executorch":
         return None
-    return [lowering, *PASSES, _PASSES_DIGEST] if lowering == "cmx" else lowering
+    return [lowering, "plan_shuffles", *PASSES, _PASSES_DIGEST] if lowering == "cmx" else lowering
 
 
 def cache_key(card, weights: dict, fmt: ArtifactFormat, calibration_id: str, lowering: str = "cmx") -> str:

@@ -64,9 +64,28 @@ def _share(categories: dict, names) -> float | None:
     return sum(categories.get(name, 0.0) for name in names) / total if total else None
 
 
+# Categories of operators that compute the network (everything else moves, converts or waits).
+_COMPUTING = ("convolution", "depthwise convolution", "GEMM (1x1 conv, fully connected)", "pooling", "elementwise",
+              "other delegated")
+
+
+def io_conversion_ms(operators: list[dict]) -> float:
+    """Time of the layout operators XNNPACK inserts before the program's first computing operator or after its last
+    (rows in execution order): the conversion of the caller's NCHW input to the NHWC its convolutions run on, and
+    back. It is the program's interface, not the network's own layout (a channel shuffle's), so it is told apart."""
+    computing = [index for index, row in enumerate(operators) if row.get("category") in _COMPUTING]
+    if not computing:
+        return 0.0
+    return sum(row["median_ms"] for index, row in enumerate(operators)
+               if row.get("category") == "layout" and row.get("module_match") == "inserted"
+               and not computing[0] < index < computing[-1])
+
+
 def glance_frame(records: list[dict]) -> pd.DataFrame | None:
     """Per profiled run, in one row: how the program was lowered and cut, what ran outside the delegate, and the
-    share of operator time not spent computing, so that two networks of similar MACs can be told apart at once."""
+    share of operator time not spent computing, so that two networks of similar MACs can be told apart at once.
+    "Layout" is the network's own (its shuffles, splits and concatenations); the program's conversion of its NCHW
+    input to NHWC and back is "I/O conversion"; both count as not computing."""
     rows = []
     for record in profiled(records):
         block, lowering = record["profile"], (record.get("artifact") or {}).get("lowering") or {}
@@ -74,6 +93,9 @@ def glance_frame(records: list[dict]) -> pd.DataFrame | None:
         partitions = {row["partition"] for row in operators if row.get("partition") is not None}
         outside = sorted({row["name"] for row in operators if row.get("backend") == "portable"})
         network = block.get("network") or {}
+        io_conversion = io_conversion_ms(operators)
+        # The network's own layout: what is left of the category without the program's input/output conversion.
+        shares = {**categories, "layout": categories.get("layout", 0.0) - io_conversion, "io": io_conversion}
         rows.append({
             "Model": record["config"]["model"], "Format": record["config"]["format"],
             "Device": record["config"]["device"], "Lowering": lowering.get("name", "stock"),
@@ -81,7 +103,8 @@ def glance_frame(records: list[dict]) -> pd.DataFrame | None:
             "Median ms": block.get("measured_median_ms"),
             "Partitions": lowering.get("partitions", len(partitions) or None),
             "Outside the delegate": ", ".join(outside) or "none",
-            "Layout": _share(categories, ["layout"]),
+            "Layout": _share(shares, ["layout"]),
+            "I/O conversion": _share(shares, ["io"]),
             "Quantize/dequantize": _share(categories, ["quantize/dequantize"]),
             "Delegate overhead": _share(categories, ["runtime overhead"]),
             "Not computing": _share(categories, NOT_COMPUTING),
@@ -89,7 +112,7 @@ def glance_frame(records: list[dict]) -> pd.DataFrame | None:
     if not rows:
         return None
     frame = pd.DataFrame(rows)
-    for column in ("Layout", "Quantize/dequantize", "Delegate overhead", "Not computing"):
+    for column in ("Layout", "I/O conversion", "Quantize/dequantize", "Delegate overhead", "Not computing"):
         frame[column] = [None if pd.isna(v) else f"{v:.1%}" for v in frame[column]]
     return frame
 

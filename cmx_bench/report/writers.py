@@ -84,7 +84,8 @@ def _time_section(records: list[dict]) -> dict | None:
     figure = time_breakdown.category_figure(records)
     if figure is None:
         return None
-    tables = [("At a glance: partitions, operators outside the delegate, operator time not spent computing",
+    tables = [("At a glance: partitions, operators outside the delegate, operator time not spent computing "
+               "(Layout: the network's own; I/O conversion: the program's NCHW input to NHWC and back)",
                time_breakdown.glance_frame(records))]
     tables += [(f"Top operators: {label}", table) for label, table in time_breakdown.top_operator_tables(records)]
     quantization = time_breakdown.quantization_frame(records)

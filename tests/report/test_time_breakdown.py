@@ -1,6 +1,6 @@
 """The "Where the time goes" glance table from profiles whose shares are known."""
 
-from cmx_bench.report.time_breakdown import glance_frame
+from cmx_bench.report.time_breakdown import glance_frame, io_conversion_ms
 from tests.records import make_record
 
 
@@ -31,6 +31,22 @@ def test_glance_states_partitions_operators_outside_and_time_not_computing():
     assert frame.loc["mobilenet_v2", "Outside the delegate"] == "none"
     assert frame.loc["mobilenet_v2", "Quantize/dequantize"] == "10.0%"
     assert frame.loc["mobilenet_v2", "Partitions"] == 1 and frame.loc["mobilenet_v2", "MACs (M)"] == 300
+
+
+def test_the_programs_input_and_output_conversions_are_told_apart_from_the_networks_layout():
+    rows = [{"name": "Convert", "category": "quantize/dequantize", "median_ms": 0.1},
+            {"name": "Transpose #1", "category": "layout", "module_match": "inserted", "median_ms": 0.4},  # input
+            {"name": "Convolution", "category": "convolution", "median_ms": 2.0},
+            {"name": "Transpose #2", "category": "layout", "module_match": "inserted", "median_ms": 0.3},  # a view's
+            {"name": "Slice", "category": "layout", "module_match": "operator", "median_ms": 0.2},
+            {"name": "Fully Connected", "category": "GEMM (1x1 conv, fully connected)", "median_ms": 0.6},
+            {"name": "Transpose #3", "category": "layout", "module_match": "inserted", "median_ms": 0.4}]  # output
+    assert io_conversion_ms(rows) == 0.8
+    record = _profiled("shufflenet_v2_x1_0", {"convolution": 2.0, "GEMM (1x1 conv, fully connected)": 0.6,
+                                              "layout": 1.3, "quantize/dequantize": 0.1},
+                       rows, {"name": "cmx", "partitions": 1}, 146e6)
+    row = glance_frame([record]).iloc[0]
+    assert (row["Layout"], row["I/O conversion"], row["Not computing"]) == ("12.5%", "20.0%", "35.0%")
 
 
 def test_no_profiled_run_gives_no_table():
