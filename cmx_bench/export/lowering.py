@@ -103,10 +103,11 @@ def _parameters_frozen(model: torch.nn.Module):
 
 
 def quantize_int8(model: torch.nn.Module, example: torch.Tensor, calibration: list[torch.Tensor],
-                  lowering: str = "cmx", report: LoweringReport | None = None):
+                  lowering: str = "cmx", report: LoweringReport | None = None, plan: bool = False):
     """Post-training static int8 quantisation for XNNPACK (pt2e), calibrated on `calibration`; with the 'cmx'
     lowering the passes rewrite the graph first, so that the quantiser annotates the rewritten graph. `report`,
-    when given, receives the sites rewritten."""
+    when given, receives the sites rewritten. `plan`: ShuffleNetV2 planned without its shuffles first, off by
+    default (benchmarks/shuffle_plan.py measures both)."""
     report = _report_for(lowering, report)
     _quiet_torch_notices()
     with native_stderr_silenced():
@@ -115,10 +116,10 @@ def quantize_int8(model: torch.nn.Module, example: torch.Tensor, calibration: li
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     with _parameters_frozen(model):
-        # Not planned: in int8 a slice costs XNNPACK as much as in fp32 (about 1 us, nearly all per-operator cost)
-        # while the shuffle's transposes move a quarter of the bytes, so the shuffle stays (as concat_shuffle makes
-        # it) and the plan would be slower (README, "Lowering").
-        graph = _export(model.eval(), example, report, plan=False).module()
+        # Not planned by default: in int8 a slice costs XNNPACK as much as in fp32 (about 1 us, nearly all of it
+        # per operator) while the shuffle's transposes move a quarter of the bytes, so the plan is no faster
+        # (README, "Lowering").
+        graph = _export(model.eval(), example, report, plan=plan).module()
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
     prepared = prepare_pt2e(graph, quantizer)
     with torch.no_grad():
@@ -163,11 +164,12 @@ def _edge_operator(target) -> str:
 
 
 def to_pte(model: torch.nn.Module, example: torch.Tensor, etrecord_path: str | None = None, lowering: str = "cmx",
-           report: LoweringReport | None = None) -> bytes:
+           report: LoweringReport | None = None, plan: bool = True) -> bytes:
     """The .pte program (XNNPACK-delegated); with `etrecord_path`, also its ETRecord (the edge graph with each
     node's module and debug handle, and which nodes each delegate call holds) for operator profiles. `lowering`
     'cmx' rewrites the exported graph first (cmx_bench/export/passes.py); `report`, when given, receives the sites
-    rewritten and the operators the partitioner left out, with its reasons."""
+    rewritten and the operators the partitioner left out, with its reasons; `plan`: a ShuffleNetV2 in `model` is
+    planned without its shuffles (an int8 program arrives quantised, its plan already made or not)."""
     report = _report_for(lowering, report)
     _quiet_torch_notices()
     with warnings.catch_warnings(), native_stderr_silenced():
@@ -177,7 +179,7 @@ def to_pte(model: torch.nn.Module, example: torch.Tensor, etrecord_path: str | N
 
         warnings.simplefilter("ignore")
         with _parameters_frozen(model):
-            exported = _export(model, example, report)
+            exported = _export(model, example, report, plan=plan)
             with _partitioner_rejections(report):
                 lowered = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()],
                                                       generate_etrecord=etrecord_path is not None)
