@@ -46,9 +46,10 @@ def _limits_for(fmt: ArtifactFormat, limits: ParityLimits) -> tuple[float, float
     return limits.fp32_max_delta, 1.0
 
 
-# The rewrites' own code, so that a changed pass or plan makes its programs again even under the same name.
+# The rewrites' own code and where they are applied (lowering.py: which precision is planned), so that a changed
+# pass or plan makes its programs again even under the same name.
 _PASSES_DIGEST = hashlib.sha256(b"".join(Path(module.__file__).read_bytes()
-                                         for module in (passes, shuffle_plan))).hexdigest()[:16]
+                                         for module in (passes, shuffle_plan, lowerings))).hexdigest()[:16]
 
 
 def _lowering_of(fmt: ArtifactFormat, lowering: str) -> str | list | None:
