@@ -19,6 +19,10 @@ from cmx_bench.export.shuffle_plan import plan_shuffles
 # "stock": ExecuTorch's own lowering; "cmx": cmx_bench/export/passes.py first, so that XNNPACK delegates the whole
 # network (the difference is what `--lowering` lets a user measure).
 LOWERINGS = ("stock", "cmx")
+# Which precisions the cmx lowering plans ShuffleNetV2 without its channel shuffles for (shuffle_plan.py): int8 is
+# not, since there a slice costs XNNPACK as much as in fp32 (about 1 us, nearly all of it per operator) while the
+# shuffle's transposes move a quarter of the bytes, and the plan measured slower (benchmarks/shuffle_plan.py).
+PLANNED = {"fp32": True, "int8": False}
 # Where the XNNPACK partitioner's configs say, at debug level, why they leave a node out (WhyNoPartition): each
 # config module logs to its own logger under this one.
 _PARTITIONER_LOGGER = "executorch.backends.xnnpack.partition"
@@ -103,11 +107,10 @@ def _parameters_frozen(model: torch.nn.Module):
 
 
 def quantize_int8(model: torch.nn.Module, example: torch.Tensor, calibration: list[torch.Tensor],
-                  lowering: str = "cmx", report: LoweringReport | None = None, plan: bool = False):
+                  lowering: str = "cmx", report: LoweringReport | None = None, plan: bool = PLANNED["int8"]):
     """Post-training static int8 quantisation for XNNPACK (pt2e), calibrated on `calibration`; with the 'cmx'
     lowering the passes rewrite the graph first, so that the quantiser annotates the rewritten graph. `report`,
-    when given, receives the sites rewritten. `plan`: ShuffleNetV2 planned without its shuffles first, off by
-    default (benchmarks/shuffle_plan.py measures both)."""
+    when given, receives the sites rewritten. `plan`: ShuffleNetV2 planned without its shuffles first (PLANNED)."""
     report = _report_for(lowering, report)
     _quiet_torch_notices()
     with native_stderr_silenced():
@@ -116,9 +119,6 @@ def quantize_int8(model: torch.nn.Module, example: torch.Tensor, calibration: li
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     with _parameters_frozen(model):
-        # Not planned by default: in int8 a slice costs XNNPACK as much as in fp32 (about 1 us, nearly all of it
-        # per operator) while the shuffle's transposes move a quarter of the bytes, so the plan is no faster
-        # (README, "Lowering").
         graph = _export(model.eval(), example, report, plan=plan).module()
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
     prepared = prepare_pt2e(graph, quantizer)
@@ -164,7 +164,7 @@ def _edge_operator(target) -> str:
 
 
 def to_pte(model: torch.nn.Module, example: torch.Tensor, etrecord_path: str | None = None, lowering: str = "cmx",
-           report: LoweringReport | None = None, plan: bool = True) -> bytes:
+           report: LoweringReport | None = None, plan: bool = PLANNED["fp32"]) -> bytes:
     """The .pte program (XNNPACK-delegated); with `etrecord_path`, also its ETRecord (the edge graph with each
     node's module and debug handle, and which nodes each delegate call holds) for operator profiles. `lowering`
     'cmx' rewrites the exported graph first (cmx_bench/export/passes.py); `report`, when given, receives the sites

@@ -190,8 +190,9 @@ def split_pointwise_over_concat(graph: Graph) -> int:
     sites = 0
     for cat in _calls(graph, (aten.cat.default,)):
         inputs, dim = cat.args[0], cat.args[1] if len(cat.args) > 1 else cat.kwargs.get("dim", 0)
-        # Not a gather of slices (shuffle_plan's reads): split, the convolution would run once per piece, and in
-        # int8 each partial sum would be requantised, where the concatenation copies only what the slices hold.
+        # Not a concatenation of slices (shuffle_plan's reads, or split_to_slices' pieces): split, the convolution
+        # would run once per piece and, in int8, requantise each partial sum, where the concatenation copies only
+        # what the slices hold.
         if _rank(cat) != 4 or dim % 4 != 1 or len(inputs) < 2 \
                 or any(source.target is aten.slice.Tensor for source in inputs):
             continue

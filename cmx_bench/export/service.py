@@ -48,7 +48,7 @@ def _limits_for(fmt: ArtifactFormat, limits: ParityLimits) -> tuple[float, float
 
 # The rewrites' own code and where they are applied (lowering.py: which precision is planned), so that a changed
 # pass or plan makes its programs again even under the same name.
-_PASSES_DIGEST = hashlib.sha256(b"".join(Path(module.__file__).read_bytes()
+_REWRITE_DIGEST = hashlib.sha256(b"".join(Path(module.__file__).read_bytes()
                                          for module in (passes, shuffle_plan, lowerings))).hexdigest()[:16]
 
 
@@ -56,7 +56,7 @@ def _lowering_of(fmt: ArtifactFormat, lowering: str) -> str | list | None:
     # The lowering shapes ExecuTorch programs only: a .ptl is the same TorchScript either way.
     if fmt.runtime != "executorch":
         return None
-    return [lowering, "plan_shuffles", *PASSES, _PASSES_DIGEST] if lowering == "cmx" else lowering
+    return [lowering, "plan_shuffles", *PASSES, _REWRITE_DIGEST] if lowering == "cmx" else lowering
 
 
 def cache_key(card, weights: dict, fmt: ArtifactFormat, calibration_id: str, lowering: str = "cmx") -> str:

@@ -54,7 +54,7 @@ def shuffled_concat(first: list[Piece], second: list[Piece]) -> list[Piece]:
             + [Piece(p.source, p.start, p.stop, tuple(2 * c + 1 for c in p.logical)) for p in second])
 
 
-def gather(pieces: list[Piece]) -> tuple[tuple[tuple[int, int, int], ...], list[int]]:
+def gather(pieces: list[Piece]) -> tuple[Ranges, list[int]]:
     """The (source, start, stop) ranges to concatenate, neighbours of one source merged, and the logical channel of
     each channel of the result (the permutation its reader's weight must follow)."""
     ranges: list[list[int]] = []
@@ -63,11 +63,14 @@ def gather(pieces: list[Piece]) -> tuple[tuple[tuple[int, int, int], ...], list[
             ranges[-1][2] = piece.stop
         else:
             ranges.append([piece.source, piece.start, piece.stop])
-    return tuple(tuple(r) for r in ranges), [c for piece in pieces for c in piece.logical]
+    order = [c for piece in pieces for c in piece.logical]
+    assert sorted(order) == list(range(len(order))), "the pieces must hold every channel once"
+    return tuple(tuple(r) for r in ranges), order
 
 
 @torch.no_grad()
 def _permute_inputs(conv: nn.Conv2d, order: list[int]) -> None:
+    """A convolution's input channels, in `order` (it reads channel order[p] of the network as its p-th)."""
     conv.weight.copy_(conv.weight[:, order])
 
 
@@ -80,13 +83,16 @@ def _permute_channels(module: nn.Module, order: list[int]) -> None:
             tensor.copy_(tensor[order])
 
 
-def read_ranges(sources: list[torch.Tensor], ranges) -> torch.Tensor:
+Ranges = tuple[tuple[int, int, int], ...]  # (source, start, stop) channel ranges, concatenated in this order
+
+
+def read_ranges(sources: list[torch.Tensor], ranges: Ranges) -> torch.Tensor:
     """The channel ranges (source, start, stop) of `sources`, concatenated: a source read whole is not sliced."""
     parts = [sources[s] if start == 0 and stop == sources[s].shape[1] else sources[s][:, start:stop]
              for s, start, stop in ranges]
     while len(parts) > _MAX_CAT_INPUTS:
         # The oldest pieces come first and are the smallest (halved at every block since): they are copied twice.
-        inner = len(parts) - _MAX_CAT_INPUTS + 1
+        inner = min(len(parts) - _MAX_CAT_INPUTS + 1, _MAX_CAT_INPUTS)
         parts = [torch.cat(parts[:inner], 1), *parts[inner:]]
     return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
 
@@ -95,7 +101,7 @@ class PlannedBlock(nn.Module):
     """One InvertedResidual: its branches (weights permuted to the order they read) and the ranges each reads;
     returns the tensors it produces, which the plan's later pieces point into."""
 
-    def __init__(self, block: nn.Module, reads):
+    def __init__(self, block: nn.Module, reads: Ranges):
         super().__init__()
         self.stride = block.stride
         self.branch1, self.branch2 = block.branch1, block.branch2
@@ -138,6 +144,7 @@ class PlannedShuffleNetV2(nn.Module):
             setattr(self, stage_name, nn.Sequential(*planned))
         self.head_reads, order = gather(pieces)
         _permute_inputs(self.conv5[0], order)
+        self.train(net.training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         sources = [self.maxpool(self.conv1(x))]
@@ -148,22 +155,32 @@ class PlannedShuffleNetV2(nn.Module):
         return self.fc(x.mean([2, 3]))
 
 
+def _plannable(module: nn.Module) -> bool:
+    """torchvision's own ShuffleNetV2 of its own blocks: a subclass (the quantizable one) or custom blocks may
+    compute something else around them, so they are left as they are."""
+    from torchvision.models.shufflenetv2 import InvertedResidual, ShuffleNetV2
+
+    return type(module) is ShuffleNetV2 and all(
+        type(block) is InvertedResidual for stage in (module.stage2, module.stage3, module.stage4) for block in stage)
+
+
 def plan_shuffles(model: nn.Module) -> tuple[nn.Module, int]:
     """The model with every torchvision ShuffleNetV2 in it replaced by its planned form (a copy; `model` is left as
     it is), and how many channel shuffles that removed; the model itself when it has none."""
-    from torchvision.models import ShuffleNetV2
-
-    if isinstance(model, ShuffleNetV2):
+    if _plannable(model):
         planned = PlannedShuffleNetV2(copy.deepcopy(model))
         return planned, planned.shuffles
-    targets = [name for name, module in model.named_modules() if isinstance(module, ShuffleNetV2)]
+    # Every name, shared modules included: one network held under two names must be replaced under both.
+    targets = [name for name, module in model.named_modules(remove_duplicate=False) if _plannable(module)]
     if not targets:
         return model, 0
-    model, removed = copy.deepcopy(model), 0
+    model, removed, planned_of = copy.deepcopy(model), 0, {}
     for name in targets:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        planned = PlannedShuffleNetV2(getattr(parent, child))
-        setattr(parent, child, planned)
-        removed += planned.shuffles
+        original = getattr(parent, child)
+        if id(original) not in planned_of:  # the weights are permuted in place: plan each network once
+            planned_of[id(original)] = PlannedShuffleNetV2(original)
+            removed += planned_of[id(original)].shuffles
+        setattr(parent, child, planned_of[id(original)])
     return model, removed

@@ -64,15 +64,19 @@ def _share(categories: dict, names) -> float | None:
     return sum(categories.get(name, 0.0) for name in names) / total if total else None
 
 
-# Categories of operators that compute the network (everything else moves, converts or waits).
-_COMPUTING = ("convolution", "depthwise convolution", "GEMM (1x1 conv, fully connected)", "pooling", "elementwise",
-              "other delegated")
+# Categories of operators that compute the network: the rest move, convert or wait.
+_COMPUTING = tuple(category for category in CATEGORIES if category not in NOT_COMPUTING)
 
 
-def io_conversion_ms(operators: list[dict]) -> float:
+def io_conversion_ms(operators: list[dict]) -> float | None:
     """Time of the layout operators XNNPACK inserts before the program's first computing operator or after its last
-    (rows in execution order): the conversion of the caller's NCHW input to the NHWC its convolutions run on, and
-    back. It is the program's interface, not the network's own layout (a channel shuffle's), so it is told apart."""
+    (rows in execution order): the conversion of the caller's NCHW input to the NHWC its convolutions run on (and
+    of an NCHW output back, where a program's last operators are convolutions; a classifier's pooled output converts
+    between two computing operators and stays under layout). It is the program's interface, not the network's own
+    layout (a channel shuffle's), so it is told apart. None when the rows were never mapped to modules (no ETRecord):
+    which operators XNNPACK inserted is then unknown."""
+    if not any("module_match" in row for row in operators):
+        return None
     computing = [index for index, row in enumerate(operators) if row.get("category") in _COMPUTING]
     if not computing:
         return 0.0
@@ -84,8 +88,9 @@ def io_conversion_ms(operators: list[dict]) -> float:
 def glance_frame(records: list[dict]) -> pd.DataFrame | None:
     """Per profiled run, in one row: how the program was lowered and cut, what ran outside the delegate, and the
     share of operator time not spent computing, so that two networks of similar MACs can be told apart at once.
-    "Layout" is the network's own (its shuffles, splits and concatenations); the program's conversion of its NCHW
-    input to NHWC and back is "I/O conversion"; both count as not computing."""
+    "Layout" is the network's own (its shuffles, splits and concatenations, and, in a program cut into several
+    partitions, the conversions at their boundaries); the program's conversion of its NCHW input to NHWC is "I/O
+    conversion" (empty where unknown, and then all under "Layout"); both count as not computing."""
     rows = []
     for record in profiled(records):
         block, lowering = record["profile"], (record.get("artifact") or {}).get("lowering") or {}
@@ -95,7 +100,8 @@ def glance_frame(records: list[dict]) -> pd.DataFrame | None:
         network = block.get("network") or {}
         io_conversion = io_conversion_ms(operators)
         # The network's own layout: what is left of the category without the program's input/output conversion.
-        shares = {**categories, "layout": categories.get("layout", 0.0) - io_conversion, "io": io_conversion}
+        times = {**categories, "layout": categories.get("layout", 0.0) - (io_conversion or 0.0),
+                 "io": io_conversion or 0.0}
         rows.append({
             "Model": record["config"]["model"], "Format": record["config"]["format"],
             "Device": record["config"]["device"], "Lowering": lowering.get("name", "stock"),
@@ -103,8 +109,8 @@ def glance_frame(records: list[dict]) -> pd.DataFrame | None:
             "Median ms": block.get("measured_median_ms"),
             "Partitions": lowering.get("partitions", len(partitions) or None),
             "Outside the delegate": ", ".join(outside) or "none",
-            "Layout": _share(shares, ["layout"]),
-            "I/O conversion": _share(shares, ["io"]),
+            "Layout": _share(times, ["layout"]),
+            "I/O conversion": None if io_conversion is None else _share(times, ["io"]),
             "Quantize/dequantize": _share(categories, ["quantize/dequantize"]),
             "Delegate overhead": _share(categories, ["runtime overhead"]),
             "Not computing": _share(categories, NOT_COMPUTING),

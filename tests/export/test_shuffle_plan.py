@@ -1,5 +1,6 @@
 """ShuffleNetV2 planned without channel shuffles: the pieces follow torchvision's ops, the network its outputs."""
 
+import pytest
 import torch
 import torchvision
 from torchvision.models.shufflenetv2 import channel_shuffle
@@ -35,9 +36,9 @@ def test_pieces_follow_torchvision_chunk_and_shuffle_on_channel_ids():
     assert torch.equal(read_ranges(sources, reads).flatten(), reference.flatten()[order])
 
 
-def _shufflenet() -> torch.nn.Module:
+def _shufflenet(builder=torchvision.models.shufflenet_v2_x0_5) -> torch.nn.Module:
     torch.manual_seed(0)
-    net = torchvision.models.shufflenet_v2_x0_5(num_classes=3).eval()
+    net = builder(num_classes=3).eval()
     for module in net.modules():  # batch norms that do something, so that a wrong permutation shows
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_mean.uniform_(-0.5, 0.5)
@@ -47,17 +48,38 @@ def _shufflenet() -> torch.nn.Module:
     return net
 
 
-def test_the_planned_network_computes_the_same_and_leaves_the_original_alone():
-    net = _shufflenet()
+# x1_0: halves of odd width (29 channels) and reads of 9 ranges, through a nested concatenation.
+@pytest.mark.parametrize("builder", [torchvision.models.shufflenet_v2_x0_5, torchvision.models.shufflenet_v2_x1_0])
+def test_the_planned_network_computes_the_same_and_leaves_the_original_alone(builder):
+    net = _shufflenet(builder)
     before = {name: tensor.clone() for name, tensor in net.state_dict().items()}
     model = WithSoftmax(net).eval()
     planned, removed = plan_shuffles(model)
     assert removed == 16 and isinstance(planned.net, PlannedShuffleNetV2) and planned is not model
     assert set(planned.state_dict()) == set(model.state_dict())  # the same module names, for operator profiles
-    x = torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(1))
+    assert not any(module.training for module in planned.modules())
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         assert float((planned(x) - model(x)).abs().max()) <= 1e-6
     assert all(torch.equal(net.state_dict()[name], tensor) for name, tensor in before.items())
+
+
+class TwoNames(torch.nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.a = self.b = net
+
+    def forward(self, x):
+        return self.a(x) + self.b(x)
+
+
+def test_a_network_held_under_two_names_is_planned_once_for_both():
+    model = TwoNames(_shufflenet()).eval()
+    planned, removed = plan_shuffles(model)
+    assert removed == 16 and planned.a is planned.b and isinstance(planned.a, PlannedShuffleNetV2)
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert float((planned(x) - model(x)).abs().max()) <= 1e-5
 
 
 def test_its_program_has_no_transpose_and_no_rank_5_tensor():
@@ -69,6 +91,8 @@ def test_its_program_has_no_transpose_and_no_rank_5_tensor():
     assert sum(node.target is aten.slice.Tensor for node in calls) > 0
 
 
-def test_a_network_without_shufflenet_is_returned_as_it_is():
-    net = torchvision.models.squeezenet1_1(num_classes=3)
-    assert plan_shuffles(net) == (net, 0)
+def test_a_network_without_torchvisions_own_shufflenet_is_returned_as_it_is():
+    from torchvision.models.quantization import shufflenet_v2_x0_5
+
+    for net in (torchvision.models.squeezenet1_1(num_classes=3), shufflenet_v2_x0_5(num_classes=3)):
+        assert plan_shuffles(net) == (net, 0)  # the quantizable subclass computes around its blocks

@@ -28,6 +28,7 @@ def test_glance_states_partitions_operators_outside_and_time_not_computing():
     assert frame.loc["shufflenet_v2_x1_0", "Lowering"] == "stock"
     assert (frame.loc["shufflenet_v2_x1_0", "Layout"], frame.loc["shufflenet_v2_x1_0", "Not computing"]) == \
         ("25.0%", "50.0%")
+    assert frame.loc["shufflenet_v2_x1_0", "I/O conversion"] is None  # rows never mapped to modules: unknown
     assert frame.loc["mobilenet_v2", "Outside the delegate"] == "none"
     assert frame.loc["mobilenet_v2", "Quantize/dequantize"] == "10.0%"
     assert frame.loc["mobilenet_v2", "Partitions"] == 1 and frame.loc["mobilenet_v2", "MACs (M)"] == 300
@@ -42,6 +43,7 @@ def test_the_programs_input_and_output_conversions_are_told_apart_from_the_netwo
             {"name": "Fully Connected", "category": "GEMM (1x1 conv, fully connected)", "median_ms": 0.6},
             {"name": "Transpose #3", "category": "layout", "module_match": "inserted", "median_ms": 0.4}]  # output
     assert io_conversion_ms(rows) == 0.8
+    assert io_conversion_ms([{k: v for k, v in row.items() if k != "module_match"} for row in rows]) is None
     record = _profiled("shufflenet_v2_x1_0", {"convolution": 2.0, "GEMM (1x1 conv, fully connected)": 0.6,
                                               "layout": 1.3, "quantize/dequantize": 0.1},
                        rows, {"name": "cmx", "partitions": 1}, 146e6)

@@ -1,0 +1,99 @@
+"""Where ONNX Runtime's time goes for one student, by operator type, beside cmx-bench's own `.pte` profile.
+
+Run: python benchmarks/ort_profile.py [--model squeezenet1_1 --threads 2 --iters 200]
+(needs: pip install -e '.[bench]'; run it alone on the machine)
+
+The network (random weights, seed 0, 224 px, batch 1, softmax output) is exported to ONNX as benchmarks/runtimes.py
+exports it and run by ONNX Runtime's CPU provider at --threads intra-op threads with its profiler on; the profile's
+per-node kernel times are summed by operator type and divided by the iterations. Then the same network's `.pte`
+(default `cmx` lowering) is profiled by cmx-bench's host runner path (ETDump), summed by cmx-bench's categories.
+Prints one JSON line per runtime: total operator ms per inference and the ms of each operator type or category,
+so that where a peer is faster the operators that make the difference can be named. Only fp32: the two int8
+programs differ in their quantisation (QDQ against XNNPACK's), which the categories would not line up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cmx_bench.data.preprocess import generated_inputs  # noqa: E402
+from cmx_bench.export.loaders import native_stderr_silenced, set_threads  # noqa: E402
+from cmx_bench.export.lowering import LoweringReport, WithSoftmax, to_pte  # noqa: E402
+from cmx_bench.measure.operator_profile import category_totals, operator_rows, read_events  # noqa: E402
+from cmx_bench.nets.registry import build_model, get_card  # noqa: E402
+
+
+def ort_by_op_type(model, x: torch.Tensor, folder: Path, threads: int, iters: int) -> dict[str, float]:
+    import onnxruntime
+
+    path = folder / "model.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x,), str(path), input_names=["x"], output_names=["p"], dynamo=False)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    options.enable_profiling, options.profile_file_prefix = True, str(folder / "ort")
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    feed = {"x": x.numpy()}
+    for _ in range(20):  # warm-up, profiled too: dropped below by counting only the last `iters` runs
+        session.run(None, feed)
+    for _ in range(iters):
+        session.run(None, feed)
+    events = json.loads(Path(session.end_profiling()).read_text())
+    runs = [e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"]
+    start = runs[-iters]["ts"]  # the timed runs' first microsecond
+    totals: dict[str, float] = defaultdict(float)
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time") and event["ts"] >= start:
+            totals[event["args"]["op_name"]] += event["dur"] / 1e3 / iters
+    return dict(totals)
+
+
+def pte_by_category(model, x: torch.Tensor, folder: Path, iters: int) -> dict[str, float]:
+    path = folder / "model.pte"
+    path.write_bytes(to_pte(model, x, report=LoweringReport()))
+    with native_stderr_silenced():
+        from executorch.extension.pybindings import portable_lib
+
+        module = portable_lib._load_for_executorch(str(path), enable_etdump=True)
+    with torch.inference_mode():
+        for _ in range(iters):
+            module.forward([x])
+    module.write_etdump_result_to_file(str(folder / "profile.etdump"))
+    return category_totals(operator_rows(read_events(str(folder / "profile.etdump"))))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="squeezenet1_1")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--iters", type=int, default=200)
+    args = parser.parse_args(argv)
+    card = get_card(args.model)
+    torch.manual_seed(0)
+    model = WithSoftmax(build_model(card)).eval()
+    x = generated_inputs(card, 1)[0]
+    set_threads("executorch", args.threads)
+    with tempfile.TemporaryDirectory(prefix="cmx-ort-profile-") as name:
+        folder = Path(name)
+        for runtime, times in (("onnxruntime fp32", ort_by_op_type(model, x, folder, args.threads, args.iters)),
+                               (".pte (cmx)", pte_by_category(model, x, folder, args.iters))):
+            ordered = dict(sorted(((k, round(v, 4)) for k, v in times.items()), key=lambda kv: -kv[1]))
+            print(json.dumps({"model": args.model, "runtime": runtime, "threads": args.threads,
+                              "operator_ms": round(sum(times.values()), 4), "by_operator": ordered}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
