@@ -16,31 +16,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
-import warnings
 from collections import defaultdict
 from pathlib import Path
 
 import torch
+from runtimes import export_onnx  # the sibling script: the same ONNX as its peer
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from cmx_bench.data.preprocess import generated_inputs  # noqa: E402
-from cmx_bench.export.loaders import native_stderr_silenced, set_threads  # noqa: E402
-from cmx_bench.export.lowering import LoweringReport, WithSoftmax, to_pte  # noqa: E402
-from cmx_bench.measure.operator_profile import category_totals, operator_rows, read_events  # noqa: E402
-from cmx_bench.nets.registry import build_model, get_card  # noqa: E402
+from cmx_bench.data.preprocess import generated_inputs
+from cmx_bench.export.loaders import native_stderr_silenced, set_threads
+from cmx_bench.export.lowering import LoweringReport, WithSoftmax, to_pte
+from cmx_bench.measure.operator_profile import category_totals, operator_rows, read_events
+from cmx_bench.nets.registry import build_model, get_card
 
 
 def ort_by_op_type(model, x: torch.Tensor, folder: Path, threads: int, iters: int) -> dict[str, float]:
     import onnxruntime
 
     path = folder / "model.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, (x,), str(path), input_names=["x"], output_names=["p"], dynamo=False)
+    export_onnx(model, x, path)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     options.enable_profiling, options.profile_file_prefix = True, str(folder / "ort")

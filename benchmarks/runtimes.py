@@ -171,6 +171,13 @@ class LiteRTPeer:
                 self.process.kill()
 
 
+def export_onnx(model, example, path: Path) -> None:
+    """The network as ONNX for ONNX Runtime: input "x", output "p" (TorchScript exporter)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (example,), str(path), input_names=["x"], output_names=["p"], dynamo=False)
+
+
 def onnx_runners(model, example, calibration, folder: Path, threads: int) -> dict[str, LocalRunner]:
     import onnxruntime
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
@@ -185,9 +192,7 @@ def onnx_runners(model, example, calibration, folder: Path, threads: int) -> dic
             return None if tensor is None else {"x": tensor.numpy()}
 
     fp32, prepared, int8 = folder / "model.onnx", folder / "model-prepared.onnx", folder / "model-int8.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, (example,), str(fp32), input_names=["x"], output_names=["p"], dynamo=False)
+    export_onnx(model, example, fp32)
     # ORT's own advice before static quantisation: shape inference and graph optimisation first.
     quant_pre_process(str(fp32), str(prepared))
     # Unsigned activations, signed weights: ONNX Runtime's fast int8 path on x86 (MLAS's U8S8 kernels); signed

@@ -19,18 +19,15 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+from runtimes import CALIBRATION_INPUTS, LocalRunner  # the sibling script: one timing loop for the benchmarks
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from cmx_bench.data.preprocess import generated_inputs  # noqa: E402
-from cmx_bench.export.loaders import load_artifact, set_threads  # noqa: E402
-from cmx_bench.export.lowering import WithSoftmax, quantize_int8, to_pte  # noqa: E402
-from cmx_bench.nets.registry import build_model, get_card  # noqa: E402
+from cmx_bench.data.preprocess import generated_inputs
+from cmx_bench.export.loaders import load_artifact, set_threads
+from cmx_bench.export.lowering import WithSoftmax, quantize_int8, to_pte
+from cmx_bench.nets.registry import build_model, get_card
 
 
 def _programs(folder: Path) -> dict[tuple[str, bool], Path]:
@@ -38,7 +35,7 @@ def _programs(folder: Path) -> dict[tuple[str, bool], Path]:
     torch.manual_seed(0)
     model = WithSoftmax(build_model(card)).eval()
     example = torch.zeros(card.input_shape)
-    calibration = generated_inputs(card, 16)  # what export_artifact calibrates int8 on when given nothing
+    calibration = generated_inputs(card, CALIBRATION_INPUTS)
     paths = {}
     for precision in ("fp32", "int8"):
         for planned in (True, False):
@@ -59,21 +56,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="cmx-shuffle-plan-") as folder:
         paths = _programs(Path(folder))
         set_threads("executorch", args.threads)
-        programs = {key: load_artifact(path, "executorch") for key, path in paths.items()}
         x = generated_inputs(get_card("shufflenet_v2_x1_0"), 1)[0]
-        rounds = {key: [] for key in programs}
+        runners = {key: LocalRunner(load_artifact(path, "executorch"), x) for key, path in paths.items()}
+        rounds = {key: [] for key in runners}
         with torch.inference_mode():
-            for program in programs.values():
-                for _ in range(10):  # warm-up
-                    program(x)
+            for runner in runners.values():
+                runner.time(10)  # warm-up
             for _ in range(args.rounds):
-                for key, program in programs.items():
-                    times = []
-                    for _ in range(args.iters):
-                        tic = time.perf_counter_ns()
-                        program(x)
-                        times.append((time.perf_counter_ns() - tic) / 1e6)
-                    rounds[key].append(statistics.median(times))
+                for key, runner in runners.items():
+                    rounds[key].append(statistics.median(runner.time(args.iters)))
     medians = {key: statistics.median(values) for key, values in rounds.items()}
     for (precision, planned), median in medians.items():
         print(json.dumps({"precision": precision, "shuffles": "planned" if planned else "interleaved",

@@ -25,13 +25,16 @@ class Piece:
     increasing order (a shuffle and a channel split both keep that order, so a split cuts each piece in two)."""
     source: int
     start: int
-    stop: int
     logical: tuple[int, ...]
+
+    @property
+    def stop(self) -> int:
+        return self.start + len(self.logical)
 
 
 def whole(source: int, channels: int) -> Piece:
     """All of a produced tensor, in its own order."""
-    return Piece(source, 0, channels, tuple(range(channels)))
+    return Piece(source, 0, tuple(range(channels)))
 
 
 def split_halves(pieces: list[Piece], half: int) -> tuple[list[Piece], list[Piece]]:
@@ -41,17 +44,17 @@ def split_halves(pieces: list[Piece], half: int) -> tuple[list[Piece], list[Piec
     for piece in pieces:
         cut = sum(1 for channel in piece.logical if channel < half)
         if cut:
-            first.append(Piece(piece.source, piece.start, piece.start + cut, piece.logical[:cut]))
+            first.append(Piece(piece.source, piece.start, piece.logical[:cut]))
         if cut < len(piece.logical):
-            second.append(Piece(piece.source, piece.start + cut, piece.stop,
+            second.append(Piece(piece.source, piece.start + cut,
                                 tuple(channel - half for channel in piece.logical[cut:])))
     return first, second
 
 
 def shuffled_concat(first: list[Piece], second: list[Piece]) -> list[Piece]:
     """channel_shuffle(cat((a, b), 1), 2) with a and b of equal width: a's channel j becomes 2j, b's 2j + 1."""
-    return ([Piece(p.source, p.start, p.stop, tuple(2 * c for c in p.logical)) for p in first]
-            + [Piece(p.source, p.start, p.stop, tuple(2 * c + 1 for c in p.logical)) for p in second])
+    return ([Piece(p.source, p.start, tuple(2 * c for c in p.logical)) for p in first]
+            + [Piece(p.source, p.start, tuple(2 * c + 1 for c in p.logical)) for p in second])
 
 
 def gather(pieces: list[Piece]) -> tuple[Ranges, list[int]]:
