@@ -222,27 +222,192 @@ def split_pointwise_over_concat(graph: Graph) -> int:
     return sites
 
 
-# In order: slices first, so that a shuffle block's concatenation reads slices.
+# XNNPACK's f32 GEMM kernels on x86 (AVX2, AVX-512) take output channels 16 at a time. On an AMD EPYC (Zen 3, AVX2)
+# host, a 1x1 convolution whose output channels leave 4 or 8 over a multiple of 16 (ShuffleNetV2's 116 and 232,
+# MobileNetV2's 24) ran at half the MAC/s of the widths around it, with one thread or two, while other remainders
+# (12, or 10 as in ShuffleNetV2's 58) ran at full speed, and padding 58 to 64 measured slower
+# (benchmarks/gemm_width.py scans the widths and times each padding against none).
+GEMM_TILE = 16
+SLOW_REMAINDERS = (4, 8)
+# Padding is worth it while the extra channels cost at most this share of the convolution's MACs.
+MAX_PADDING = 1 / 3
+# What may follow a padded convolution before the padding is dropped: each acts on every channel alone.
+_ACTIVATIONS = (aten.relu.default, aten.relu_.default, aten.hardtanh.default, aten.hardtanh_.default)
+# Padding values for batch_norm's weight, bias, running mean and running variance: a padded channel stays finite.
+_NORM_PADDING = (1.0, 0.0, 0.0, 1.0)
+
+
+def padded_width(channels: int) -> int | None:
+    """The output channels a pointwise convolution of `channels` is padded to, or None when it is left alone."""
+    padded = -(-channels // GEMM_TILE) * GEMM_TILE
+    if channels % GEMM_TILE not in SLOW_REMAINDERS or padded > channels * (1 + MAX_PADDING):
+        return None
+    return padded
+
+
+def _padded(graph: Graph, tensor: Node | None, extra: int, origin: Node, value: float = 0.0,
+            axis: int = 0) -> Node | None:
+    """`tensor` (a parameter or buffer) with `extra` more entries at the end of `axis`, filled with `value`: a
+    constant, which rewrite_program folds into a new parameter."""
+    if tensor is None:
+        return None
+    widths = [0, 0] * _rank(tensor)
+    widths[2 * (_rank(tensor) - 1 - axis) + 1] = extra  # constant_pad_nd lists the last axis first
+    return _add_node(graph, aten.constant_pad_nd.default, (tensor, widths, value), origin)
+
+
+def _weight_bias_groups(conv: Node) -> tuple[Node, Node | None, int]:
+    bias = conv.args[2] if len(conv.args) > 2 else conv.kwargs.get("bias")
+    groups = conv.args[6] if len(conv.args) > 6 else conv.kwargs.get("groups", 1)
+    return conv.args[1], bias, groups
+
+
+def _depthwise_convolution(node: Node | None, source: Node, channels: int) -> bool:
+    """aten.conv2d over `source`'s `channels` with one filter per channel and a parameter for its weight."""
+    if node is None or node.target is not aten.conv2d.default or node.args[0] is not source:
+        return False
+    weight, _, groups = _weight_bias_groups(node)
+    return weight.op == "placeholder" and groups == channels == int(node.meta["val"].shape[1])
+
+
+def _pad_convolution(graph: Graph, conv: Node, source: Node, extra_out: int, extra_in: int) -> Node:
+    """A copy of `conv` reading `source`, with `extra_out` zero filters and `extra_in` zero input channels added
+    (a depthwise convolution, whose groups follow its channels, takes extra_out only)."""
+    weight, bias, groups = _weight_bias_groups(conv)
+    rest, options = list(conv.args[3:]), {k: v for k, v in conv.kwargs.items() if k != "bias"}
+    if groups != 1:  # depthwise: one filter per channel
+        rest = (rest + [1, 0, 1, groups][len(rest):])[:4]
+        rest[3] = groups + extra_out
+        options.pop("groups", None)
+    with graph.inserting_before(conv):
+        weight = _padded(graph, weight, extra_out, conv)
+        if extra_in:
+            weight = _padded(graph, weight, extra_in, conv, axis=1)
+        return _add_node(graph, aten.conv2d.default, (source, weight, _padded(graph, bias, extra_out, conv), *rest),
+                         conv, options)
+
+
+def _pad_per_channel_chain(graph: Graph, end: Node, padded: Node, extra: int) -> tuple[Node, Node, list[Node]]:
+    """The eval batch norms and activations that read `end` one after another, each copied onto `padded`: returns
+    (the last original node, its padded copy, the originals copied), the originals left to the caller."""
+    originals = []
+    while (op := _only_user(end, (aten.batch_norm.default, *_ACTIVATIONS))) is not None and op.args[0] is end:
+        args = list(op.args)
+        if op.target is aten.batch_norm.default:
+            if args[5] if len(args) > 5 else op.kwargs.get("training", False):
+                break
+            with graph.inserting_before(op):
+                args[1:5] = [_padded(graph, t, extra, op, value) for t, value in zip(args[1:5], _NORM_PADDING)]
+        with graph.inserting_before(op):
+            padded = _add_node(graph, op.target, (padded, *args[1:]), op, dict(op.kwargs))
+        end = op
+        originals.append(op)
+    return end, padded, originals
+
+
+def pad_to_gemm_width(graph: Graph) -> int:
+    """A pointwise convolution whose output channels leave one of SLOW_REMAINDERS over a multiple of GEMM_TILE
+    (within MAX_PADDING) -> the same convolution with zero filters added up to the multiple. Its eval batch norms
+    and activations run on the padded channels, and so does a depthwise convolution after them; a pointwise
+    convolution that then reads them takes the padded channels with zero weights (and may be padded in turn);
+    anything else reads a slice back to the real channels. The padded filters give exact zeros, so the real
+    channels' values are unchanged."""
+    sites, erased = 0, set()
+    for conv in _calls(graph, (aten.conv2d.default,)):
+        source, extra_in = conv.args[0], 0  # extra_in: zero input channels the convolution now reads
+        while conv not in erased and _pointwise_convolution(conv) and _rank(conv) == 4:
+            channels = int(conv.meta["val"].shape[1])
+            padded_channels = padded_width(channels)
+            if padded_channels is None:
+                if extra_in:  # a reader of padded channels whose own output needs none
+                    conv.replace_all_uses_with(_pad_convolution(graph, conv, source, 0, extra_in))
+                    erased.add(conv)
+                    graph.erase_node(conv)
+                break
+            extra = padded_channels - channels
+            end, padded, originals = _pad_per_channel_chain(
+                graph, conv, _pad_convolution(graph, conv, source, extra, extra_in), extra)
+            originals.insert(0, conv)
+            depthwise = _only_user(end, (aten.conv2d.default,))
+            if _depthwise_convolution(depthwise, end, channels):
+                end, padded, after = _pad_per_channel_chain(
+                    graph, depthwise, _pad_convolution(graph, depthwise, padded, extra, 0), extra)
+                originals += [depthwise, *after]
+            reader = _only_user(end, (aten.conv2d.default,))
+            sites += 1
+            if _pointwise_convolution(reader) and reader.args[0] is end:
+                # The reader is rewritten next, in this loop: it reads the padded channels directly.
+                reader.replace_input_with(end, padded)
+                conv, source, extra_in = reader, padded, extra
+            else:
+                with graph.inserting_after(padded):
+                    real = _add_node(graph, aten.slice.Tensor, (padded, 1, 0, channels), end)
+                end.replace_all_uses_with(real)
+            erased.update(originals)
+            _erase(graph, originals)
+    return sites
+
+
+def _slice_bounds(node: Node) -> tuple[int, int, int] | None:
+    """(dim, start, stop) of a step-1 aten.slice, as Python clamps them to its input's size; else None."""
+    if node.op != "call_function" or node.target is not aten.slice.Tensor:
+        return None
+    dim, start, stop, step = (list(node.args[1:]) + [0, None, None, 1][len(node.args) - 1:])[:4]
+    if step != 1:
+        return None
+    size = int(node.args[0].meta["val"].shape[dim])
+    start, stop, _ = slice(start, stop).indices(size)
+    return dim % _rank(node.args[0]), start, stop
+
+
+def fold_slices(graph: Graph) -> int:
+    """A slice of a slice along the same axis -> one slice of the first one's input: XNNPACK runs each slice as a
+    copy, and pad_to_gemm_width's slice back to the real channels is what shuffle_plan's reads then slice."""
+    sites = 0
+    for outer in _calls(graph, (aten.slice.Tensor,)):
+        inner = outer.args[0]
+        outer_bounds, inner_bounds = _slice_bounds(outer), _slice_bounds(inner)
+        if outer_bounds is None or inner_bounds is None or outer_bounds[0] != inner_bounds[0]:
+            continue
+        dim, start, stop = outer_bounds
+        offset = inner_bounds[1]
+        with graph.inserting_before(outer):
+            folded = _add_node(graph, aten.slice.Tensor, (inner.args[0], dim, offset + start, offset + stop), outer)
+        outer.replace_all_uses_with(folded)
+        graph.erase_node(outer)
+        if not inner.users:
+            graph.erase_node(inner)
+        sites += 1
+    return sites
+
+
+# In order: slices first, so that a shuffle block's concatenation reads slices; padding after the others, on the
+# convolutions they leave (a split convolution's weight is a slice, which padding leaves alone); fold_slices last.
 PASSES: dict[str, Callable[[Graph], int]] = {
     "split_to_slices": split_to_slices, "mean_keepdim": mean_keepdim, "concat_shuffle": concat_shuffle,
-    "split_pointwise_over_concat": split_pointwise_over_concat}
+    "split_pointwise_over_concat": split_pointwise_over_concat, "pad_to_gemm_width": pad_to_gemm_width,
+    "fold_slices": fold_slices}
 
 
-def apply_passes(graph_module: torch.fx.GraphModule) -> dict[str, int]:
-    """Every pass over the graph module, in place; returns sites rewritten per pass."""
-    rewritten = {name: rewrite(graph_module.graph) for name, rewrite in PASSES.items()}
+def apply_passes(graph_module: torch.fx.GraphModule, pad: bool = True) -> dict[str, int]:
+    """Every pass over the graph module (pad_to_gemm_width only with `pad`), in place; returns sites rewritten
+    per pass."""
+    rewritten = {name: rewrite(graph_module.graph) if pad or rewrite is not pad_to_gemm_width else 0
+                 for name, rewrite in PASSES.items()}
     graph_module.graph.lint()
     graph_module.recompile()
     return rewritten
 
 
-def rewrite_program(exported: torch.export.ExportedProgram) -> tuple[torch.export.ExportedProgram, dict[str, int]]:
-    """The passes over an ExportedProgram's graph; returns the rewritten program (the same object unless weights
-    were sliced, whose slices are then folded into parameters) and the sites rewritten per pass."""
-    rewritten = apply_passes(exported.graph_module)
+def rewrite_program(exported: torch.export.ExportedProgram,
+                    pad: bool = True) -> tuple[torch.export.ExportedProgram, dict[str, int]]:
+    """The passes over an ExportedProgram's graph (pad_to_gemm_width only with `pad`); returns the rewritten
+    program (the same object unless weights were sliced or padded, which are then folded into parameters) and the
+    sites rewritten per pass."""
+    rewritten = apply_passes(exported.graph_module, pad)
     _rename_outputs(exported)
     exported.validate()
-    if rewritten["split_pointwise_over_concat"]:
+    if rewritten["split_pointwise_over_concat"] or rewritten["pad_to_gemm_width"]:
         from executorch.exir.passes.constant_prop_pass import constant_prop_pass
 
         with torch.no_grad():  # folded slices of parameters that require grad would not be graph leaves

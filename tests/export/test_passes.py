@@ -82,7 +82,8 @@ def test_global_means_keep_their_dims_then_drop_them_by_a_view():
 def test_concat_then_channel_shuffle_becomes_one_interleaving_concat():
     torch.manual_seed(0)
     sites, targets, difference = _rewrite(ShuffleBlocks(), torch.zeros(1, 8, 6, 6))
-    assert sites == {"split_to_slices": 1, "mean_keepdim": 0, "concat_shuffle": 2, "split_pointwise_over_concat": 0}
+    assert sites == {"split_to_slices": 1, "mean_keepdim": 0, "concat_shuffle": 2, "split_pointwise_over_concat": 0,
+                     "pad_to_gemm_width": 0, "fold_slices": 0}
     assert aten.transpose.int not in targets and aten.contiguous.default not in targets
     assert targets.count(aten.cat.default) == 3  # two interleaving concats on a new axis, one left alone
     assert difference <= 1e-6
@@ -142,6 +143,78 @@ def test_a_concat_read_through_training_dropout_is_left_alone():
     assert sites["split_pointwise_over_concat"] == 0
 
 
+def _randomised_norms(module: torch.nn.Module) -> torch.nn.Module:
+    """Batch norms with other statistics and affine terms than their initial ones, so that padding them shows."""
+    generator = torch.Generator().manual_seed(3)
+    for norm in module.modules():
+        if isinstance(norm, torch.nn.BatchNorm2d):
+            for tensor, low, high in ((norm.weight, 0.5, 1.5), (norm.bias, -0.5, 0.5), (norm.running_mean, -0.5, 0.5),
+                                      (norm.running_var, 0.5, 2.0)):
+                tensor.data.uniform_(low, high, generator=generator)
+    return module
+
+
+class PointwiseWidths(torch.nn.Module):
+    """Pointwise convolutions of 24 channels (padded to 32) with their batch norms and activations, a depthwise
+    convolution between them, and ones of 16, 12 (a remainder that runs fast) and 20 channels (20 -> 32 would add
+    more than a third)."""
+
+    def __init__(self):
+        super().__init__()
+        norm = torch.nn.BatchNorm2d
+        self.expand = torch.nn.Sequential(torch.nn.Conv2d(4, 24, 1, bias=False), norm(24), torch.nn.ReLU(inplace=True))
+        self.depthwise = torch.nn.Sequential(torch.nn.Conv2d(24, 24, 3, padding=1, groups=24), norm(24))
+        self.project = torch.nn.Sequential(torch.nn.Conv2d(24, 24, 1), norm(24), torch.nn.ReLU6())
+        self.wide = torch.nn.Conv2d(24, 16, 1)
+        self.fast, self.other = torch.nn.Conv2d(4, 12, 1), torch.nn.Conv2d(4, 20, 1)
+
+    def forward(self, x):
+        y = self.project(self.depthwise(self.expand(x)))
+        return self.wide(y), y + 1, self.fast(x), self.other(x)
+
+
+def test_pointwise_outputs_are_padded_to_the_gemm_width_and_their_readers_take_the_padding():
+    torch.manual_seed(0)
+    module = _randomised_norms(PointwiseWidths()).eval()
+    exported, sites = rewrite_program(torch.export.export(module, (torch.zeros(1, 4, 6, 6),)))
+    assert sites["pad_to_gemm_width"] == 2  # expand and project (`wide` has 16 channels already)
+    nodes = [node for node in exported.graph_module.graph.nodes if node.op == "call_function"]
+    weights = [tuple(node.args[1].meta["val"].shape) for node in nodes if node.target is aten.conv2d.default]
+    # project reads expand's padded channels through the depthwise convolution; y has two readers, so both read
+    # one slice back to its 24 real channels.
+    assert weights == [(32, 4, 1, 1), (32, 1, 3, 3), (32, 32, 1, 1), (16, 24, 1, 1), (12, 4, 1, 1), (20, 4, 1, 1)]
+    slices = [node for node in nodes if node.target is aten.slice.Tensor]
+    assert [node.args[1:] for node in slices] == [(1, 0, 24)]
+    x = torch.randn(1, 4, 6, 6, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        for expected, actual in zip(module(x), exported.module()(x)):
+            assert expected.shape == actual.shape and float((expected - actual).abs().max()) <= 1e-5
+
+
+def test_padding_stops_where_another_reader_needs_the_real_channels():
+    class TwoReaders(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.expand, self.left, self.right = (torch.nn.Conv2d(4, 24, 1), torch.nn.Conv2d(24, 16, 1),
+                                                  torch.nn.Conv2d(24, 16, 1))
+
+        def forward(self, x):
+            y = self.expand(x)
+            return self.left(y) + self.right(y)
+
+    sites, targets, difference = _rewrite(TwoReaders(), torch.zeros(1, 4, 5, 5))
+    assert sites["pad_to_gemm_width"] == 1 and targets.count(aten.slice.Tensor) == 1 and difference <= 1e-5
+
+
+def test_a_slice_of_a_slice_becomes_one_slice():
+    class Slices(torch.nn.Module):
+        def forward(self, x):
+            return x[:, 2:10][:, 1:5], x[:, 4:][:, :-1], x[:, 1:7][..., 2:4]  # the last: another axis, kept
+
+    sites, targets, difference = _rewrite(Slices(), torch.zeros(1, 12, 4, 6))
+    assert sites["fold_slices"] == 2 and targets.count(aten.slice.Tensor) == 4 and difference == 0
+
+
 @pytest.mark.parametrize("fmt", ["pte", "pte-int8"])
 def test_squeezenet_lowers_without_its_concat_copies_at_parity(tmp_path, fmt):
     card = get_card("squeezenet1_1")
@@ -197,8 +270,12 @@ def test_cmx_lowers_shufflenet_to_one_partition_without_portable_operators(shuff
     # fp32: the shuffles planned away before export (nothing left to split or interleave); int8: kept, interleaved.
     planned = {"plan_shuffles": 16, "split_to_slices": 0, "concat_shuffle": 0} if fmt == "pte" else \
         {"plan_shuffles": 0, "split_to_slices": 13, "concat_shuffle": 16}
+    # fp32: the 26 pointwise convolutions of 116 and 232 channels padded to 128 and 240, and the plan's reads of their
+    # padded outputs each one slice.
+    padded = {"pad_to_gemm_width": 26, "fold_slices": 56} if fmt == "pte" else \
+        {"pad_to_gemm_width": 0, "fold_slices": 0}
     assert manifest["lowering"] == {
-        "name": "cmx", "passes": {**planned, "mean_keepdim": 1, "split_pointwise_over_concat": 0},
+        "name": "cmx", "passes": {**planned, **padded, "mean_keepdim": 1, "split_pointwise_over_concat": 0},
         "partitions": 1, "portable_operators": [], "not_delegated": {}}
     # The export's own parity check against the eager network, at its usual limits.
     parity, limits = manifest["parity"], ParityLimits()
@@ -237,3 +314,21 @@ def test_the_report_adds_up_the_sites_of_both_exports_of_an_int8_program():
     report.add_passes({"split_to_slices": 13, "concat_shuffle": 16})
     report.add_passes({"split_to_slices": 0, "concat_shuffle": 0})
     assert report.passes == {"split_to_slices": 13, "concat_shuffle": 16}
+
+
+def test_shufflenet_padded_computes_what_it_did_with_trained_like_norms():
+    import torchvision
+
+    from cmx_bench.export.shuffle_plan import plan_shuffles
+
+    torch.manual_seed(0)
+    network = _randomised_norms(torchvision.models.shufflenet_v2_x0_5()).eval()
+    for parameter in network.parameters():
+        parameter.requires_grad_(False)
+    planned, _ = plan_shuffles(network)
+    exported, sites = rewrite_program(torch.export.export(planned, (torch.zeros(1, 3, 96, 96),)))
+    assert sites["pad_to_gemm_width"] > 0 and sites["fold_slices"] > 0
+    x = torch.randn(1, 3, 96, 96, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        expected, actual = network(x), exported.module()(x)
+    assert float((expected - actual).abs().max()) <= 1e-4 * float(expected.abs().max())
