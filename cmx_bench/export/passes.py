@@ -1,4 +1,4 @@
-"""Graph passes that rewrite an exported program into equivalent forms the XNNPACK partitioner delegates whole."""
+"""Graph passes that rewrite an exported program into equivalent forms that XNNPACK delegates whole and runs faster."""
 
 # They run on the program torch.export gives: before pt2e quantisation, so that the quantiser annotates the
 # rewritten graph, and before `to_edge_transform_and_lower`. Each returns how many sites it rewrote.
