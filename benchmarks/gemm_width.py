@@ -23,11 +23,11 @@ from pathlib import Path
 from unittest import mock
 
 import torch
-from runtimes import LocalRunner  # the sibling script: one timing loop for the benchmarks
+from ort_profile import pte_events  # sibling scripts: one profiling run and one timing loop for the benchmarks
+from runtimes import LocalRunner
 
 from cmx_bench.export import lowering, passes
-from cmx_bench.export.loaders import load_artifact, native_stderr_silenced, set_threads
-from cmx_bench.measure.operator_profile import read_events
+from cmx_bench.export.loaders import load_artifact, set_threads
 
 
 def scan(widths: list[int], pixels: int, iters: int, folder: Path) -> list[dict]:
@@ -38,15 +38,7 @@ def scan(widths: list[int], pixels: int, iters: int, folder: Path) -> list[dict]
     network, example = torch.nn.Sequential(*layers).eval(), torch.randn(1, 128, pixels, pixels)
     path = folder / "scan.pte"
     path.write_bytes(lowering.to_pte(network, example, lowering="stock"))
-    with native_stderr_silenced():
-        from executorch.extension.pybindings import portable_lib
-
-        module = portable_lib._load_for_executorch(str(path), enable_etdump=True)
-    with torch.inference_mode():
-        for _ in range(iters):
-            module.forward([example])
-    module.write_etdump_result_to_file(str(folder / "scan.etdump"))
-    events = read_events(str(folder / "scan.etdump"))
+    events = pte_events(path, example, iters)
     gemms = [float(ms) for name, ms in events[["event_name", "p50_ms"]].values if "GEMM" in name]
     if len(gemms) != 2 * len(widths):
         raise SystemExit(f"expected {2 * len(widths)} GEMM events in the profile, found {len(gemms)}")

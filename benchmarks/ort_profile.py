@@ -65,6 +65,11 @@ def pte_by_category(model, x: torch.Tensor, folder: Path, iters: int, calibratio
     path = folder / "model.pte"
     graph = model if calibration is None else quantize_int8(model, x, calibration)
     path.write_bytes(to_pte(graph, x, report=LoweringReport()))
+    return category_totals(operator_rows(pte_events(path, x, iters)))
+
+
+def pte_events(path: Path, x: torch.Tensor, iters: int):
+    """The ETDump events (read_events' frame) of `iters` inferences of the `.pte` at `path` on `x`."""
     with native_stderr_silenced():
         from executorch.extension.pybindings import portable_lib
 
@@ -72,8 +77,9 @@ def pte_by_category(model, x: torch.Tensor, folder: Path, iters: int, calibratio
     with torch.inference_mode():
         for _ in range(iters):
             module.forward([x])
-    module.write_etdump_result_to_file(str(folder / "profile.etdump"))
-    return category_totals(operator_rows(read_events(str(folder / "profile.etdump"))))
+    etdump = path.with_suffix(".etdump")
+    module.write_etdump_result_to_file(str(etdump))
+    return read_events(str(etdump))
 
 
 def main(argv: list[str] | None = None) -> int:
