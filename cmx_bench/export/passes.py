@@ -270,15 +270,20 @@ def _depthwise_convolution(node: Node | None, source: Node, channels: int) -> bo
     return weight.op == "placeholder" and groups == channels == int(node.meta["val"].shape[1])
 
 
+# aten.conv2d's arguments after (input, weight, bias), with their defaults.
+_CONV_OPTIONS = {"stride": [1, 1], "padding": [0, 0], "dilation": [1, 1], "groups": 1}
+
+
 def _pad_convolution(graph: Graph, conv: Node, source: Node, extra_out: int, extra_in: int) -> Node:
     """A copy of `conv` reading `source`, with `extra_out` zero filters and `extra_in` zero input channels added
     (a depthwise convolution, whose groups follow its channels, takes extra_out only)."""
     weight, bias, groups = _weight_bias_groups(conv)
-    rest, options = list(conv.args[3:]), {k: v for k, v in conv.kwargs.items() if k != "bias"}
+    # Every option positional, whether the graph passed it by position, by name or not at all.
+    rest = [conv.args[3 + index] if len(conv.args) > 3 + index else conv.kwargs.get(name, default)
+            for index, (name, default) in enumerate(_CONV_OPTIONS.items())]
     if groups != 1:  # depthwise: one filter per channel
-        rest = (rest + [1, 0, 1, groups][len(rest):])[:4]
         rest[3] = groups + extra_out
-        options.pop("groups", None)
+    options = {k: v for k, v in conv.kwargs.items() if k != "bias" and k not in _CONV_OPTIONS}
     with graph.inserting_before(conv):
         weight = _padded(graph, weight, extra_out, conv)
         if extra_in:
@@ -349,8 +354,9 @@ def pad_to_gemm_width(graph: Graph) -> int:
 
 
 def _slice_bounds(node: Node) -> tuple[int, int, int] | None:
-    """(dim, start, stop) of a step-1 aten.slice, as Python clamps them to its input's size; else None."""
-    if node.op != "call_function" or node.target is not aten.slice.Tensor:
+    """(dim, start, stop) of a step-1 aten.slice with positional arguments, as Python clamps them to its input's
+    size; else None."""
+    if node.op != "call_function" or node.target is not aten.slice.Tensor or node.kwargs:
         return None
     dim, start, stop, step = (list(node.args[1:]) + [0, None, None, 1][len(node.args) - 1:])[:4]
     if step != 1:

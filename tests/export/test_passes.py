@@ -316,6 +316,31 @@ def test_the_report_adds_up_the_sites_of_both_exports_of_an_int8_program():
     assert report.passes == {"split_to_slices": 13, "concat_shuffle": 16}
 
 
+def test_options_passed_by_name_are_kept_and_slices_by_name_are_not_folded():
+    class Chain(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.expand, self.depthwise = torch.nn.Conv2d(4, 24, 1), torch.nn.Conv2d(24, 24, 3, padding=1, groups=24)
+
+        def forward(self, x):
+            return self.depthwise(self.expand(x))[:, 2:10]
+
+    module = Chain().eval()
+    exported = torch.export.export(module, (torch.zeros(1, 4, 6, 6),))
+    for node in exported.graph_module.graph.nodes:  # as a hand-written graph may pass them
+        if node.target is aten.conv2d.default and node.args[6:] == (24,):
+            node.args, node.kwargs = node.args[:3], dict(zip(("stride", "padding", "dilation", "groups"),
+                                                             node.args[3:]))
+        elif node.target is aten.slice.Tensor:
+            node.args, node.kwargs = node.args[:2], {"start": 2, "end": 10}
+    exported.graph_module.recompile()
+    exported, sites = rewrite_program(exported)
+    assert sites["pad_to_gemm_width"] == 1 and sites["fold_slices"] == 0
+    x = torch.randn(1, 4, 6, 6, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        assert float((module(x) - exported.module()(x)).abs().max()) <= 1e-5
+
+
 def test_shufflenet_padded_computes_what_it_did_with_trained_like_norms():
     import torchvision
 
