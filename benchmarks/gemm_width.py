@@ -24,7 +24,7 @@ from unittest import mock
 
 import torch
 from ort_profile import pte_events  # sibling scripts: one profiling run and one timing loop for the benchmarks
-from runtimes import LocalRunner
+from runtimes import LocalRunner, interleaved_medians
 
 from cmx_bench.export import lowering, passes
 from cmx_bench.export.loaders import load_artifact, set_threads
@@ -68,15 +68,10 @@ def padded_against_unpadded(width: int, pixels: int, rounds: int, iters: int, fo
         path = folder / f"chain-{width}-{'padded' if padded else 'unpadded'}.pte"
         # Every remainder padded here, so that the rule's own choice is what is measured.
         with mock.patch.object(passes, "SLOW_REMAINDERS", tuple(range(1, passes.GEMM_TILE))):
-            path.write_bytes(lowering.to_pte(network, example, pad=padded))
+            path.write_bytes(lowering.to_pte(network, example, skip=() if padded else ("pad_to_gemm_width",)))
         runners[padded] = LocalRunner(load_artifact(path, "executorch"), example)
-    ratios = []
-    with torch.inference_mode():
-        for runner in runners.values():
-            runner.time(10)
-        for _ in range(rounds):
-            medians = {padded: statistics.median(runner.time(iters)) for padded, runner in runners.items()}
-            ratios.append(medians[True] / medians[False])
+    medians = interleaved_medians(runners, rounds, iters)
+    ratios = [padded / unpadded for padded, unpadded in zip(medians[True], medians[False])]
     return {"width": width, "pixels": pixels, "padded_over_unpadded": round(statistics.median(ratios), 3),
             "rounds": [round(r, 3) for r in ratios]}
 

@@ -81,6 +81,19 @@ class LocalRunner:
         return float((out.reshape(reference.shape) - reference).abs().max())
 
 
+def interleaved_medians(runners: dict, rounds: int, iters: int) -> dict[object, list[float]]:
+    """Each runner's median ms per round, the runners timed in turn in each round (after a warm-up), so that drift
+    of a shared machine hits all of them alike."""
+    medians = {key: [] for key in runners}
+    with torch.inference_mode():
+        for runner in runners.values():
+            runner.time(10)
+        for _ in range(rounds):
+            for key, runner in runners.items():
+                medians[key].append(statistics.median(runner.time(iters)))
+    return medians
+
+
 class PeerRunner:
     """One of the LiteRT peer process's interpreters, timed on request."""
 

@@ -23,10 +23,12 @@ LOWERINGS = ("stock", "cmx")
 # not, since there a slice costs XNNPACK as much as in fp32 (about 1 us, nearly all of it per operator) while the
 # shuffle's transposes move a quarter of the bytes, and the plan measured slower (benchmarks/shuffle_plan.py).
 PLANNED = {"fp32": True, "int8": False}
-# Which precisions the cmx lowering pads pointwise convolutions to the GEMM's width for (passes.py,
-# pad_to_gemm_width): not int8, whose quantiser folds each batch norm into its convolution's weight under that
-# weight's name, which a padded weight, a folded constant, already holds.
-PADDED = {"fp32": True, "int8": False}
+# The passes (passes.py) the cmx lowering skips per precision, in int8: pad_to_gemm_width, since the quantiser folds
+# each batch norm into its convolution's weight under that weight's name, which a padded weight, a folded constant,
+# already holds; im2col_convolutions, since XNNPACK's int8 IGEMM runs as fast as its int8 GEMM: with the padding
+# annotated for the quantiser, SqueezeNet's int8 program measured 1.31x slower with im2col than without
+# (benchmarks/im2col.py --precision int8).
+SKIPPED = {"fp32": (), "int8": ("pad_to_gemm_width", "im2col_convolutions")}
 # Where the XNNPACK partitioner's configs say, at debug level, why they leave a node out (WhyNoPartition): each
 # config module logs to its own logger under this one.
 _PARTITIONER_LOGGER = "executorch.backends.xnnpack.partition"
@@ -82,16 +84,16 @@ def _report_for(lowering: str, report: LoweringReport | None) -> LoweringReport:
 
 
 def _export(model: torch.nn.Module, example: torch.Tensor, report: LoweringReport,
-            plan: bool = True, pad: bool = True) -> torch.export.ExportedProgram:
+            plan: bool = True, skip: tuple[str, ...] = ()) -> torch.export.ExportedProgram:
     """torch.export of the model, rewritten by the cmx passes when the report's lowering is 'cmx'; with `plan`,
-    any ShuffleNetV2 in it is first planned without its channel shuffles (cmx_bench/export/shuffle_plan.py); with
-    `pad`, pointwise convolutions are padded to the GEMM's width (passes.py)."""
+    any ShuffleNetV2 in it is first planned without its channel shuffles (cmx_bench/export/shuffle_plan.py); the
+    passes named in `skip` do not run (SKIPPED)."""
     if report.name != "cmx":
         return torch.export.export(model, (example,))
     shuffles = 0
     if plan:
         model, shuffles = plan_shuffles(model)
-    exported, rewritten = rewrite_program(torch.export.export(model, (example,)), pad=pad)
+    exported, rewritten = rewrite_program(torch.export.export(model, (example,)), skip)
     report.add_passes({"plan_shuffles": shuffles, **rewritten})
     return exported
 
@@ -124,7 +126,7 @@ def quantize_int8(model: torch.nn.Module, example: torch.Tensor, calibration: li
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     with _parameters_frozen(model):
-        graph = _export(model.eval(), example, report, plan=plan, pad=PADDED["int8"]).module()
+        graph = _export(model.eval(), example, report, plan=plan, skip=SKIPPED["int8"]).module()
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
     prepared = prepare_pt2e(graph, quantizer)
     with torch.no_grad():
@@ -169,13 +171,14 @@ def _edge_operator(target) -> str:
 
 
 def to_pte(model: torch.nn.Module, example: torch.Tensor, etrecord_path: str | None = None, lowering: str = "cmx",
-           report: LoweringReport | None = None, plan: bool = PLANNED["fp32"], pad: bool = PADDED["fp32"]) -> bytes:
+           report: LoweringReport | None = None, plan: bool = PLANNED["fp32"],
+           skip: tuple[str, ...] = SKIPPED["fp32"]) -> bytes:
     """The .pte program (XNNPACK-delegated); with `etrecord_path`, also its ETRecord (the edge graph with each
     node's module and debug handle, and which nodes each delegate call holds) for operator profiles. `lowering`
     'cmx' rewrites the exported graph first (cmx_bench/export/passes.py); `report`, when given, receives the sites
     rewritten and the operators the partitioner left out, with its reasons; `plan`: a ShuffleNetV2 in `model` is
-    planned without its shuffles (an int8 program arrives quantised, its plan already made or not); `pad`: its
-    pointwise convolutions padded to the GEMM's width (a quantised program's weights are no parameters: none is)."""
+    planned without its shuffles (an int8 program arrives quantised, its plan already made or not); `skip`: passes
+    not to run (a quantised program's weights are no parameters: the weight passes find nothing to rewrite)."""
     report = _report_for(lowering, report)
     _quiet_torch_notices()
     with warnings.catch_warnings(), native_stderr_silenced():
@@ -185,7 +188,7 @@ def to_pte(model: torch.nn.Module, example: torch.Tensor, etrecord_path: str | N
 
         warnings.simplefilter("ignore")
         with _parameters_frozen(model):
-            exported = _export(model, example, report, plan=plan, pad=pad)
+            exported = _export(model, example, report, plan=plan, skip=skip)
             with _partitioner_rejections(report):
                 lowered = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()],
                                                       generate_etrecord=etrecord_path is not None)

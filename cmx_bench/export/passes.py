@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import operator
 from contextlib import nullcontext
-from typing import Callable
+from typing import Callable, Collection
 
 import torch
 from torch._guards import detect_fake_mode
@@ -274,13 +274,18 @@ def _depthwise_convolution(node: Node | None, source: Node, channels: int) -> bo
 _CONV_OPTIONS = {"stride": [1, 1], "padding": [0, 0], "dilation": [1, 1], "groups": 1}
 
 
+def _conv_options(conv: Node) -> list:
+    """[stride, padding, dilation, groups] of an aten.conv2d, whether the graph passed each by position, by name or
+    not at all."""
+    return [conv.args[3 + index] if len(conv.args) > 3 + index else conv.kwargs.get(name, default)
+            for index, (name, default) in enumerate(_CONV_OPTIONS.items())]
+
+
 def _pad_convolution(graph: Graph, conv: Node, source: Node, extra_out: int, extra_in: int) -> Node:
     """A copy of `conv` reading `source`, with `extra_out` zero filters and `extra_in` zero input channels added
     (a depthwise convolution, whose groups follow its channels, takes extra_out only)."""
     weight, bias, groups = _weight_bias_groups(conv)
-    # Every option positional, whether the graph passed it by position, by name or not at all.
-    rest = [conv.args[3 + index] if len(conv.args) > 3 + index else conv.kwargs.get(name, default)
-            for index, (name, default) in enumerate(_CONV_OPTIONS.items())]
+    rest = _conv_options(conv)  # every option positional
     if groups != 1:  # depthwise: one filter per channel
         rest[3] = groups + extra_out
     options = {k: v for k, v in conv.kwargs.items() if k != "bias" and k not in _CONV_OPTIONS}
@@ -353,6 +358,67 @@ def pad_to_gemm_width(graph: Graph) -> int:
     return sites
 
 
+# ExecuTorch 1.5.1's XNNPACK runs a convolution with a kernel larger than 1x1 as an IGEMM, which on the AMD EPYC
+# (Zen 3, AVX2) host reached about 18 GMAC/s per thread whatever its channels, against 40-48 for the GEMM of a 1x1
+# convolution. The same convolution as im2col (its input padded, one slice per kernel tap, concatenated along the
+# channels) and then one GEMM took 0.45-0.87x the time with 64 output channels or more, 2 threads, and 0.91-1.04x
+# with 32 (DenseNet's 128 -> 32), where copying the taps costs about what the GEMM saves (benchmarks/im2col.py times
+# both forms of each shape). In int8 it loses (lowering.py's SKIPPED).
+IM2COL_MIN_OUT_CHANNELS = 64
+
+
+def _im2col_candidate(conv: Node) -> bool:
+    """An fp32 aten.conv2d with a parameter for its weight, one group, stride and dilation 1, a kernel larger than
+    1x1 and at least IM2COL_MIN_OUT_CHANNELS filters (XNNPACK slices only with step 1)."""
+    weight, _, groups = _weight_bias_groups(conv)
+    stride, padding, dilation, _ = _conv_options(conv)
+    if weight.op != "placeholder" or groups != 1 or _rank(conv) != 4 or conv.meta["val"].dtype != torch.float32:
+        return False
+    out_channels, _, *kernel = weight.meta["val"].shape
+    return (kernel != [1, 1] and out_channels >= IM2COL_MIN_OUT_CHANNELS
+            and all(s == 1 for s in _pair(stride)) and all(d == 1 for d in _pair(dilation)))
+
+
+def _pair(option) -> list:
+    return list(option) * (2 if len(option) == 1 else 1) if isinstance(option, (list, tuple)) else [option] * 2
+
+
+def im2col_convolutions(graph: Graph) -> int:
+    """A stride-1 convolution with a kernel larger than 1x1 (see _im2col_candidate) -> its input zero-padded as the
+    convolution pads it, one slice of it per kernel tap (row by row), the slices concatenated along the channels
+    and one 1x1 convolution over them with the weight's taps laid out in the same order: the same sums, so the
+    outputs agree to rounding. The reordered weight is a constant, which rewrite_program folds into a parameter."""
+    sites = 0
+    for conv in _calls(graph, (aten.conv2d.default,)):
+        if not _im2col_candidate(conv):
+            continue
+        source, (weight, bias, _) = conv.args[0], _weight_bias_groups(conv)
+        out_channels, in_channels, rows, columns = weight.meta["val"].shape
+        height, width = (int(size) for size in conv.meta["val"].shape[2:])
+        pad_rows, pad_columns = _pair(_conv_options(conv)[1])
+        with graph.inserting_before(conv):
+            padded = source
+            if pad_rows or pad_columns:  # constant_pad_nd lists the last axis first
+                padded = _add_node(graph, aten.constant_pad_nd.default,
+                                   (source, [pad_columns, pad_columns, pad_rows, pad_rows], 0.0), conv)
+            taps = []
+            for row in range(rows):
+                band = _add_node(graph, aten.slice.Tensor, (padded, 2, row, row + height), conv)
+                taps += [_add_node(graph, aten.slice.Tensor, (band, 3, column, column + width), conv)
+                         for column in range(columns)]
+            stacked = _add_node(graph, aten.cat.default, (taps, 1), conv)
+            # Channel index of the concatenation: (row * columns + column) * in_channels + input channel.
+            laid_out = _add_node(graph, aten.permute.default, (weight, [0, 2, 3, 1]), conv)
+            flat = _add_node(graph, aten.reshape.default,
+                             (laid_out, [out_channels, rows * columns * in_channels, 1, 1]), conv)
+            pointwise = _add_node(graph, aten.conv2d.default,
+                                  (stacked, flat, bias, [1, 1], [0, 0], [1, 1], 1), conv)
+        conv.replace_all_uses_with(pointwise)
+        graph.erase_node(conv)
+        sites += 1
+    return sites
+
+
 def _slice_bounds(node: Node) -> tuple[int, int, int] | None:
     """(dim, start, stop) of a step-1 aten.slice with positional arguments, as Python clamps them to its input's
     size; else None."""
@@ -388,32 +454,39 @@ def fold_slices(graph: Graph) -> int:
 
 
 # In order: slices first, so that a shuffle block's concatenation reads slices; padding after the others, on the
-# convolutions they leave (a split convolution's weight is a slice, which padding leaves alone); fold_slices last.
+# convolutions they leave (a split convolution's weight is a slice, which padding leaves alone); im2col after
+# padding, whose rule its 1x1 convolutions (their weights no parameters) would otherwise meet; fold_slices last.
 PASSES: dict[str, Callable[[Graph], int]] = {
     "split_to_slices": split_to_slices, "mean_keepdim": mean_keepdim, "concat_shuffle": concat_shuffle,
     "split_pointwise_over_concat": split_pointwise_over_concat, "pad_to_gemm_width": pad_to_gemm_width,
-    "fold_slices": fold_slices}
+    "im2col_convolutions": im2col_convolutions, "fold_slices": fold_slices}
 
 
-def apply_passes(graph_module: torch.fx.GraphModule, pad: bool = True) -> dict[str, int]:
-    """Every pass over the graph module (pad_to_gemm_width only with `pad`), in place; returns sites rewritten
-    per pass."""
-    rewritten = {name: rewrite(graph_module.graph) if pad or rewrite is not pad_to_gemm_width else 0
-                 for name, rewrite in PASSES.items()}
+def apply_passes(graph_module: torch.fx.GraphModule, skip: Collection[str] = ()) -> dict[str, int]:
+    """Every pass over the graph module but those named in `skip`, in place; returns sites rewritten per pass
+    (0 for a skipped one)."""
+    unknown = set(skip) - set(PASSES)
+    if unknown:
+        raise ValueError(f"no such pass: {', '.join(sorted(unknown))}")
+    rewritten = {name: 0 if name in skip else rewrite(graph_module.graph) for name, rewrite in PASSES.items()}
     graph_module.graph.lint()
     graph_module.recompile()
     return rewritten
 
 
+# Passes that derive new weights from parameters (slices, padding, reordering): rewrite_program folds them.
+_WEIGHT_PASSES = ("split_pointwise_over_concat", "pad_to_gemm_width", "im2col_convolutions")
+
+
 def rewrite_program(exported: torch.export.ExportedProgram,
-                    pad: bool = True) -> tuple[torch.export.ExportedProgram, dict[str, int]]:
-    """The passes over an ExportedProgram's graph (pad_to_gemm_width only with `pad`); returns the rewritten
-    program (the same object unless weights were sliced or padded, which are then folded into parameters) and the
-    sites rewritten per pass."""
-    rewritten = apply_passes(exported.graph_module, pad)
+                    skip: Collection[str] = ()) -> tuple[torch.export.ExportedProgram, dict[str, int]]:
+    """The passes over an ExportedProgram's graph, but those named in `skip`; returns the rewritten program (the
+    same object unless weights were derived, which are then folded into parameters) and the sites rewritten per
+    pass."""
+    rewritten = apply_passes(exported.graph_module, skip)
     _rename_outputs(exported)
     exported.validate()
-    if rewritten["split_pointwise_over_concat"] or rewritten["pad_to_gemm_width"]:
+    if any(rewritten[name] for name in _WEIGHT_PASSES):
         from executorch.exir.passes.constant_prop_pass import constant_prop_pass
 
         with torch.no_grad():  # folded slices of parameters that require grad would not be graph leaves

@@ -83,7 +83,7 @@ def test_concat_then_channel_shuffle_becomes_one_interleaving_concat():
     torch.manual_seed(0)
     sites, targets, difference = _rewrite(ShuffleBlocks(), torch.zeros(1, 8, 6, 6))
     assert sites == {"split_to_slices": 1, "mean_keepdim": 0, "concat_shuffle": 2, "split_pointwise_over_concat": 0,
-                     "pad_to_gemm_width": 0, "fold_slices": 0}
+                     "pad_to_gemm_width": 0, "im2col_convolutions": 0, "fold_slices": 0}
     assert aten.transpose.int not in targets and aten.contiguous.default not in targets
     assert targets.count(aten.cat.default) == 3  # two interleaving concats on a new axis, one left alone
     assert difference <= 1e-6
@@ -215,6 +215,54 @@ def test_a_slice_of_a_slice_becomes_one_slice():
     assert sites["fold_slices"] == 2 and targets.count(aten.slice.Tensor) == 4 and difference == 0
 
 
+def test_convolutions_with_larger_kernels_become_im2col_and_one_pointwise_convolution():
+    class Kernels(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.square = torch.nn.Conv2d(16, 64, 3, padding=1)  # SqueezeNet's expand3x3
+            self.wide = torch.nn.Conv2d(64, 64, (1, 3), padding=(0, 1), bias=False)
+            self.valid = torch.nn.Conv2d(64, 80, 3)  # no padding: the map shrinks
+
+        def forward(self, x):
+            return self.valid(torch.relu(self.wide(self.square(x))))
+
+    module = Kernels().eval()
+    exported = torch.export.export(module, (torch.zeros(1, 16, 9, 7),))
+    exported, sites = rewrite_program(exported)
+    assert sites["im2col_convolutions"] == 3
+    nodes = [node for node in exported.graph_module.graph.nodes if node.op == "call_function"]
+    assert [tuple(node.args[1].meta["val"].shape) for node in nodes if node.target is aten.conv2d.default] == [
+        (64, 144, 1, 1), (64, 192, 1, 1), (80, 576, 1, 1)]
+    assert [len(node.args[0]) for node in nodes if node.target is aten.cat.default] == [9, 3, 9]
+    assert sum(node.target is aten.constant_pad_nd.default for node in nodes) == 2
+    x = torch.randn(1, 16, 9, 7, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected, actual = module(x), exported.module()(x)
+    assert expected.shape == actual.shape and float((expected - actual).abs().max()) <= 1e-5
+
+
+def test_im2col_leaves_alone_what_it_would_slow_down_or_xnnpack_could_not_slice():
+    class Left(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.narrow = torch.nn.Conv2d(128, 32, 3, padding=1)  # DenseNet's: the copies cost what the GEMM saves
+            self.strided = torch.nn.Conv2d(32, 64, 3, stride=2, padding=1)  # XNNPACK slices with step 1 only
+            self.dilated = torch.nn.Conv2d(64, 64, 3, padding=2, dilation=2)
+            self.depthwise = torch.nn.Conv2d(64, 64, 3, padding=1, groups=64)
+
+        def forward(self, x):
+            return self.depthwise(self.dilated(self.strided(self.narrow(x))))
+
+    sites, targets, difference = _rewrite(Left(), torch.zeros(1, 128, 8, 8))
+    assert sites["im2col_convolutions"] == 0 and aten.cat.default not in targets and difference == 0
+
+
+def test_a_pass_that_does_not_exist_cannot_be_skipped():
+    exported = torch.export.export(torch.nn.ReLU(), (torch.zeros(1, 2),))
+    with pytest.raises(ValueError, match="no such pass: pad_to_gemm"):
+        rewrite_program(exported, skip=("pad_to_gemm",))
+
+
 @pytest.mark.parametrize("fmt", ["pte", "pte-int8"])
 def test_squeezenet_lowers_without_its_concat_copies_at_parity(tmp_path, fmt):
     card = get_card("squeezenet1_1")
@@ -225,6 +273,8 @@ def test_squeezenet_lowers_without_its_concat_copies_at_parity(tmp_path, fmt):
                  for lowering in ("cmx", "stock")}
     facts = pte_facts(tmp_path / "cmx.pte")
     assert manifests["cmx"]["lowering"]["passes"]["split_pointwise_over_concat"] == 8  # every Fire's concat
+    # every Fire's expand3x3 in fp32 (SKIPPED in int8); not conv1, whose stride XNNPACK cannot slice
+    assert manifests["cmx"]["lowering"]["passes"]["im2col_convolutions"] == (8 if fmt == "pte" else 0)
     assert facts["delegate_calls"] == 1 and facts["portable_operators"] == []
     # fp32: equal up to rounding; int8: each partial convolution is quantised on its own, within int8's limits
     parity, limits = manifests["cmx"]["parity"], ParityLimits()
@@ -275,7 +325,8 @@ def test_cmx_lowers_shufflenet_to_one_partition_without_portable_operators(shuff
     padded = {"pad_to_gemm_width": 26, "fold_slices": 56} if fmt == "pte" else \
         {"pad_to_gemm_width": 0, "fold_slices": 0}
     assert manifest["lowering"] == {
-        "name": "cmx", "passes": {**planned, **padded, "mean_keepdim": 1, "split_pointwise_over_concat": 0},
+        "name": "cmx", "passes": {**planned, **padded, "mean_keepdim": 1, "split_pointwise_over_concat": 0,
+                                  "im2col_convolutions": 0},  # its 3x3 convolutions are depthwise or strided
         "partitions": 1, "portable_operators": [], "not_delegated": {}}
     # The export's own parity check against the eager network, at its usual limits.
     parity, limits = manifest["parity"], ParityLimits()

@@ -1,0 +1,156 @@
+"""Where a peer's lead over cmx-bench's `.pte` comes from: each stage of a student timed alone in every runtime.
+
+Run: python benchmarks/stage_peers.py [--model shufflenet_v2_x1_0 --precision fp32 --threads 2 --rounds 5
+     --iters 40 --litert-venv DIR --no-litert]
+(needs: pip install -e '.[bench]'; run it alone on the machine; LiteRT in its own venv, as benchmarks/runtimes.py
+builds it)
+
+The student (random weights, seed 0) is cut into its stages as torchvision defines them (ShuffleNetV2: conv1,
+maxpool, stage2-4, conv5, the head; MobileNetV2 and SqueezeNet: each `features` block, then the classifier), and
+each stage's input is what the stages before it give on one generated 224 px image. Every stage is then exported
+and timed on that input as runtimes.py times whole networks: the `.pte` (default `cmx` lowering), ONNX Runtime and
+LiteRT at --precision (int8: each calibrated on the stage's inputs from the same 16 generated images), all at
+--threads threads, in interleaved rounds. Prints one JSON line per stage with each runtime's median ms and the
+`.pte` minus the fastest peer, then the sums. A stage alone pays its own call and its input's and output's layout
+conversion in every runtime, so the sums exceed the whole network's time; what a stage's difference says is
+where the whole network's difference sits. ShuffleNetV2's stage2-4 alone are not planned without their channel
+shuffles (cmx_bench/export/shuffle_plan.py plans whole networks), so their `.pte` times include the shuffles'
+transposes that the whole network's program does not have: for them, compare the `.pte` profile's module times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+from pathlib import Path
+
+import torch
+import torchvision
+from runtimes import (CALIBRATION_INPUTS, LiteRTPeer, LocalRunner, ensure_litert_venv, export_onnx,
+                      interleaved_medians, quantize_onnx)  # the sibling script: the same peers, built the same way
+
+from cmx_bench.data.preprocess import generated_inputs
+from cmx_bench.export.loaders import load_artifact, set_threads
+from cmx_bench.export.lowering import quantize_int8, to_pte
+from cmx_bench.nets.registry import STUDENTS, build_model, get_card
+
+
+class Head(torch.nn.Module):
+    """ShuffleNetV2's forward after conv5: the global mean, then the classifier."""
+
+    def __init__(self, fc: torch.nn.Module):
+        super().__init__()
+        self.fc = fc
+
+    def forward(self, x):
+        return self.fc(x.mean([2, 3]))
+
+
+class Classifier(torch.nn.Module):
+    """MobileNetV2's forward after its features: pooling, flattening, the classifier."""
+
+    def __init__(self, classifier: torch.nn.Module):
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+_ACTIVATIONS = (torch.nn.ReLU, torch.nn.ReLU6, torch.nn.Hardtanh)
+
+
+def stages(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """(name, module) of each stage, in order: applied one after another they are the network's forward."""
+    if isinstance(model, torchvision.models.ShuffleNetV2):
+        return [(name, getattr(model, name)) for name in ("conv1", "maxpool", "stage2", "stage3", "stage4", "conv5")
+                ] + [("head", Head(model.fc).eval())]
+    head = (Classifier(model.classifier) if isinstance(model, torchvision.models.MobileNetV2)
+            else torch.nn.Sequential(model.classifier, torch.nn.Flatten(1)))
+    blocks: list[tuple[str, torch.nn.Module]] = []
+    for index, block in enumerate(model.features):
+        if isinstance(block, _ACTIVATIONS) and blocks:  # in place on its input: exported with the block before it
+            name, before = blocks.pop()
+            block, index = torch.nn.Sequential(before, block).eval(), f"{name.split('.')[-1]}-{index}"
+        blocks.append((f"features.{index}", block))
+    return blocks + [("classifier", head.eval())]  # a new container is in training mode: dropout would draw
+
+
+def stage_inputs(model: torch.nn.Module, images: list[torch.Tensor]) -> list[list[torch.Tensor]]:
+    """Per stage, its input for each image."""
+    inputs, current = [], images
+    with torch.no_grad():
+        for _, module in stages(model):
+            inputs.append(current)
+            current = [module(x) for x in current]
+    return inputs
+
+
+def stage_runners(module: torch.nn.Module, x: torch.Tensor, calibration: list[torch.Tensor], args,
+                  folder: Path) -> tuple[dict, LiteRTPeer | None]:
+    """The stage's runners at --precision: the `.pte`, ONNX Runtime and (unless --no-litert) LiteRT's."""
+    import onnxruntime
+
+    program = quantize_int8(module, x, calibration) if args.precision == "int8" else module
+    (folder / "stage.pte").write_bytes(to_pte(program, x))
+    runners = {".pte": LocalRunner(load_artifact(folder / "stage.pte", "executorch"), x)}
+    onnx = folder / "stage.onnx"
+    export_onnx(module, x, onnx)
+    if args.precision == "int8":
+        onnx, fp32 = folder / "stage-int8.onnx", onnx
+        quantize_onnx(fp32, onnx, calibration)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = args.threads, 1
+    session = onnxruntime.InferenceSession(str(onnx), options, providers=["CPUExecutionProvider"])
+    runners["onnxruntime"] = LocalRunner(lambda t: session.run(None, {"x": t.numpy()})[0], x)
+    peer = None
+    if args.litert_python is not None:
+        with torch.no_grad():
+            output = module(x)
+        peer = LiteRTPeer(args.litert_python, folder, torch.export.export(module, (x,)), x, calibration, output,
+                          args.threads)
+        runners["litert"] = peer.runners()[f"litert {args.precision}"]
+    return runners, peer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=STUDENTS, default="shufflenet_v2_x1_0")
+    parser.add_argument("--precision", choices=("fp32", "int8"), default="fp32")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--iters", type=int, default=40)
+    parser.add_argument("--litert-venv", type=Path, default=Path(__file__).resolve().parent.parent / ".venv-litert")
+    parser.add_argument("--no-litert", action="store_true")
+    args = parser.parse_args()
+    args.litert_python = None if args.no_litert else ensure_litert_venv(args.litert_venv)
+    print(json.dumps({"model": args.model, "precision": args.precision,
+                      "threads": set_threads("executorch", args.threads)}), flush=True)
+    card = get_card(args.model)
+    torch.manual_seed(0)
+    model = build_model(card).eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    images = generated_inputs(card, CALIBRATION_INPUTS)
+    totals: dict[str, float] = {}
+    for (name, module), inputs in zip(stages(model), stage_inputs(model, images)):
+        with tempfile.TemporaryDirectory(prefix="cmx-stage-peers-") as folder:
+            runners, peer = stage_runners(module, inputs[0], inputs, args, Path(folder))
+            try:
+                medians = {runtime: round(statistics.median(values), 3)
+                           for runtime, values in interleaved_medians(runners, args.rounds, args.iters).items()}
+            finally:
+                if peer is not None:
+                    peer.close()
+        fastest = min((runtime for runtime in medians if runtime != ".pte"), key=medians.get)
+        for runtime, ms in medians.items():
+            totals[runtime] = totals.get(runtime, 0.0) + ms
+        print(json.dumps({"stage": name, "input": list(inputs[0].shape), **medians, "fastest_peer": fastest,
+                          "pte_minus_fastest_peer_ms": round(medians[".pte"] - medians[fastest], 3)}), flush=True)
+    print(json.dumps({"stage": "sum", **{runtime: round(ms, 3) for runtime, ms in totals.items()}}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
