@@ -369,10 +369,13 @@ IM2COL_MIN_OUT_CHANNELS = 64
 
 def _im2col_candidate(conv: Node) -> bool:
     """An fp32 aten.conv2d with a parameter for its weight, one group, stride and dilation 1, a kernel larger than
-    1x1 and at least IM2COL_MIN_OUT_CHANNELS filters (XNNPACK slices only with step 1)."""
+    1x1, at least IM2COL_MIN_OUT_CHANNELS filters (XNNPACK slices only with step 1) and a map of static size (the
+    slices' bounds are numbers)."""
     weight, _, groups = _weight_bias_groups(conv)
     stride, padding, dilation, _ = _conv_options(conv)
     if weight.op != "placeholder" or groups != 1 or _rank(conv) != 4 or conv.meta["val"].dtype != torch.float32:
+        return False
+    if not all(isinstance(size, int) for size in conv.meta["val"].shape[2:]):
         return False
     out_channels, _, *kernel = weight.meta["val"].shape
     return (kernel != [1, 1] and out_channels >= IM2COL_MIN_OUT_CHANNELS

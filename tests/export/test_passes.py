@@ -257,6 +257,17 @@ def test_im2col_leaves_alone_what_it_would_slow_down_or_xnnpack_could_not_slice(
     assert sites["im2col_convolutions"] == 0 and aten.cat.default not in targets and difference == 0
 
 
+def test_im2col_leaves_a_map_of_dynamic_size_alone():
+    module = torch.nn.Conv2d(4, 64, 3, padding=1).eval()
+    height = torch.export.Dim("height", min=4, max=32)
+    exported = torch.export.export(module, (torch.randn(2, 4, 7, 9),), dynamic_shapes={"input": {2: height}})
+    exported, sites = rewrite_program(exported)
+    assert sites["im2col_convolutions"] == 0
+    x = torch.randn(2, 4, 12, 9, generator=torch.Generator().manual_seed(5))  # another height than the example's
+    with torch.no_grad():
+        assert float((module(x) - exported.module()(x)).abs().max()) <= 1e-5
+
+
 def test_a_pass_that_does_not_exist_cannot_be_skipped():
     exported = torch.export.export(torch.nn.ReLU(), (torch.zeros(1, 2),))
     with pytest.raises(ValueError, match="no such pass: pad_to_gemm"):
