@@ -48,26 +48,38 @@ def honour_columns() -> None:
 KEY_COLUMNS = ("Run", "Device", "Model", "Serial", "Profile", "ABI", "Verdict", "Metric", "Operator")
 
 
-def _build_table(frame: pd.DataFrame, title: str) -> Table:
+def _column_widths(frame: pd.DataFrame, headers_whole: bool) -> list[int]:
+    """Each column's width: its widest value, and its whole header or (headers wrapped between words) the header's
+    longest word."""
+    return [max([len(format_cell(v)) for v in frame[column]] + [1] +
+                ([len(str(column))] if headers_whole else [len(word) for word in str(column).split()]))
+            for column in frame.columns]
+
+
+def _table_width(widths: list[int]) -> int:
+    return sum(widths) + 3 * len(widths) + 1  # rich's padding and borders
+
+
+def _build_table(frame: pd.DataFrame, title: str, width: int) -> Table:
+    """Fixed column widths, so that rich neither cuts a value nor shortens a header ("Mod…") to make the table fit:
+    headers whole when the table fits `width` so, else wrapped between words."""
     table = Table(title=title, header_style="bold")
-    cells = [[format_cell(v) for v in row] for row in frame.itertuples(index=False)]
-    for index, column in enumerate(frame.columns):
+    widths = _column_widths(frame, headers_whole=True)
+    if _table_width(widths) > width:
+        widths = _column_widths(frame, headers_whole=False)
+    for column, column_width in zip(frame.columns, widths):
         style = "dim" if "paper" in str(column).lower() else None
         text_column = column in KEY_COLUMNS
-        # Values are never cut (headers may wrap): a column is at least as wide as its widest value.
-        widest = max((len(row[index]) for row in cells), default=1)
         table.add_column(str(column), style=style, justify="left" if text_column else "right", no_wrap=text_column,
-                         min_width=widest)
-    for row in cells:
-        table.add_row(*row)
+                         width=column_width)
+    for row in frame.itertuples(index=False):
+        table.add_row(*(format_cell(v) for v in row))
     return table
 
 
 def _needed_width(frame: pd.DataFrame) -> int:
-    """Columns as wide as their widest value or header word, plus rich's padding and borders."""
-    widths = [max([len(format_cell(v)) for v in frame[column]] + [len(w) for w in str(column).split()] + [1])
-              for column in frame.columns]
-    return sum(widths) + 3 * len(widths) + 1
+    """The narrowest the table can be: columns as wide as their widest value or header word."""
+    return _table_width(_column_widths(frame, headers_whole=False))
 
 
 def frame_table(frame: pd.DataFrame, title: str, drop_order: tuple[str, ...] = (),
@@ -82,7 +94,7 @@ def frame_table(frame: pd.DataFrame, title: str, drop_order: tuple[str, ...] = (
         if column in frame.columns:
             frame = frame.drop(columns=[column])
             dropped.append(column)
-    table = _build_table(frame, title)
+    table = _build_table(frame, title, target.width)
     if dropped:
         table.caption = f"left out to fit {target.width} columns: {', '.join(dropped)} (in the report files)"
     return table
