@@ -213,19 +213,22 @@ def quantize_onnx(fp32: Path, int8: Path, calibration) -> None:
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
 
 
-def onnx_runners(model, example, calibration, folder: Path, threads: int) -> dict[str, LocalRunner]:
+def ort_runner(path: Path, example, threads: int) -> LocalRunner:
+    """ONNX Runtime's CPU provider on the ONNX file at `path`, at `threads` intra-op threads and one inter-op."""
     import onnxruntime
 
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return LocalRunner(lambda x: torch.from_numpy(session.run(None, {"x": x.numpy()})[0]), example)
+
+
+def onnx_runners(model, example, calibration, folder: Path, threads: int) -> dict[str, LocalRunner]:
     fp32, int8 = folder / "model.onnx", folder / "model-int8.onnx"
     export_onnx(model, example, fp32)
     quantize_onnx(fp32, int8, calibration)
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    runners = {}
-    for name, path in (("onnxruntime fp32", fp32), ("onnxruntime int8", int8)):
-        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        runners[name] = LocalRunner(lambda x, s=session: torch.from_numpy(s.run(None, {"x": x.numpy()})[0]), example)
-    return runners
+    return {"onnxruntime fp32": ort_runner(fp32, example, threads),
+            "onnxruntime int8": ort_runner(int8, example, threads)}
 
 
 def cmx_runners(card, model, calibration, x, folder: Path) -> dict[str, LocalRunner]:

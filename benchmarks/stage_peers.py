@@ -28,8 +28,9 @@ from pathlib import Path
 
 import torch
 import torchvision
-from runtimes import (CALIBRATION_INPUTS, LiteRTPeer, LocalRunner, ensure_litert_venv, export_onnx,
-                      interleaved_medians, quantize_onnx)  # the sibling script: the same peers, built the same way
+# The sibling script: the same peers, built the same way.
+from runtimes import (CALIBRATION_INPUTS, ROOT, LiteRTPeer, LocalRunner, ensure_litert_venv, export_onnx,
+                      interleaved_medians, ort_runner, quantize_onnx)
 
 from cmx_bench.data.preprocess import generated_inputs
 from cmx_bench.export.loaders import load_artifact, set_threads
@@ -91,8 +92,6 @@ def stage_inputs(model: torch.nn.Module, images: list[torch.Tensor]) -> list[lis
 def stage_runners(module: torch.nn.Module, x: torch.Tensor, calibration: list[torch.Tensor], args,
                   folder: Path) -> tuple[dict, LiteRTPeer | None]:
     """The stage's runners at --precision: the `.pte`, ONNX Runtime and (unless --no-litert) LiteRT's."""
-    import onnxruntime
-
     program = quantize_int8(module, x, calibration) if args.precision == "int8" else module
     (folder / "stage.pte").write_bytes(to_pte(program, x))
     runners = {".pte": LocalRunner(load_artifact(folder / "stage.pte", "executorch"), x)}
@@ -101,10 +100,7 @@ def stage_runners(module: torch.nn.Module, x: torch.Tensor, calibration: list[to
     if args.precision == "int8":
         onnx, fp32 = folder / "stage-int8.onnx", onnx
         quantize_onnx(fp32, onnx, calibration)
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = args.threads, 1
-    session = onnxruntime.InferenceSession(str(onnx), options, providers=["CPUExecutionProvider"])
-    runners["onnxruntime"] = LocalRunner(lambda t: session.run(None, {"x": t.numpy()})[0], x)
+    runners["onnxruntime"] = ort_runner(onnx, x, args.threads)
     peer = None
     if args.litert_python is not None:
         with torch.no_grad():
@@ -122,7 +118,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--iters", type=int, default=40)
-    parser.add_argument("--litert-venv", type=Path, default=Path(__file__).resolve().parent.parent / ".venv-litert")
+    parser.add_argument("--litert-venv", type=Path, default=ROOT / ".venv-litert")
     parser.add_argument("--no-litert", action="store_true")
     args = parser.parse_args()
     args.litert_python = None if args.no_litert else ensure_litert_venv(args.litert_venv)
