@@ -34,6 +34,10 @@ PROGRAM_NAME = "peak_conv1x1"
 FORMAT_OF_PRECISION = {"fp32": "pte", "int8": "pte-int8"}
 # One convolution gives the cmx passes nothing to rewrite; the stock lowering keeps the program independent of them.
 LOWERING = "stock"
+# The peak is the median of the calibration's fastest quarter of inferences, not of all of them: a peak is what the
+# device reaches at best, and a burst of other load that slows some iterations (a shared host, a phone's background
+# sync) would otherwise lower it and push a network that ran unloaded above 100 % of it.
+PEAK_FRACTION = 0.25
 CALIBRATION_TENSORS = 4  # int8: random tensors the quantiser observes (the program's ranges, not a data set's)
 SEED = 0
 
@@ -130,12 +134,20 @@ def write_calibration_input(folder: Path) -> Path:
     return path
 
 
+def fastest_fraction_median(latencies_ms: list[float], fraction: float = PEAK_FRACTION) -> float:
+    """The median of the fastest `fraction` of the latencies (at least one of them)."""
+    fastest = sorted(latencies_ms)[:max(1, round(len(latencies_ms) * fraction))]
+    return statistics.median(fastest)
+
+
 def calibration_block(manifest: dict, latencies_ms: list[float], precision: str, threads: int) -> dict:
-    """What one calibration run measured: its median and the peak MAC/s that follows, with what made it."""
-    median_ms = statistics.median(latencies_ms)
+    """What one calibration run measured: its median, its fastest quarter's median and the peak MAC/s that follows."""
+    peak_ms = fastest_fraction_median(latencies_ms)
     macs = manifest_macs(manifest)
-    return {"artifact_sha256": manifest["sha256"], "median_ms": median_ms, "macs": macs, "precision": precision,
-            "threads": threads, "iterations": len(latencies_ms), "peak_macs_per_s": macs / (median_ms / 1e3)}
+    return {"artifact_sha256": manifest["sha256"], "median_ms": statistics.median(latencies_ms), "peak_ms": peak_ms,
+            "peak_basis": f"median of the fastest {PEAK_FRACTION:.0%} of inferences", "macs": macs,
+            "precision": precision, "threads": threads, "iterations": len(latencies_ms),
+            "peak_macs_per_s": macs / (peak_ms / 1e3)}
 
 
 def efficiency_block(macs: int, median_ms: float, calibration: dict) -> dict:
