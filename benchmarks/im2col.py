@@ -10,7 +10,7 @@ with it skipped, timed in interleaved rounds; prints each form's median ms and G
 im2col / direct ratio (below 1.0: im2col is faster) and whether the pass's rule rewrites that shape.
 Part 2, the network: SqueezeNet 1.1 (random weights, seed 0, 224 px, softmax output), the same two ways.
 This is what passes.py's IM2COL_MIN_OUT_CHANNELS rests on. `--precision int8` measures the same in int8 (calibrated
-on 16 generated inputs), which the cmx lowering skips the pass for (lowering.py's SKIPPED): here the pass runs,
+on 16 generated inputs), which the cmx lowering skips the pass for (lowering.py's SKIPPED_INT8): here the pass runs,
 and the padding it adds is annotated to share its input's quantisation (XNNPACK's quantiser leaves
 `constant_pad_nd` out, and XNNPACK's int8 padding needs the same parameters in and out).
 """
@@ -30,6 +30,7 @@ from runtimes import LocalRunner, interleaved_medians  # the sibling script: its
 from cmx_bench.data.preprocess import generated_inputs
 from cmx_bench.export import lowering, passes
 from cmx_bench.export.loaders import load_artifact, set_threads
+from cmx_bench.export.targets import host_target
 from cmx_bench.nets.registry import build_model, get_card
 
 # (input channels, output channels, map size): SqueezeNet 1.1's four expand3x3 shapes, DenseNet-121's growth layer
@@ -60,7 +61,7 @@ def padding_shared_quantizer():
 
 def program(network: torch.nn.Module, example: torch.Tensor, im2col: bool, precision: str) -> bytes:
     """The network's `.pte` with im2col_convolutions forced on (whatever its rule says) or skipped."""
-    skip = tuple(name for name in lowering.SKIPPED[precision] if name != "im2col_convolutions")
+    skip = tuple(name for name in lowering.skipped_passes(host_target(), precision) if name != "im2col_convolutions")
     skip += () if im2col else ("im2col_convolutions",)
     with mock.patch.object(passes, "IM2COL_MIN_OUT_CHANNELS", 1):
         if precision == "fp32":
@@ -68,7 +69,7 @@ def program(network: torch.nn.Module, example: torch.Tensor, im2col: bool, preci
         from executorch.backends.xnnpack.quantizer import xnnpack_quantizer
 
         calibration = [torch.rand(example.shape, generator=torch.Generator().manual_seed(i)) for i in range(16)]
-        with mock.patch.dict(lowering.SKIPPED, {"int8": skip}), \
+        with mock.patch.object(lowering, "SKIPPED_INT8", skip), \
                 mock.patch.object(xnnpack_quantizer, "XNNPACKQuantizer", padding_shared_quantizer()):
             quantized = lowering.quantize_int8(network, example, calibration)
         return lowering.to_pte(quantized, example)

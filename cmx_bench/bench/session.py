@@ -31,6 +31,7 @@ from cmx_bench.export.parity import compare_outputs
 from cmx_bench.export.probe import probe_artifact
 from cmx_bench.export.program_facts import program_facts
 from cmx_bench.export.service import cached_artifact
+from cmx_bench.export.targets import device_target
 from cmx_bench.fileio import ensure_writable_folder
 from cmx_bench.measure.cpu_placement import unavailable_placement
 from cmx_bench.measure.operator_profile import operator_profile
@@ -301,6 +302,7 @@ class _Measuring:
     options: BenchOptions
     data: _Data
     workdir: Path
+    target: str  # the CPU family its .pte programs are lowered for (export/targets.py)
     prepared_by_model: dict = field(default_factory=dict)
     peaks: PeakMeter | None = None  # the device's own peak, measured once per (precision, threads) in a run
 
@@ -346,7 +348,7 @@ def _measure(record: dict, plan: _Plan, shared: _Measuring, progress: Progress) 
     progress.step(f"export {label}" if plan.artifact is None else f"check {label}")
     with _EXPORT_LOCK:
         artifact = plan.artifact or cached_artifact(plan.card, plan.model, plan.weights, plan.fmt,
-                                                    lowering=options.lowering)
+                                                    lowering=options.lowering, target=shared.target)
     manifest = _with_program(verify_artifact(artifact), artifact, plan.fmt.runtime)
     runtime_check = check_artifact_runtime(label, plan.fmt.runtime, manifest, device.name, shared.runtimes,
                                            options.settings.allow_version_skew)
@@ -418,7 +420,7 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
     records, failures = [], []
     progress.begin(len(plans))
     workdir = Path(tempfile.mkdtemp(prefix="cmx-bench-"))
-    shared = _Measuring(device, runtimes, options, data, workdir,
+    shared = _Measuring(device, runtimes, options, data, workdir, device_target(facts),
                         peaks=PeakMeter(device, options.settings, workdir, _EXPORT_LOCK))
     try:
         for plan in plans:

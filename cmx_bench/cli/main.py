@@ -176,6 +176,9 @@ def export(
     int8_min_agreement: float = typer.Option(0.9, "--int8-min-agreement", help="int8 parity: argmax agreement."),
     lowering: str = typer.Option("cmx", "--lowering",
                                  help="cmx (graph passes, then XNNPACK) or stock (ExecuTorch's lowering)."),
+    target: str = typer.Option("host", "--target",
+                               help="CPU the .pte runs on, which picks the cmx passes: host (this machine), arm "
+                                    "(phones), x86-64-avx2 or x86-64-avx512. `run` takes it from the device."),
 ):
     """Export a network to mobile artifacts, each with a manifest and a parity check."""
     from cmx_bench.export.formats import FORMATS
@@ -185,7 +188,7 @@ def export(
     with console.status(f"exporting {model}"):
         exported = export_to_folder(model, list(fmt or FORMATS), out, weights_path=weights, trust_pickle=trust_pickle,
                                     calibration_dir=calibration, limits=limits, skip_bad=skip_bad,
-                                    lowering=lowering)
+                                    lowering=lowering, target=target)
     for path, manifest in exported:
         parity = manifest["parity"]
         console.print(f"[green]{path}[/] {manifest['size_bytes'] / 2**20:.1f} MB sha256 {manifest['sha256'][:12]} "

@@ -15,6 +15,7 @@ from cmx_bench.errors import UnknownNameError
 from cmx_bench.export.loaders import native_stderr_silenced
 from cmx_bench.export.passes import rewrite_program
 from cmx_bench.export.shuffle_plan import plan_shuffles
+from cmx_bench.export.targets import host_target
 
 # "stock": ExecuTorch's own lowering; "cmx": cmx_bench/export/passes.py first, so that XNNPACK delegates the whole
 # network (the difference is what `--lowering` lets a user measure).
@@ -23,12 +24,27 @@ LOWERINGS = ("stock", "cmx")
 # not, since there a slice costs XNNPACK as much as in fp32 (about 1 us, nearly all of it per operator) while the
 # shuffle's transposes move a quarter of the bytes, and the plan measured slower (benchmarks/shuffle_plan.py).
 PLANNED = {"fp32": True, "int8": False}
-# The passes (passes.py) the cmx lowering skips per precision, in int8: pad_to_gemm_width, since the quantiser folds
+# The passes (passes.py) the cmx lowering skips in int8, on every target: pad_to_gemm_width, since the quantiser folds
 # each batch norm into its convolution's weight under that weight's name, which a padded weight, a folded constant,
 # already holds; im2col_convolutions, since XNNPACK's int8 IGEMM runs as fast as its int8 GEMM: with the padding
 # annotated for the quantiser, SqueezeNet's int8 program measured 1.31x slower with im2col than without
-# (benchmarks/im2col.py --precision int8).
-SKIPPED = {"fp32": (), "int8": ("pad_to_gemm_width", "im2col_convolutions")}
+# (benchmarks/im2col.py --precision int8, AMD EPYC Zen 3).
+# The two passes that trade one XNNPACK microkernel for another, whose gain depends on the CPU.
+MICROKERNEL_PASSES = ("pad_to_gemm_width", "im2col_convolutions")
+SKIPPED_INT8 = MICROKERNEL_PASSES
+# ... and in fp32, per target (targets.py). Both passes trade one XNNPACK microkernel for another, and both won only
+# where they were measured to: on an AMD EPYC (Zen 3, AVX2) host im2col took 0.45-0.87x the IGEMM's time and the
+# padded widths about half; on an Intel Xeon with AVX-512, whose IGEMM ran at 68-126 GMAC/s (2 threads), im2col
+# took 1.55-2.25x the time (SqueezeNet 1.55x) and padding 1.06-1.21x (benchmarks/im2col.py, gemm_width.py
+# --threads 2). On ARM neither was measured, and XNNPACK's arm64 GEMMs take 8 channels at a time, not 16: both off.
+SKIPPED_FP32 = {"x86-64-avx2": (), "x86-64-avx512": MICROKERNEL_PASSES, "arm": MICROKERNEL_PASSES}
+
+
+def skipped_passes(target: str, precision: str) -> tuple[str, ...]:
+    """The passes the cmx lowering skips for a target (targets.TARGETS) at a precision ('fp32' or 'int8')."""
+    return SKIPPED_INT8 if precision == "int8" else SKIPPED_FP32[target]
+
+
 # Where the XNNPACK partitioner's configs say, at debug level, why they leave a node out (WhyNoPartition): each
 # config module logs to its own logger under this one.
 _PARTITIONER_LOGGER = "executorch.backends.xnnpack.partition"
@@ -38,6 +54,7 @@ _PARTITIONER_LOGGER = "executorch.backends.xnnpack.partition"
 class LoweringReport:
     """What a lowering did: sites each pass rewrote, and the partitioner's reason for each operator it left out."""
     name: str = "cmx"
+    target: str | None = None  # targets.TARGETS: the CPU family the cmx passes were chosen for
     passes: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, str] = field(default_factory=dict)  # operator (e.g. "aten::mean") -> reason
 
@@ -87,7 +104,7 @@ def _export(model: torch.nn.Module, example: torch.Tensor, report: LoweringRepor
             plan: bool = True, skip: tuple[str, ...] = ()) -> torch.export.ExportedProgram:
     """torch.export of the model, rewritten by the cmx passes when the report's lowering is 'cmx'; with `plan`,
     any ShuffleNetV2 in it is first planned without its channel shuffles (cmx_bench/export/shuffle_plan.py); the
-    passes named in `skip` do not run (SKIPPED)."""
+    passes named in `skip` do not run (skipped_passes)."""
     if report.name != "cmx":
         return torch.export.export(model, (example,))
     shuffles = 0
@@ -126,7 +143,7 @@ def quantize_int8(model: torch.nn.Module, example: torch.Tensor, calibration: li
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     with _parameters_frozen(model):
-        graph = _export(model.eval(), example, report, plan=plan, skip=SKIPPED["int8"]).module()
+        graph = _export(model.eval(), example, report, plan=plan, skip=SKIPPED_INT8).module()
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
     prepared = prepare_pt2e(graph, quantizer)
     with torch.no_grad():
@@ -172,14 +189,19 @@ def _edge_operator(target) -> str:
 
 def to_pte(model: torch.nn.Module, example: torch.Tensor, etrecord_path: str | None = None, lowering: str = "cmx",
            report: LoweringReport | None = None, plan: bool = PLANNED["fp32"],
-           skip: tuple[str, ...] = SKIPPED["fp32"]) -> bytes:
+           skip: tuple[str, ...] | None = None) -> bytes:
     """The .pte program (XNNPACK-delegated); with `etrecord_path`, also its ETRecord (the edge graph with each
     node's module and debug handle, and which nodes each delegate call holds) for operator profiles. `lowering`
     'cmx' rewrites the exported graph first (cmx_bench/export/passes.py); `report`, when given, receives the sites
     rewritten and the operators the partitioner left out, with its reasons; `plan`: a ShuffleNetV2 in `model` is
     planned without its shuffles (an int8 program arrives quantised, its plan already made or not); `skip`: passes
-    not to run (a quantised program's weights are no parameters: the weight passes find nothing to rewrite)."""
+    not to run, by default those the cmx lowering skips in fp32 for the report's target, this machine's when it
+    names none (skipped_passes; a quantised program's weights are no parameters: the weight passes find nothing to
+    rewrite)."""
     report = _report_for(lowering, report)
+    report.target = report.target or host_target()
+    if skip is None:
+        skip = skipped_passes(report.target, "fp32")
     _quiet_torch_notices()
     with warnings.catch_warnings(), native_stderr_silenced():
         # Importing ExecuTorch's native libraries prints CPU probing lines to fd 2.

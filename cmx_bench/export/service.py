@@ -27,6 +27,7 @@ from cmx_bench.export import passes, shuffle_plan
 from cmx_bench.export.passes import PASSES
 from cmx_bench.export.program_facts import program_facts
 from cmx_bench.export.runtime_pins import pinned_runtimes
+from cmx_bench.export.targets import HOST, resolve_target
 from cmx_bench.fileio import default_file_mode, ensure_writable_folder, sha256_file, write_json_atomic
 from cmx_bench.nets.checkpoint import load_model, random_init_facts
 from cmx_bench.nets.complexity import count_params_and_macs
@@ -52,25 +53,32 @@ _REWRITE_DIGEST = hashlib.sha256(b"".join(Path(module.__file__).read_bytes()
                                          for module in (passes, shuffle_plan, lowerings))).hexdigest()[:16]
 
 
-def _lowering_of(fmt: ArtifactFormat, lowering: str) -> str | list | None:
-    # The lowering shapes ExecuTorch programs only: a .ptl is the same TorchScript either way.
+def _lowering_of(fmt: ArtifactFormat, lowering: str, target: str) -> str | list | None:
+    # The lowering shapes ExecuTorch programs only: a .ptl is the same TorchScript either way; the target only
+    # through the passes it skips.
     if fmt.runtime != "executorch":
         return None
-    return [lowering, "plan_shuffles", *PASSES, _REWRITE_DIGEST] if lowering == "cmx" else lowering
+    if lowering != "cmx":
+        return lowering
+    return [lowering, "plan_shuffles", *PASSES, _REWRITE_DIGEST, target]
 
 
-def cache_key(card, weights: dict, fmt: ArtifactFormat, calibration_id: str, lowering: str = "cmx") -> str:
+def cache_key(card, weights: dict, fmt: ArtifactFormat, calibration_id: str, lowering: str = "cmx",
+              target: str = HOST) -> str:
     facts = {"model": card.as_dict(), "weights": weights.get("sha256") or f"seed{weights.get('seed')}",
              "format": fmt.name, "calibration": calibration_id, "versions": library_versions(),
-             "lowering": _lowering_of(fmt, lowering)}
+             "lowering": _lowering_of(fmt, lowering, resolve_target(target))}
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFormat, out_path: Path, *,
                     calibration: list[torch.Tensor] | None = None, calibration_source: str = "generated phantoms",
-                    limits: ParityLimits = ParityLimits(), parity_inputs: int = 8, lowering: str = "cmx") -> dict:
+                    limits: ParityLimits = ParityLimits(), parity_inputs: int = 8, lowering: str = "cmx",
+                    target: str = HOST) -> dict:
     """Write out_path and its manifest; raises ArtifactError (and writes nothing) when parity fails. `lowering`
-    ('cmx' or 'stock', see export/lowering.py) applies to .pte formats."""
+    ('cmx' or 'stock', see export/lowering.py) applies to .pte formats, for `target` (export/targets.py: the CPU
+    family it runs on, 'host' for this machine's), which chooses the cmx passes."""
+    target = resolve_target(target)
     eager = lowerings.WithSoftmax(model).eval()
     # Counted on the network itself, before lowering: the work of one inference, whatever the format runs it as.
     complexity = count_params_and_macs(model, card.input_shape)
@@ -80,7 +88,7 @@ def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFo
     out_path.parent.mkdir(parents=True, exist_ok=True)
     etrecord = etrecord_path(out_path) if fmt.runtime == "executorch" else None
     etrecord_tmp = f"{etrecord}.{os.getpid()}.tmp" if etrecord else None
-    report = lowerings.LoweringReport()
+    report = lowerings.LoweringReport(target=target)
     if fmt.name == "ptl":
         data = lowerings.to_ptl(eager)
     else:
@@ -138,7 +146,7 @@ def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFo
 
 
 def _manifest_lowering(report: "lowerings.LoweringReport", program: dict) -> dict:
-    return lowering_block(report.name, report.passes, program,
+    return lowering_block(report.name, report.target if report.name == "cmx" else None, report.passes, program,
                           lowerings.not_delegated(program["portable_operators"], report))
 
 
@@ -171,10 +179,11 @@ def backport_for_pinned_lite(path: str) -> int | None:
 
 
 def cached_artifact(card, model, weights: dict, fmt: ArtifactFormat, *, limits: ParityLimits = ParityLimits(),
-                    lowering: str = "cmx") -> Path:
-    """An artifact for (card, weights, format, lowering) from the cache, exported on first use."""
+                    lowering: str = "cmx", target: str = HOST) -> Path:
+    """An artifact for (card, weights, format, lowering, target) from the cache, exported on first use."""
     lowerings.check_lowering(lowering)
-    key = cache_key(card, weights, fmt, "generated", lowering)
+    target = resolve_target(target)
+    key = cache_key(card, weights, fmt, "generated", lowering, target)
     path = paths.artifact_cache_dir() / card.name / f"{card.name}-{key}{fmt.suffix}"
     if path.is_file() and manifest_path(path).is_file():
         try:
@@ -186,19 +195,20 @@ def cached_artifact(card, model, weights: dict, fmt: ArtifactFormat, *, limits: 
                 return path
         except ArtifactError:
             pass  # a damaged cache entry is rebuilt, not trusted
-    export_artifact(card, model, weights, fmt, path, limits=limits, lowering=lowering)
+    export_artifact(card, model, weights, fmt, path, limits=limits, lowering=lowering, target=target)
     return path
 
 
 def export_to_folder(model_name: str, format_names: list[str], out_dir: Path, *, weights_path: Path | None = None,
                      trust_pickle: bool = False, calibration_dir: Path | None = None,
                      limits: ParityLimits = ParityLimits(), seed: int = 0,
-                     skip_bad: bool = False, lowering: str = "cmx") -> list[tuple[Path, dict]]:
+                     skip_bad: bool = False, lowering: str = "cmx", target: str = HOST) -> list[tuple[Path, dict]]:
     """`cmx-bench export`: one artifact (plus manifest) per format in out_dir; returns (path, manifest) pairs;
     `skip_bad` leaves unreadable calibration images out (counted in the manifest's calibration source)."""
     card = get_card(model_name)
     formats = [get_format(name) for name in format_names]
     lowerings.check_lowering(lowering)
+    target = resolve_target(target)
     out_dir = ensure_writable_folder(out_dir, "export folder")
     if weights_path:
         model, weights = load_model(card, weights_path, trust_pickle=trust_pickle)
@@ -217,5 +227,6 @@ def export_to_folder(model_name: str, format_names: list[str], out_dir: Path, *,
         suffix = "-int8" if fmt.quantization == "int8" else ""
         path = out_dir / f"{card.name}{suffix}{fmt.suffix}"
         exported.append((path, export_artifact(card, model, weights, fmt, path, calibration=calibration,
-                                               calibration_source=source, limits=limits, lowering=lowering)))
+                                               calibration_source=source, limits=limits, lowering=lowering,
+                                               target=target)))
     return exported

@@ -11,6 +11,7 @@ from cmx_bench.export.parity import FP32_MAX_DELTA
 from cmx_bench.export.passes import rewrite_program
 from cmx_bench.export.program_facts import pte_facts
 from cmx_bench.export.service import ParityLimits, cache_key, export_artifact, export_to_folder
+from cmx_bench.export.targets import host_target
 from cmx_bench.nets.checkpoint import random_init_facts
 from cmx_bench.nets.registry import build_model, get_card
 
@@ -280,12 +281,14 @@ def test_squeezenet_lowers_without_its_concat_copies_at_parity(tmp_path, fmt):
     torch.manual_seed(0)
     calibration = [torch.rand(card.input_shape, generator=torch.Generator().manual_seed(i)) for i in range(3)]
     manifests = {lowering: export_artifact(card, build_model(card), random_init_facts(0), get_format(fmt),
-                                           tmp_path / f"{lowering}.pte", calibration=calibration, lowering=lowering)
+                                           tmp_path / f"{lowering}.pte", calibration=calibration, lowering=lowering,
+                                           target="x86-64-avx2")
                  for lowering in ("cmx", "stock")}
     facts = pte_facts(tmp_path / "cmx.pte")
     assert manifests["cmx"]["lowering"]["passes"]["split_pointwise_over_concat"] == 8  # every Fire's concat
-    # every Fire's expand3x3 in fp32 (SKIPPED in int8); not conv1, whose stride XNNPACK cannot slice
+    # every Fire's expand3x3 in fp32 for AVX2 (skipped in int8); not conv1, whose stride XNNPACK cannot slice
     assert manifests["cmx"]["lowering"]["passes"]["im2col_convolutions"] == (8 if fmt == "pte" else 0)
+    assert manifests["cmx"]["lowering"]["target"] == "x86-64-avx2" and manifests["stock"]["lowering"]["target"] is None
     assert facts["delegate_calls"] == 1 and facts["portable_operators"] == []
     # fp32: equal up to rounding; int8: each partial convolution is quantised on its own, within int8's limits
     parity, limits = manifests["cmx"]["parity"], ParityLimits()
@@ -306,10 +309,34 @@ def test_the_lowering_is_part_of_a_pte_cache_key_only():
     assert cache_key(card, weights, ptl, "generated", "cmx") == cache_key(card, weights, ptl, "generated", "stock")
 
 
+def test_the_target_is_part_of_a_cmx_pte_cache_key_only():
+    card, weights = get_card("shufflenet_v2_x1_0"), random_init_facts(0)
+    pte, ptl = get_format("pte"), get_format("ptl")
+
+    def key(fmt, lowering, target):
+        return cache_key(card, weights, fmt, "generated", lowering, target)
+
+    assert key(pte, "cmx", "arm") != key(pte, "cmx", "x86-64-avx2") != key(pte, "cmx", "x86-64-avx512")
+    assert key(pte, "cmx", "host") == key(pte, "cmx", host_target())
+    assert key(pte, "stock", "arm") == key(pte, "stock", "x86-64-avx512")
+    assert key(ptl, "cmx", "arm") == key(ptl, "cmx", "x86-64-avx2")
+
+
+@pytest.mark.parametrize("target", ["arm", "x86-64-avx512"])
+def test_the_passes_measured_on_avx2_only_are_skipped_for_other_targets(tmp_path, target):
+    card = get_card("squeezenet1_1")
+    torch.manual_seed(0)
+    [(path, manifest)] = export_to_folder(card.name, ["pte"], tmp_path, target=target)
+    block = manifest["lowering"]
+    assert block["target"] == target and block["passes"]["im2col_convolutions"] == 0
+    assert block["passes"]["pad_to_gemm_width"] == 0 and block["passes"]["split_pointwise_over_concat"] == 8
+    assert block["partitions"] == 1 and manifest["parity"]["passed"]
+
+
 @pytest.fixture(scope="module")
 def shufflenet(tmp_path_factory):
-    """ShuffleNetV2 (seed 0) exported by the service, with its parity check, in both lowerings, fp32 and int8;
-    int8 calibrated on 3 random tensors. {(lowering, format): (path, manifest)}."""
+    """ShuffleNetV2 (seed 0) exported by the service, with its parity check, in both lowerings, fp32 and int8, for
+    AVX2 (where every pass runs); int8 calibrated on 3 random tensors. {(lowering, format): (path, manifest)}."""
     card = get_card("shufflenet_v2_x1_0")
     torch.manual_seed(0)
     model = build_model(card)
@@ -319,7 +346,8 @@ def shufflenet(tmp_path_factory):
         for name in ("pte", "pte-int8"):
             path = out / f"{lowering}-{name}.pte"
             exported[lowering, name] = path, export_artifact(card, model, random_init_facts(0), get_format(name),
-                                                             path, calibration=calibration, lowering=lowering)
+                                                             path, calibration=calibration, lowering=lowering,
+                                                             target="x86-64-avx2")
     return exported
 
 
@@ -336,7 +364,7 @@ def test_cmx_lowers_shufflenet_to_one_partition_without_portable_operators(shuff
     padded = {"pad_to_gemm_width": 26, "fold_slices": 56} if fmt == "pte" else \
         {"pad_to_gemm_width": 0, "fold_slices": 0}
     assert manifest["lowering"] == {
-        "name": "cmx", "passes": {**planned, **padded, "mean_keepdim": 1, "split_pointwise_over_concat": 0,
+        "name": "cmx", "target": "x86-64-avx2", "passes": {**planned, **padded, "mean_keepdim": 1, "split_pointwise_over_concat": 0,
                                   "im2col_convolutions": 0},  # its 3x3 convolutions are depthwise or strided
         "partitions": 1, "portable_operators": [], "not_delegated": {}}
     # The export's own parity check against the eager network, at its usual limits.

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from cmx_bench.errors import ParseError
+from cmx_bench.export.targets import host_target
 from cmx_bench.measure.operator_profile import OperatorRow, categorise, operator_profile
 from tests.report.test_html_in_browser import CHROMIUM, _console_messages
 
@@ -47,6 +48,7 @@ def test_run_profile_on_local_gives_operator_rows_that_add_up_to_the_latency(cli
     # The default (cmx) lowering delegates the whole network: one partition, no portable operator (the stock
     # lowering leaves ShuffleNetV2's splits and mean to portable kernels: tests/export/test_passes.py).
     assert record["artifact"]["lowering"]["name"] == "cmx" and record["artifact"]["lowering"]["partitions"] == 1
+    assert record["artifact"]["lowering"]["target"] == host_target()  # the local device is the host
     assert not [r["name"] for r in block["operators"] if r["backend"] == "portable"]
     assert {r["partition"] for r in block["operators"] if r["delegated"]} == {0}
     assert all(r["occurrences"] == 20 for r in block["operators"])

@@ -28,6 +28,7 @@ def test_run_on_pixel2_records_latency_cpu_pss_and_energy_and_reports_beside_the
     assert code == 0, err
     [record] = records_in(tmp_path / "reports")
     assert record["status"] == "ok" and record["device"]["serial"] == phone.serial
+    assert record["artifact"]["lowering"]["target"] == "arm"  # from the phone's ABI, not from the host that exported
     assert record["device"]["model"] == "Pixel 2" and record["device"]["emulated"].startswith("virtual phone")
     assert len(record["latency"]["samples_ms"]) >= 20 and record["latency"]["stats"]["median_ms"] > 0
     assert 0 < record["cpu"]["cpu_device_pct"] <= 100 and record["cpu"]["samples_in_window"] >= 2

@@ -1,0 +1,43 @@
+"""Lowering targets: named, the host's read from torch's CPU dispatch, a phone's from its ABI, bad names refused."""
+
+import pytest
+
+from cmx_bench.errors import UnknownNameError
+from cmx_bench.export import lowering, targets
+
+
+@pytest.mark.parametrize("machine, capability, expected", [
+    ("x86_64", "AVX512", "x86-64-avx512"), ("x86_64", "AVX2", "x86-64-avx2"), ("AMD64", "DEFAULT", "x86-64-avx2"),
+    ("aarch64", "DEFAULT", "arm"), ("arm64", "DEFAULT", "arm")])
+def test_the_host_target_follows_its_machine_and_instruction_set(monkeypatch, machine, capability, expected):
+    import platform
+
+    import torch
+
+    monkeypatch.setattr(platform, "machine", lambda: machine)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    assert targets.host_target() == expected
+
+
+@pytest.mark.parametrize("abi, expected", [("arm64-v8a", "arm"), ("armeabi-v7a", "arm"), ("x86_64", "x86-64-avx2"),
+                                           (None, "arm")])
+def test_a_phone_target_follows_its_abi(abi, expected):
+    assert targets.device_target({"kind": "android", "abi": abi}) == expected
+
+
+def test_the_local_device_is_the_host():
+    assert targets.device_target({"kind": "local", "abi": "x86_64"}) == targets.host_target()
+    assert targets.resolve_target("host") == targets.host_target() in targets.TARGETS
+
+
+def test_an_unknown_target_is_a_one_line_error_naming_the_choices():
+    with pytest.raises(UnknownNameError, match="unknown lowering target 'mips': use host or one of x86-64-avx2"):
+        targets.resolve_target("mips")
+
+
+def test_every_target_has_its_fp32_passes_and_int8_skips_the_same_everywhere():
+    assert set(lowering.SKIPPED_FP32) == set(targets.TARGETS)
+    assert lowering.skipped_passes("x86-64-avx2", "fp32") == ()
+    for target in targets.TARGETS:
+        assert lowering.skipped_passes(target, "int8") == lowering.SKIPPED_INT8
+    assert "im2col_convolutions" in lowering.skipped_passes("arm", "fp32")
