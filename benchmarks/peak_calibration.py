@@ -43,7 +43,8 @@ def main() -> None:
                     raise SystemExit(f"the calibration failed: {block['error']}")
                 peaks[precision].append(block)
                 print(f"run {run + 1} {precision}: median {block['median_ms']:.3f} ms, fastest quarter's median "
-                      f"{block['peak_ms']:.3f} ms over {block['iterations']} inferences, peak {block['peak_macs_per_s'] / 1e9:.1f} GMAC/s", flush=True)
+                      f"{block['peak_ms']:.3f} ms over {block['iterations']} inferences, "
+                      f"peak {block['peak_macs_per_s'] / 1e9:.1f} GMAC/s", flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"threads {args.threads}; load average {', '.join(f'{v:.2f}' for v in os.getloadavg())} "

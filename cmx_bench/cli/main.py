@@ -183,6 +183,7 @@ def export(
     """Export a network to mobile artifacts, each with a manifest and a parity check."""
     from cmx_bench.export.formats import FORMATS
     from cmx_bench.export.service import ParityLimits, export_to_folder
+    from cmx_bench.report.time_breakdown import lowering_label
 
     limits = ParityLimits(int8_max_delta=int8_max_delta, int8_min_agreement=int8_min_agreement)
     with console.status(f"exporting {model}"):
@@ -191,8 +192,9 @@ def export(
                                     lowering=lowering, target=target)
     for path, manifest in exported:
         parity = manifest["parity"]
-        console.print(f"[green]{path}[/] {manifest['size_bytes'] / 2**20:.1f} MB sha256 {manifest['sha256'][:12]} "
-                      f"parity: max |delta prob| {parity['max_abs_delta_prob']:.2e}, "
+        lowered = f" lowering {lowering_label(manifest['lowering'])}" if manifest.get("lowering") else ""
+        console.print(f"[green]{path}[/] {manifest['size_bytes'] / 2**20:.1f} MB sha256 {manifest['sha256'][:12]}"
+                      f"{lowered} parity: max |delta prob| {parity['max_abs_delta_prob']:.2e}, "
                       f"argmax agreement {parity['argmax_agreement']:.2f} over {parity['inputs']} inputs")
 
 

@@ -85,6 +85,12 @@ def io_conversion_ms(operators: list[dict]) -> float | None:
                and not computing[0] < index < computing[-1])
 
 
+def lowering_label(lowering: dict) -> str:
+    """'cmx for arm': the lowering and, for the cmx one, the target CPU its passes were chosen for."""
+    name = lowering.get("name", "stock")
+    return f"{name} for {lowering['target']}" if lowering.get("target") else name
+
+
 def glance_frame(records: list[dict]) -> pd.DataFrame | None:
     """Per profiled run, in one row: how the program was lowered and cut, what ran outside the delegate, and the
     share of operator time not spent computing, so that two networks of similar MACs can be told apart at once.
@@ -104,7 +110,7 @@ def glance_frame(records: list[dict]) -> pd.DataFrame | None:
                  "io": io_conversion or 0.0}
         rows.append({
             "Model": record["config"]["model"], "Format": record["config"]["format"],
-            "Device": record["config"]["device"], "Lowering": lowering.get("name", "stock"),
+            "Device": record["config"]["device"], "Lowering": lowering_label(lowering),
             "MACs (M)": network["macs"] / 1e6 if network.get("macs") else None,
             "Median ms": block.get("measured_median_ms"),
             "Partitions": lowering.get("partitions", len(partitions) or None),

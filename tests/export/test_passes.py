@@ -364,8 +364,9 @@ def test_cmx_lowers_shufflenet_to_one_partition_without_portable_operators(shuff
     padded = {"pad_to_gemm_width": 26, "fold_slices": 56} if fmt == "pte" else \
         {"pad_to_gemm_width": 0, "fold_slices": 0}
     assert manifest["lowering"] == {
-        "name": "cmx", "target": "x86-64-avx2", "passes": {**planned, **padded, "mean_keepdim": 1, "split_pointwise_over_concat": 0,
-                                  "im2col_convolutions": 0},  # its 3x3 convolutions are depthwise or strided
+        "name": "cmx", "target": "x86-64-avx2",
+        "passes": {**planned, **padded, "mean_keepdim": 1, "split_pointwise_over_concat": 0,
+                   "im2col_convolutions": 0},  # its 3x3 convolutions are depthwise or strided
         "partitions": 1, "portable_operators": [], "not_delegated": {}}
     # The export's own parity check against the eager network, at its usual limits.
     parity, limits = manifest["parity"], ParityLimits()

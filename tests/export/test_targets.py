@@ -1,5 +1,7 @@
 """Lowering targets: named, the host's read from torch's CPU dispatch, a phone's from its ABI, bad names refused."""
 
+import json
+
 import pytest
 
 from cmx_bench.errors import UnknownNameError
@@ -41,3 +43,14 @@ def test_every_target_has_its_fp32_passes_and_int8_skips_the_same_everywhere():
     for target in targets.TARGETS:
         assert lowering.skipped_passes(target, "int8") == lowering.SKIPPED_INT8
     assert "im2col_convolutions" in lowering.skipped_passes("arm", "fp32")
+
+
+def test_export_lowers_for_the_target_it_is_given_and_says_so(cli, tmp_path):
+    code, out, err = cli("export", "-m", "squeezenet1_1", "-f", "pte", "--target", "arm", "--out", tmp_path / "arm")
+    assert code == 0, err
+    assert "lowering cmx for arm" in " ".join(out.split())  # the console may wrap the line
+    manifest = json.loads((tmp_path / "arm" / "squeezenet1_1.pte.manifest.json").read_text())
+    assert manifest["lowering"]["target"] == "arm" and manifest["lowering"]["passes"]["im2col_convolutions"] == 0
+    code, out, err = cli("export", "-m", "squeezenet1_1", "-f", "pte", "--target", "mips", "--out", tmp_path / "bad")
+    assert code == 1 and "unknown lowering target 'mips'" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists()

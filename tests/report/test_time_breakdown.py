@@ -21,7 +21,7 @@ def test_glance_states_partitions_operators_outside_and_time_not_computing():
                      {"name": "Transpose", "backend": "xnnpack", "partition": 1}], None, 146e6)
     whole = _profiled("mobilenet_v2", {"convolution": 3.6, "quantize/dequantize": 0.4},
                       [{"name": "Convolution", "backend": "xnnpack", "partition": 0}],
-                      {"name": "cmx", "partitions": 1}, 300e6)
+                      {"name": "cmx", "target": "arm", "partitions": 1}, 300e6)
     frame = glance_frame([cut, whole]).set_index("Model")
     assert frame.loc["shufflenet_v2_x1_0", "Partitions"] == 2  # read from the rows when the manifest has none
     assert frame.loc["shufflenet_v2_x1_0", "Outside the delegate"] == "native_call_split_with_sizes_copy.out"
@@ -32,6 +32,7 @@ def test_glance_states_partitions_operators_outside_and_time_not_computing():
     assert frame.loc["mobilenet_v2", "Outside the delegate"] == "none"
     assert frame.loc["mobilenet_v2", "Quantize/dequantize"] == "10.0%"
     assert frame.loc["mobilenet_v2", "Partitions"] == 1 and frame.loc["mobilenet_v2", "MACs (M)"] == 300
+    assert frame.loc["mobilenet_v2", "Lowering"] == "cmx for arm"  # the target its passes were chosen for
 
 
 def test_the_programs_input_and_output_conversions_are_told_apart_from_the_networks_layout():
