@@ -17,7 +17,7 @@ def host_target() -> str:
 
     import torch
 
-    if platform.machine().lower() in ("aarch64", "arm64") or platform.machine().lower().startswith("arm"):
+    if platform.machine().lower().startswith(("aarch64", "arm")):  # Linux says aarch64, macOS arm64
         return "arm"
     return "x86-64-avx512" if torch.backends.cpu.get_cpu_capability().startswith("AVX512") else "x86-64-avx2"
 
