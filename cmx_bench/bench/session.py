@@ -16,6 +16,7 @@ from cmx_bench import __version__
 from cmx_bench.bench.inputs import prepare_inputs
 from cmx_bench.bench.peak import PeakMeter, efficiency_block
 from cmx_bench.bench.termination import termination_deferred
+from cmx_bench.bench.tuned import tuned_choices
 from cmx_bench.data.images import decode_all, list_images, listing_sha256
 from cmx_bench.devices.android.settings import AndroidSettings
 from cmx_bench.devices.base import DeviceRun, RunSettings
@@ -31,6 +32,7 @@ from cmx_bench.export.parity import compare_outputs
 from cmx_bench.export.probe import probe_artifact
 from cmx_bench.export.program_facts import program_facts
 from cmx_bench.export.service import cached_artifact
+from cmx_bench.export.choices import LoweringChoices, target_default
 from cmx_bench.export.targets import device_target
 from cmx_bench.fileio import ensure_writable_folder
 from cmx_bench.measure.cpu_placement import unavailable_placement
@@ -65,6 +67,7 @@ class BenchOptions:
     seed: int = 0
     label: str | None = None  # names the run in combined reports; else its id's random suffix
     lowering: str = "cmx"  # how .pte programs are lowered: "cmx" (export/passes.py first) or "stock"
+    untuned: bool = False  # lower with the target's default choices even where `cmx-bench tune` measured the device
 
 
 @dataclass
@@ -303,8 +306,23 @@ class _Measuring:
     data: _Data
     workdir: Path
     target: str  # the CPU family its .pte programs are lowered for (export/targets.py)
+    facts: dict = field(default_factory=dict)
     prepared_by_model: dict = field(default_factory=dict)
     peaks: PeakMeter | None = None  # the device's own peak, measured once per (precision, threads) in a run
+    choices_by_threads: dict = field(default_factory=dict)
+
+    def choices(self, threads: int) -> LoweringChoices:
+        """The cmx lowering's choices at a thread count: as tuned on this device (bench/tuned.py), else the
+        target's defaults (which the stock lowering ignores)."""
+        if threads not in self.choices_by_threads:
+            tuned = None if not _reads_tuning(self.options) else tuned_choices(
+                self.device.name, self.facts, self.runtimes.get("executorch"), threads)
+            self.choices_by_threads[threads] = tuned or target_default(self.target)
+        return self.choices_by_threads[threads]
+
+
+def _reads_tuning(options: BenchOptions) -> bool:
+    return options.lowering == "cmx" and not options.untuned
 
 
 # A sustained run is bounded by its duration, not by an iteration count.
@@ -346,9 +364,10 @@ def _measure(record: dict, plan: _Plan, shared: _Measuring, progress: Progress) 
     device, options, data = shared.device, shared.options, shared.data
     label = plan.label(device.name)
     progress.step(f"export {label}" if plan.artifact is None else f"check {label}")
+    choices = shared.choices(plan.threads)
     with _EXPORT_LOCK:
         artifact = plan.artifact or cached_artifact(plan.card, plan.model, plan.weights, plan.fmt,
-                                                    lowering=options.lowering, target=shared.target)
+                                                    lowering=options.lowering, target=shared.target, choices=choices)
     manifest = _with_program(verify_artifact(artifact), artifact, plan.fmt.runtime)
     runtime_check = check_artifact_runtime(label, plan.fmt.runtime, manifest, device.name, shared.runtimes,
                                            options.settings.allow_version_skew)
@@ -364,7 +383,9 @@ def _measure(record: dict, plan: _Plan, shared: _Measuring, progress: Progress) 
     _fill_record(record, plan, artifact, manifest, run, prepared.description)
     record["artifact"]["runtime_check"] = runtime_check
     # Manifests from before the lowering was recorded come from ExecuTorch's stock lowering.
-    record["artifact"]["lowering"] = manifest.get("lowering") or {"name": "stock"}
+    record["artifact"]["lowering"] = dict(manifest.get("lowering") or {"name": "stock"})
+    if plan.artifact is None and record["artifact"]["lowering"]["name"] == "cmx":
+        record["artifact"]["lowering"]["choices_source"] = choices.source
     if options.settings.sustained_s and run.runner_result["latencies_ms"]:
         phases = run.runner_result["phases"]
         record["sustained"] = sustained_block(run.runner_result["latencies_ms"], phases["measure_start"],
@@ -412,6 +433,9 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
     runtimes = device.runtimes()
     _check_runtimes_first(plans, device, runtimes, options)
     facts = device.facts()
+    if _reads_tuning(options):  # an unreadable tuning file stops the run before it starts
+        for threads in options.threads:
+            tuned_choices(device.name, facts, runtimes.get("executorch"), threads)
     # Made only now that every input has passed its checks, so that refused input leaves no empty folder behind.
     out_root = ensure_writable_folder(options.out_dir)
     run_id = new_run_id()
@@ -420,7 +444,7 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
     records, failures = [], []
     progress.begin(len(plans))
     workdir = Path(tempfile.mkdtemp(prefix="cmx-bench-"))
-    shared = _Measuring(device, runtimes, options, data, workdir, device_target(facts),
+    shared = _Measuring(device, runtimes, options, data, workdir, device_target(facts), facts,
                         peaks=PeakMeter(device, options.settings, workdir, _EXPORT_LOCK))
     try:
         for plan in plans:

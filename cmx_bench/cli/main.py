@@ -59,6 +59,8 @@ def run(
     device_dir: str = typer.Option("/data/local/tmp/cmx-bench", "--device-dir", help="Android: working folder."),
     lowering: str = typer.Option("cmx", "--lowering",
                                  help="cmx (graph passes, then XNNPACK) or stock (ExecuTorch's lowering)."),
+    untuned: bool = typer.Option(False, "--untuned", help="Lower with the target's default choices even where "
+                                                          "`cmx-bench tune` measured this device."),
 ):
     """Benchmark networks on a device and write a Table 5-style report."""
     from cmx_bench.bench.session import BenchOptions, run_benchmark
@@ -73,7 +75,7 @@ def run(
     options = BenchOptions(
         device=devices[0], models=models, formats=list(fmt or ["pte"]), weights=parse_weights(weights or [], models),
         artifacts=list(artifact or []), data=data, split=split, trust_pickle=trust_pickle, out_dir=out, seed=seed,
-        label=label, skip_bad=skip_bad, threads=list(threads or [0]), lowering=lowering,
+        label=label, skip_bad=skip_bad, threads=list(threads or [0]), lowering=lowering, untuned=untuned,
         job=JobSettings(warmup=warmup, iterations=iters, min_duration_s=min_duration,
                         profile_iterations=profile_iterations if profile else 0),
         settings=RunSettings(sample_period_s=sample_period, sampling=not no_sampling, timeout_s=timeout,
@@ -196,6 +198,42 @@ def export(
         console.print(f"[green]{path}[/] {manifest['size_bytes'] / 2**20:.1f} MB sha256 {manifest['sha256'][:12]}"
                       f"{lowered} parity: max |delta prob| {parity['max_abs_delta_prob']:.2e}, "
                       f"argmax agreement {parity['argmax_agreement']:.2f} over {parity['inputs']} inputs")
+
+
+@app.command()
+def tune(
+    device: str = typer.Option("local", "--device", "-d", help="Device profile name or adb serial; 'local' is the host."),
+    model: Optional[list[str]] = typer.Option(None, "--model", "-m", help="Network(s) timed; default: the three "
+                                                                           "students."),
+    fmt: Optional[list[str]] = typer.Option(None, "--format", "-f", help="pte or pte-int8 (repeatable); default both."),
+    threads: int = typer.Option(0, "--threads", min=0, help="Runtime threads, as `run` will use them; 0 keeps the "
+                                                            "runtime default."),
+    rounds: int = typer.Option(5, "--rounds", min=1, help="Interleaved rounds of every knob on and off."),
+    seed: int = typer.Option(0, "--seed", help="Seed of random initialisation."),
+):
+    """Time each CPU-dependent rewrite of the cmx lowering on and off on a device, and keep the faster for `run`."""
+    import pandas as pd
+
+    from cmx_bench.bench.tune import TuneOptions, tune_device
+    from cmx_bench.export.calibration import FORMAT_OF_PRECISION
+    from cmx_bench.export.formats import get_format
+    from cmx_bench.nets.registry import STUDENTS
+
+    precisions = ["int8" if get_format(name).quantization == "int8" else "fp32" for name in fmt or FORMAT_OF_PRECISION.values()]
+    options = TuneOptions(device=device, models=list(model or STUDENTS), precisions=list(dict.fromkeys(precisions)),
+                          threads=threads, rounds=rounds, seed=seed)
+    with RichProgress() as progress:
+        outcome = tune_device(options, progress)
+    frame = pd.DataFrame([{
+        "Precision": t.precision, "Knob": t.knob, "Models": ", ".join(t.models) or "-",
+        "On ms": t.on_ms, "Off ms": t.off_ms, "On / off": t.ratio,
+        "Default": "on" if t.default_on else "off", "Chosen": "on" if t.chosen_on else "off", "Why": t.reason,
+    } for t in outcome.trials])
+    threads_text = f"{outcome.threads} threads" if outcome.threads else "default threads"
+    console.print(frame_table(frame, f"Lowering knobs on {outcome.device} ({outcome.target}, {threads_text})",
+                              ("Models", "Default", "Why")))
+    console.print(f"Kept in {outcome.path}; `cmx-bench run --device {outcome.device}` lowers with these choices "
+                  f"at {threads_text} (--untuned: the target's defaults).", soft_wrap=True)
 
 
 @app.command()

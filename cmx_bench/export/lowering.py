@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import torch
 
 from cmx_bench.errors import UnknownNameError
+from cmx_bench.export.choices import SKIPPED_INT8, target_default
 from cmx_bench.export.loaders import native_stderr_silenced
 from cmx_bench.export.passes import rewrite_program
 from cmx_bench.export.shuffle_plan import plan_shuffles
@@ -20,29 +21,11 @@ from cmx_bench.export.targets import host_target
 # "stock": ExecuTorch's own lowering; "cmx": cmx_bench/export/passes.py first, so that XNNPACK delegates the whole
 # network (the difference is what `--lowering` lets a user measure).
 LOWERINGS = ("stock", "cmx")
-# Which precisions the cmx lowering plans ShuffleNetV2 without its channel shuffles for (shuffle_plan.py): int8 is
-# not, since there a slice costs XNNPACK as much as in fp32 (about 1 us, nearly all of it per operator) while the
-# shuffle's transposes move a quarter of the bytes, and the plan measured slower (benchmarks/shuffle_plan.py).
-PLANNED = {"fp32": True, "int8": False}
-# The passes (passes.py) the cmx lowering skips in int8, on every target: pad_to_gemm_width, since the quantiser folds
-# each batch norm into its convolution's weight under that weight's name, which a padded weight, a folded constant,
-# already holds; im2col_convolutions, since XNNPACK's int8 IGEMM runs as fast as its int8 GEMM: with the padding
-# annotated for the quantiser, SqueezeNet's int8 program measured 1.31x slower with im2col than without
-# (benchmarks/im2col.py --precision int8, AMD EPYC Zen 3).
-# The two passes that trade one XNNPACK microkernel for another, whose gain depends on the CPU.
-MICROKERNEL_PASSES = ("pad_to_gemm_width", "im2col_convolutions")
-SKIPPED_INT8 = MICROKERNEL_PASSES
-# ... and in fp32, per target (targets.py). Both passes trade one XNNPACK microkernel for another, and both won only
-# where they were measured to: on an AMD EPYC (Zen 3, AVX2) host im2col took 0.45-0.87x the IGEMM's time and the
-# padded widths about half; on an Intel Xeon with AVX-512, whose IGEMM ran at 68-126 GMAC/s (2 threads), im2col
-# took 1.55-2.25x the time (SqueezeNet 1.55x) and padding 1.06-1.21x (benchmarks/im2col.py, gemm_width.py
-# --threads 2). On ARM neither was measured, and XNNPACK's arm64 GEMMs take 8 channels at a time, not 16: both off.
-SKIPPED_FP32 = {"x86-64-avx2": (), "x86-64-avx512": MICROKERNEL_PASSES, "arm": MICROKERNEL_PASSES}
 
 
 def skipped_passes(target: str, precision: str) -> tuple[str, ...]:
-    """The passes the cmx lowering skips for a target (targets.TARGETS) at a precision ('fp32' or 'int8')."""
-    return SKIPPED_INT8 if precision == "int8" else SKIPPED_FP32[target]
+    """The passes the cmx lowering skips by default for a target (targets.TARGETS) at a precision ('fp32', 'int8')."""
+    return target_default(target).skipped(precision)
 
 
 # Where the XNNPACK partitioner's configs say, at debug level, why they leave a node out (WhyNoPartition): each
@@ -131,11 +114,15 @@ def _parameters_frozen(model: torch.nn.Module):
 
 
 def quantize_int8(model: torch.nn.Module, example: torch.Tensor, calibration: list[torch.Tensor],
-                  lowering: str = "cmx", report: LoweringReport | None = None, plan: bool = PLANNED["int8"]):
+                  lowering: str = "cmx", report: LoweringReport | None = None, plan: bool | None = None):
     """Post-training static int8 quantisation for XNNPACK (pt2e), calibrated on `calibration`; with the 'cmx'
     lowering the passes rewrite the graph first, so that the quantiser annotates the rewritten graph. `report`,
-    when given, receives the sites rewritten. `plan`: ShuffleNetV2 planned without its shuffles first (PLANNED)."""
+    when given, receives the sites rewritten. `plan`: ShuffleNetV2 planned without its shuffles first, by default
+    as the report's target (this machine's when it names none) chooses (choices.target_default)."""
     report = _report_for(lowering, report)
+    report.target = report.target or host_target()
+    if plan is None:
+        plan = target_default(report.target).planned("int8")
     _quiet_torch_notices()
     with native_stderr_silenced():
         from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
@@ -188,20 +175,21 @@ def _edge_operator(target) -> str:
 
 
 def to_pte(model: torch.nn.Module, example: torch.Tensor, etrecord_path: str | None = None, lowering: str = "cmx",
-           report: LoweringReport | None = None, plan: bool = PLANNED["fp32"],
+           report: LoweringReport | None = None, plan: bool | None = None,
            skip: tuple[str, ...] | None = None) -> bytes:
     """The .pte program (XNNPACK-delegated); with `etrecord_path`, also its ETRecord (the edge graph with each
     node's module and debug handle, and which nodes each delegate call holds) for operator profiles. `lowering`
     'cmx' rewrites the exported graph first (cmx_bench/export/passes.py); `report`, when given, receives the sites
     rewritten and the operators the partitioner left out, with its reasons; `plan`: a ShuffleNetV2 in `model` is
     planned without its shuffles (an int8 program arrives quantised, its plan already made or not); `skip`: passes
-    not to run, by default those the cmx lowering skips in fp32 for the report's target, this machine's when it
-    names none (skipped_passes; a quantised program's weights are no parameters: the weight passes find nothing to
+    not to run. Both default to the fp32 choices of the report's target, this machine's when it names none
+    (choices.target_default; a quantised program's weights are no parameters: the weight passes find nothing to
     rewrite)."""
     report = _report_for(lowering, report)
     report.target = report.target or host_target()
-    if skip is None:
-        skip = skipped_passes(report.target, "fp32")
+    default = target_default(report.target)
+    plan = default.planned("fp32") if plan is None else plan
+    skip = default.skipped("fp32") if skip is None else skip
     _quiet_torch_notices()
     with warnings.catch_warnings(), native_stderr_silenced():
         # Importing ExecuTorch's native libraries prints CPU probing lines to fd 2.

@@ -45,12 +45,14 @@ def verify_artifact(artifact: str | Path) -> dict:
     return manifest
 
 
-def lowering_block(name: str, target: str | None, passes: dict[str, int], program: dict,
+def lowering_block(name: str, target: str | None, choices: list[str] | None, passes: dict[str, int], program: dict,
                    not_delegated: dict[str, str]) -> dict:
-    """The manifest's `lowering`: which lowering ran for which target (export/targets.py; None for the stock
-    lowering, which is the same for all), the sites each pass rewrote, and what the program itself says came of it
-    (`program` is program_facts.pte_facts: partitions are its delegate calls)."""
-    return {"name": name, "target": target, "passes": dict(passes), "partitions": program["delegate_calls"],
+    """The manifest's `lowering`: which lowering ran for which target (export/targets.py) with which of its
+    CPU-dependent rewrites on (export/choices.py; both None for the stock lowering, which is the same for all), the
+    sites each pass rewrote, and what the program itself says came of it (`program` is program_facts.pte_facts:
+    partitions are its delegate calls)."""
+    return {"name": name, "target": target, "choices": choices, "passes": dict(passes),
+            "partitions": program["delegate_calls"],
             "portable_operators": list(program["portable_operators"]), "not_delegated": dict(not_delegated)}
 
 

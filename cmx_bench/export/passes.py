@@ -227,7 +227,7 @@ def split_pointwise_over_concat(graph: Graph) -> int:
 # MobileNetV2's 24) ran at half the MAC/s of the widths around it, with one thread or two, while other remainders
 # (12, or 10 as in ShuffleNetV2's 58) ran at full speed, and padding 58 to 64 measured slower
 # (benchmarks/gemm_width.py scans the widths and times each padding against none). On an Intel Xeon with AVX-512,
-# padding lost (lowering.py's SKIPPED_FP32 says where it runs).
+# padding lost (choices.py says where it runs).
 GEMM_TILE = 16
 SLOW_REMAINDERS = (4, 8)
 # Padding is worth it while the extra channels cost at most this share of the convolution's MACs.
@@ -365,7 +365,7 @@ def pad_to_gemm_width(graph: Graph) -> int:
 # channels) and then one GEMM took 0.45-0.87x the time with 64 output channels or more, 2 threads, and 0.91-1.04x
 # with 32 (DenseNet's 128 -> 32), where copying the taps costs about what the GEMM saves (benchmarks/im2col.py times
 # both forms of each shape). In int8 it loses, and in fp32 on an Intel Xeon with AVX-512, whose IGEMM is fast, too:
-# lowering.py's SKIPPED_INT8 and SKIPPED_FP32 say where it runs.
+# choices.py says where it runs.
 IM2COL_MIN_OUT_CHANNELS = 64
 
 

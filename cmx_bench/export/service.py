@@ -27,6 +27,7 @@ from cmx_bench.export import passes, shuffle_plan
 from cmx_bench.export.passes import PASSES
 from cmx_bench.export.program_facts import program_facts
 from cmx_bench.export.runtime_pins import pinned_runtimes
+from cmx_bench.export.choices import LoweringChoices, target_default
 from cmx_bench.export.targets import HOST, resolve_target
 from cmx_bench.fileio import default_file_mode, ensure_writable_folder, sha256_file, write_json_atomic
 from cmx_bench.nets.checkpoint import load_model, random_init_facts
@@ -53,32 +54,45 @@ _REWRITE_DIGEST = hashlib.sha256(b"".join(Path(module.__file__).read_bytes()
                                          for module in (passes, shuffle_plan, lowerings))).hexdigest()[:16]
 
 
-def _lowering_of(fmt: ArtifactFormat, lowering: str, target: str) -> str | list | None:
-    # The lowering shapes ExecuTorch programs only: a .ptl is the same TorchScript either way; the target only
-    # through the passes it skips.
+def _lowering_of(fmt: ArtifactFormat, lowering: str, target: str, choices: LoweringChoices) -> str | list | None:
+    # The lowering shapes ExecuTorch programs only: a .ptl is the same TorchScript either way; the target and the
+    # choices only through the rewrites they run (not where the choices came from: a tuned choice that equals the
+    # default makes the same program).
     if fmt.runtime != "executorch":
         return None
     if lowering != "cmx":
         return lowering
-    return [lowering, "plan_shuffles", *PASSES, _REWRITE_DIGEST, target]
+    return [lowering, "plan_shuffles", *PASSES, _REWRITE_DIGEST, target, list(choices.on(_precision(fmt)))]
+
+
+def _precision(fmt: ArtifactFormat) -> str:
+    return "int8" if fmt.quantization == "int8" else "fp32"
+
+
+def _resolve(target: str, choices: LoweringChoices | None) -> tuple[str, LoweringChoices]:
+    """The target named ('host': this machine's), and the choices given or else that target's defaults."""
+    target = resolve_target(target)
+    return target, choices or target_default(target)
 
 
 def cache_key(card, weights: dict, fmt: ArtifactFormat, calibration_id: str, lowering: str = "cmx",
-              target: str = HOST) -> str:
+              target: str = HOST, choices: LoweringChoices | None = None) -> str:
     facts = {"model": card.as_dict(), "weights": weights.get("sha256") or f"seed{weights.get('seed')}",
              "format": fmt.name, "calibration": calibration_id, "versions": library_versions(),
-             "lowering": _lowering_of(fmt, lowering, resolve_target(target))}
+             "lowering": _lowering_of(fmt, lowering, *_resolve(target, choices))}
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFormat, out_path: Path, *,
                     calibration: list[torch.Tensor] | None = None, calibration_source: str = "generated phantoms",
                     limits: ParityLimits = ParityLimits(), parity_inputs: int = 8, lowering: str = "cmx",
-                    target: str = HOST) -> dict:
+                    target: str = HOST, choices: LoweringChoices | None = None) -> dict:
     """Write out_path and its manifest; raises ArtifactError (and writes nothing) when parity fails. `lowering`
     ('cmx' or 'stock', see export/lowering.py) applies to .pte formats, for `target` (export/targets.py: the CPU
-    family it runs on, 'host' for this machine's), which chooses the cmx passes."""
-    target = resolve_target(target)
+    family it runs on, 'host' for this machine's), whose defaults choose the cmx rewrites unless `choices` (tuned
+    on a device, export/choices.py) are given."""
+    target, choices = _resolve(target, choices)
+    precision = _precision(fmt)
     eager = lowerings.WithSoftmax(model).eval()
     # Counted on the network itself, before lowering: the work of one inference, whatever the format runs it as.
     complexity = count_params_and_macs(model, card.input_shape)
@@ -95,8 +109,10 @@ def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFo
         graph = eager
         if fmt.quantization == "int8":
             calibration = calibration or generated_inputs(card, 16)
-            graph = lowerings.quantize_int8(eager, example, calibration, lowering=lowering, report=report)
-        data = lowerings.to_pte(graph, example, etrecord_tmp, lowering=lowering, report=report)
+            graph = lowerings.quantize_int8(eager, example, calibration, lowering=lowering, report=report,
+                                            plan=choices.planned("int8"))
+        data = lowerings.to_pte(graph, example, etrecord_tmp, lowering=lowering, report=report,
+                                plan=choices.planned(precision), skip=choices.skipped(precision))
 
     fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
     try:
@@ -128,7 +144,8 @@ def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFo
             "versions": library_versions(),
             "program": program,
             "complexity": complexity,
-            "lowering": _manifest_lowering(report, program) if fmt.runtime == "executorch" else None,
+            "lowering": (_manifest_lowering(report, program, choices.on(precision))
+                         if fmt.runtime == "executorch" else None),
             "etrecord": etrecord.name if etrecord else None,
             "backported_from_bytecode": backported_from,
             "parity": parity,
@@ -145,9 +162,10 @@ def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFo
     return manifest
 
 
-def _manifest_lowering(report: "lowerings.LoweringReport", program: dict) -> dict:
-    return lowering_block(report.name, report.target if report.name == "cmx" else None, report.passes, program,
-                          lowerings.not_delegated(program["portable_operators"], report))
+def _manifest_lowering(report: "lowerings.LoweringReport", program: dict, chosen: tuple[str, ...]) -> dict:
+    cmx = report.name == "cmx"
+    return lowering_block(report.name, report.target if cmx else None, list(chosen) if cmx else None,
+                          report.passes, program, lowerings.not_delegated(program["portable_operators"], report))
 
 
 def etrecord_path(artifact: str | Path) -> Path:
@@ -179,11 +197,11 @@ def backport_for_pinned_lite(path: str) -> int | None:
 
 
 def cached_artifact(card, model, weights: dict, fmt: ArtifactFormat, *, limits: ParityLimits = ParityLimits(),
-                    lowering: str = "cmx", target: str = HOST) -> Path:
-    """An artifact for (card, weights, format, lowering, target) from the cache, exported on first use."""
+                    lowering: str = "cmx", target: str = HOST, choices: LoweringChoices | None = None) -> Path:
+    """An artifact for (card, weights, format, lowering, target, choices) from the cache, exported on first use."""
     lowerings.check_lowering(lowering)
-    target = resolve_target(target)
-    key = cache_key(card, weights, fmt, "generated", lowering, target)
+    target, choices = _resolve(target, choices)
+    key = cache_key(card, weights, fmt, "generated", lowering, target, choices)
     path = paths.artifact_cache_dir() / card.name / f"{card.name}-{key}{fmt.suffix}"
     if path.is_file() and manifest_path(path).is_file():
         try:
@@ -195,7 +213,8 @@ def cached_artifact(card, model, weights: dict, fmt: ArtifactFormat, *, limits: 
                 return path
         except ArtifactError:
             pass  # a damaged cache entry is rebuilt, not trusted
-    export_artifact(card, model, weights, fmt, path, limits=limits, lowering=lowering, target=target)
+    export_artifact(card, model, weights, fmt, path, limits=limits, lowering=lowering, target=target,
+                    choices=choices)
     return path
 
 

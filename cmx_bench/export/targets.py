@@ -6,7 +6,7 @@ from cmx_bench.errors import UnknownNameError
 
 # XNNPACK picks its microkernels by instruction set when the program loads, so a rewrite that trades one kernel for
 # another (im2col's GEMM for an IGEMM, a GEMM padded to its tile) wins on one family and loses on another: the cmx
-# lowering's passes are chosen per target (lowering.SKIPPED_FP32).
+# lowering's passes are chosen per target (choices.target_default), or tuned on the device.
 TARGETS = ("x86-64-avx2", "x86-64-avx512", "arm")
 HOST = "host"  # the machine that exports: what the local device runs on
 

@@ -86,9 +86,13 @@ def io_conversion_ms(operators: list[dict]) -> float | None:
 
 
 def lowering_label(lowering: dict) -> str:
-    """'cmx for arm': the lowering and, for the cmx one, the target CPU its passes were chosen for."""
+    """'cmx for arm': the lowering and, for the cmx one, the target CPU its passes were chosen for, with ', tuned'
+    where `cmx-bench tune` measured the device's choices."""
     name = lowering.get("name", "stock")
-    return f"{name} for {lowering['target']}" if lowering.get("target") else name
+    if not lowering.get("target"):
+        return name
+    tuned = ", tuned" if str(lowering.get("choices_source") or "").startswith("tuned") else ""
+    return f"{name} for {lowering['target']}{tuned}"
 
 
 def glance_frame(records: list[dict]) -> pd.DataFrame | None:

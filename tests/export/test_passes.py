@@ -363,8 +363,10 @@ def test_cmx_lowers_shufflenet_to_one_partition_without_portable_operators(shuff
     # padded outputs each one slice.
     padded = {"pad_to_gemm_width": 26, "fold_slices": 56} if fmt == "pte" else \
         {"pad_to_gemm_width": 0, "fold_slices": 0}
+    # AVX2 runs every fp32 knob (export/choices.py); int8 plans nothing by default
+    chosen = ["plan_shuffles", "pad_to_gemm_width", "im2col_convolutions"] if fmt == "pte" else []
     assert manifest["lowering"] == {
-        "name": "cmx", "target": "x86-64-avx2",
+        "name": "cmx", "target": "x86-64-avx2", "choices": chosen,
         "passes": {**planned, **padded, "mean_keepdim": 1, "split_pointwise_over_concat": 0,
                    "im2col_convolutions": 0},  # its 3x3 convolutions are depthwise or strided
         "partitions": 1, "portable_operators": [], "not_delegated": {}}

@@ -1,6 +1,6 @@
 """The "Where the time goes" glance table from profiles whose shares are known."""
 
-from cmx_bench.report.time_breakdown import glance_frame, io_conversion_ms
+from cmx_bench.report.time_breakdown import glance_frame, io_conversion_ms, lowering_label
 from tests.records import make_record
 
 
@@ -33,6 +33,13 @@ def test_glance_states_partitions_operators_outside_and_time_not_computing():
     assert frame.loc["mobilenet_v2", "Quantize/dequantize"] == "10.0%"
     assert frame.loc["mobilenet_v2", "Partitions"] == 1 and frame.loc["mobilenet_v2", "MACs (M)"] == 300
     assert frame.loc["mobilenet_v2", "Lowering"] == "cmx for arm"  # the target its passes were chosen for
+
+
+def test_the_lowering_label_says_when_the_choices_were_tuned_on_the_device():
+    assert lowering_label({"name": "cmx", "target": "arm", "choices_source": "tuned on pixel2 2026-12-07"}) == \
+        "cmx for arm, tuned"
+    assert lowering_label({"name": "cmx", "target": "arm", "choices_source": "default for arm"}) == "cmx for arm"
+    assert lowering_label({"name": "stock", "target": None}) == "stock"
 
 
 def test_the_programs_input_and_output_conversions_are_told_apart_from_the_networks_layout():
