@@ -78,14 +78,19 @@ class TuneFailed(CmxError):
     """The tuning stopped part way (a phone went away, a runner failed); the knobs measured before are kept."""
 
 
-def decide(ratio: float | None, default_on: bool, margin: float = MARGIN) -> tuple[bool, str]:
-    """Whether a knob is on, from its on / off time ratio, and why in words."""
-    if ratio is None:
+def decide(round_ratios: list[float], default_on: bool, margin: float = MARGIN) -> tuple[bool, str]:
+    """Whether a knob is on, from its per-round on / off time ratios (their median decides, so at least half the
+    rounds agree), and why in words, with how many rounds agree: on a host whose processes run in a fast or a slow
+    mode (see README, Benchmarks) single rounds swing far, and a user should see how settled the answer is."""
+    if not round_ratios:
         return default_on, "no model here has a site for it: the default stays"
+    ratio, rounds = statistics.median(round_ratios), len(round_ratios)
     if ratio <= 1 - margin:
-        return True, f"on: it takes {ratio:.3f}x the time"
+        agreeing = sum(r <= 1 - margin for r in round_ratios)
+        return True, f"on: it takes {ratio:.3f}x the time ({agreeing} of {rounds} rounds)"
     if ratio >= 1 + margin:
-        return False, f"off: on takes {ratio:.3f}x the time"
+        agreeing = sum(r >= 1 + margin for r in round_ratios)
+        return False, f"off: on takes {ratio:.3f}x the time ({agreeing} of {rounds} rounds)"
     return default_on, f"within {margin:.0%} either way ({ratio:.3f}x): the default stays"
 
 
@@ -152,7 +157,7 @@ def _trial(tuning: _Tuning, precision: str, knob: str, base: LoweringChoices, pr
             totals[on].append(total[on])
         ratios.append(total[True] / total[False])
     ratio = statistics.median(ratios) if ratios else None
-    chosen_on, reason = decide(ratio, default_on)
+    chosen_on, reason = decide(ratios, default_on)
     return KnobTrial(precision, knob, tuple(card.name for card, _ in pairs),
                      statistics.median(totals[True]) if ratios else None,
                      statistics.median(totals[False]) if ratios else None,

@@ -28,13 +28,19 @@ def no_tuning_left_behind():
         tuning_path(device).unlink(missing_ok=True)
 
 
-@pytest.mark.parametrize("ratio, default_on, chosen", [
-    (0.90, False, True), (0.90, True, True), (1.10, True, False), (1.10, False, False),
-    (1.0 + MARGIN / 2, True, True), (1.0 - MARGIN / 2, False, False), (None, True, True), (None, False, False)])
-def test_a_knob_moves_off_its_default_only_beyond_the_margin(ratio, default_on, chosen):
-    on, reason = decide(ratio, default_on)
+@pytest.mark.parametrize("ratios, default_on, chosen", [
+    ([0.90], False, True), ([0.90], True, True), ([1.10], True, False), ([1.10], False, False),
+    ([1.0 + MARGIN / 2], True, True), ([1.0 - MARGIN / 2], False, False), ([], True, True), ([], False, False),
+    ([0.5, 1.2, 1.1], True, False), ([0.5, 0.9, 1.3], False, True)])
+def test_a_knob_moves_off_its_default_only_when_the_median_round_is_beyond_the_margin(ratios, default_on, chosen):
+    on, reason = decide(ratios, default_on)
     assert on is chosen
-    assert ("default stays" in reason) == (ratio is None or abs(ratio - 1) < MARGIN)
+    assert ("default stays" in reason) == (not ratios or abs(sorted(ratios)[len(ratios) // 2] - 1) < MARGIN)
+
+
+def test_the_decision_says_how_many_rounds_agree_with_it():
+    assert decide([1.59, 1.14, 0.74, 1.0, 1.21], False)[1] == "off: on takes 1.140x the time (3 of 5 rounds)"
+    assert decide([0.42, 1.13, 0.97, 0.88, 0.95], True)[1] == "on: it takes 0.950x the time (4 of 5 rounds)"
 
 
 FACTS = {"kind": "android", "model": "Pixel 2", "abi": "arm64-v8a"}
