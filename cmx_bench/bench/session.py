@@ -24,6 +24,7 @@ from cmx_bench.devices.profiles import paper_table5
 from cmx_bench.devices.registry import resolve_device
 from cmx_bench.errors import CmxError, OutputError, ParseError
 from cmx_bench.evaluate.metrics import classification_metrics
+from cmx_bench.export.choices import LoweringChoices, target_default
 from cmx_bench.export.formats import format_of_file, get_format
 from cmx_bench.export.lowering import WithSoftmax
 from cmx_bench.export.compatibility import check_artifact_runtime
@@ -32,7 +33,6 @@ from cmx_bench.export.parity import compare_outputs
 from cmx_bench.export.probe import probe_artifact
 from cmx_bench.export.program_facts import program_facts
 from cmx_bench.export.service import cached_artifact
-from cmx_bench.export.choices import LoweringChoices, target_default
 from cmx_bench.export.targets import device_target
 from cmx_bench.fileio import ensure_writable_folder
 from cmx_bench.measure.cpu_placement import unavailable_placement

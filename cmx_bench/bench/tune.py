@@ -40,7 +40,7 @@ MARGIN = 0.02
 class TuneOptions:
     device: str = "local"
     models: list[str] = field(default_factory=lambda: list(STUDENTS))
-    precisions: list[str] = field(default_factory=lambda: ["fp32", "int8"])
+    formats: list[str] = field(default_factory=lambda: ["pte", "pte-int8"])
     threads: int = 0  # 0 keeps the runtime's default, as `run` does
     rounds: int = 5
     job: JobSettings = TRIAL_JOB
@@ -50,8 +50,9 @@ class TuneOptions:
 
 @dataclass(frozen=True)
 class KnobTrial:
-    """One knob timed on and off on the device: over the models whose program it changed, the summed medians of the
-    median round, and the median of the per-round on / off ratios (below 1: on is faster)."""
+    """One knob timed on and off on the device, over the models whose program it changed: per round, each form's
+    medians summed over those models; on_ms and off_ms, the median of those sums over the rounds; ratio, the median
+    of the per-round on / off ratios (below 1: on is faster)."""
     precision: str
     knob: str
     models: tuple[str, ...]
@@ -167,9 +168,10 @@ def _trial(tuning: _Tuning, precision: str, knob: str, base: LoweringChoices, pr
 def tune_device(options: TuneOptions, progress: Progress = Progress()) -> TuneOutcome:
     """Time every knob (export/choices.py) on and off on the device, each with the others at the target's default,
     and keep the choices for this device, runtime and thread count (bench/tuned.py), which `run` then lowers with."""
-    for precision in options.precisions:
-        if precision not in KNOBS:
-            raise CmxError(f"unknown precision {precision!r}: use {' or '.join(KNOBS)}")
+    formats = [get_format(name) for name in options.formats]
+    if any(fmt.runtime != "executorch" for fmt in formats):
+        raise CmxError("tune chooses how .pte programs are lowered: use --format pte or pte-int8")
+    precisions = list(dict.fromkeys(fmt.quantization for fmt in formats))
     cards = [get_card(name) for name in options.models]
     device = resolve_device(options.device, options.android)
     facts, runtimes = device.facts(), device.runtimes()
@@ -179,7 +181,7 @@ def tune_device(options: TuneOptions, progress: Progress = Progress()) -> TuneOu
     for card in cards:
         torch.manual_seed(options.seed)
         tuning.networks[card.name] = (card, build_model(card), random_init_facts(options.seed))
-    knobs = [(precision, knob) for precision in options.precisions for knob in KNOBS[precision]]
+    knobs = [(precision, knob) for precision in precisions for knob in KNOBS[precision]]
     progress.begin(len(knobs))
     trials: list[KnobTrial] = []
     chosen = replace(base, source=f"tuned on {device.name}")

@@ -215,12 +215,9 @@ def tune(
     import pandas as pd
 
     from cmx_bench.bench.tune import TuneOptions, tune_device
-    from cmx_bench.export.calibration import FORMAT_OF_PRECISION
-    from cmx_bench.export.formats import get_format
     from cmx_bench.nets.registry import STUDENTS
 
-    precisions = ["int8" if get_format(name).quantization == "int8" else "fp32" for name in fmt or FORMAT_OF_PRECISION.values()]
-    options = TuneOptions(device=device, models=list(model or STUDENTS), precisions=list(dict.fromkeys(precisions)),
+    options = TuneOptions(device=device, models=list(model or STUDENTS), formats=list(fmt or ["pte", "pte-int8"]),
                           threads=threads, rounds=rounds, seed=seed)
     with RichProgress() as progress:
         outcome = tune_device(options, progress)

@@ -55,7 +55,8 @@ class LoweringChoices:
     def with_knob(self, precision: str, knob: str, on: bool, source: str) -> "LoweringChoices":
         """These choices with one knob set; knobs keep KNOBS' order, so that equal choices compare equal."""
         if knob not in KNOBS[precision]:
-            raise UnknownNameError(f"unknown {precision} lowering knob {knob!r}: use one of {', '.join(KNOBS[precision])}")
+            raise UnknownNameError(f"unknown {precision} lowering knob {knob!r}: "
+                                   f"use one of {', '.join(KNOBS[precision])}")
         chosen = set(self.on(precision)) - {knob} | ({knob} if on else set())
         ordered = tuple(name for name in KNOBS[precision] if name in chosen)
         return LoweringChoices(ordered if precision == "fp32" else self.fp32,

@@ -17,6 +17,7 @@ from cmx_bench.data.images import decode_all, list_images
 from cmx_bench.data.preprocess import generated_inputs, to_tensor
 from cmx_bench.errors import ArtifactError
 from cmx_bench.export import lowering as lowerings  # as: `lowering` names the chosen lowering here
+from cmx_bench.export.choices import LoweringChoices, target_default
 from cmx_bench.export.formats import ArtifactFormat, get_format
 from cmx_bench.export.compatibility import lite_runtime_table
 from cmx_bench.export.loaders import load_artifact
@@ -27,7 +28,6 @@ from cmx_bench.export import passes, shuffle_plan
 from cmx_bench.export.passes import PASSES
 from cmx_bench.export.program_facts import program_facts
 from cmx_bench.export.runtime_pins import pinned_runtimes
-from cmx_bench.export.choices import LoweringChoices, target_default
 from cmx_bench.export.targets import HOST, resolve_target
 from cmx_bench.fileio import default_file_mode, ensure_writable_folder, sha256_file, write_json_atomic
 from cmx_bench.nets.checkpoint import load_model, random_init_facts
@@ -62,11 +62,7 @@ def _lowering_of(fmt: ArtifactFormat, lowering: str, target: str, choices: Lower
         return None
     if lowering != "cmx":
         return lowering
-    return [lowering, "plan_shuffles", *PASSES, _REWRITE_DIGEST, target, list(choices.on(_precision(fmt)))]
-
-
-def _precision(fmt: ArtifactFormat) -> str:
-    return "int8" if fmt.quantization == "int8" else "fp32"
+    return [lowering, "plan_shuffles", *PASSES, _REWRITE_DIGEST, target, list(choices.on(fmt.quantization))]
 
 
 def _resolve(target: str, choices: LoweringChoices | None) -> tuple[str, LoweringChoices]:
@@ -92,7 +88,7 @@ def export_artifact(card, model: torch.nn.Module, weights: dict, fmt: ArtifactFo
     family it runs on, 'host' for this machine's), whose defaults choose the cmx rewrites unless `choices` (tuned
     on a device, export/choices.py) are given."""
     target, choices = _resolve(target, choices)
-    precision = _precision(fmt)
+    precision = fmt.quantization  # "fp32" or "int8"
     eager = lowerings.WithSoftmax(model).eval()
     # Counted on the network itself, before lowering: the work of one inference, whatever the format runs it as.
     complexity = count_params_and_macs(model, card.input_shape)

@@ -134,7 +134,7 @@ def test_tune_keeps_the_faster_form_and_run_lowers_with_it_unless_untuned(monkey
 def test_a_tuning_that_stops_part_way_keeps_the_knobs_it_measured(monkeypatch):
     device = TimedByChoices(fail=True)
     monkeypatch.setattr(tune_module, "resolve_device", lambda name, android=None: device)
-    options = TuneOptions(models=["squeezenet1_1"], precisions=["fp32"], threads=3, rounds=1, job=SHORT_JOB)
+    options = TuneOptions(models=["squeezenet1_1"], formats=["pte"], threads=3, rounds=1, job=SHORT_JOB)
     with pytest.raises(TuneFailed, match=r"went away .*; the \d knob\(s\) measured before are kept in .*local.json"):
         tune_device(options)
     entry = json.loads(tuning_path("local").read_text())["entries"][-1]
@@ -149,6 +149,8 @@ def test_tune_refuses_an_unknown_model_or_device_before_anything_runs(cli):
     assert code == 1 and "resnet9000" in err and len(err.strip().splitlines()) == 1
     code, _, err = cli("tune", "-f", "onnx")
     assert code == 1 and "onnx" in err and len(err.strip().splitlines()) == 1
+    code, _, err = cli("tune", "-f", "ptl")
+    assert code == 1 and "use --format pte or pte-int8" in err and len(err.strip().splitlines()) == 1
 
 
 def test_run_refuses_an_unreadable_tuning_before_it_measures_anything(cli, tmp_path):
