@@ -68,6 +68,7 @@ class BenchOptions:
     label: str | None = None  # names the run in combined reports; else its id's random suffix
     lowering: str = "cmx"  # how .pte programs are lowered: "cmx" (export/passes.py first) or "stock"
     untuned: bool = False  # lower with the target's default choices even where `cmx-bench tune` measured the device
+    rounds: int = 1  # > 1: time every (model, format) once per round, in turn, and pool the rounds' latencies
 
 
 @dataclass
@@ -126,6 +127,9 @@ class _Plan:
 
 def _plan(options: BenchOptions) -> list[_Plan]:
     """Check every input before anything is measured, so bad input costs nothing and leaves nothing behind."""
+    if options.rounds > 1 and options.settings.sustained_s:
+        raise CmxError(f"--rounds {options.rounds} with --sustained: a sustained run is one run without pause; "
+                       "drop one of the two")
     plans = []
     for artifact in options.artifacts:
         artifact = Path(artifact).resolve()  # the host runner starts in its own work folder
@@ -172,7 +176,7 @@ def _describe(record: dict, plan: _Plan, device, facts: dict, options: BenchOpti
         "sustained_s": settings.sustained_s,
         "sample_period_s": settings.sample_period_s, "sampling": settings.sampling, "weights": plan.weights,
         "data": str(options.data) if options.data else None, "split": options.split,
-        "cmx_bench_version": __version__, "label": options.label,
+        "cmx_bench_version": __version__, "label": options.label, "rounds": options.rounds,
     }
     if options.data:
         record["config"]["data_skipped"] = {"count": len(data.skipped), "first": data.skipped[:SKIPPED_SHOWN]}
@@ -359,7 +363,16 @@ def _network_size(plan: _Plan, manifest: dict) -> dict | None:
     return {**counted, "paper_params": plan.card.paper_params, "paper_macs": plan.card.paper_macs}
 
 
-def _measure(record: dict, plan: _Plan, shared: _Measuring, progress: Progress) -> None:
+@dataclass
+class _Rerun:
+    """What a later round needs to time the plan's artifact again: latency only, no profile or outputs."""
+    artifact: Path
+    files: list
+    job: dict
+    manifest: dict
+
+
+def _measure(record: dict, plan: _Plan, shared: _Measuring, progress: Progress) -> _Rerun:
     """Export (or check) the plan's artifact, run it on the device and fill the record; CmxError for a failed run."""
     device, options, data = shared.device, shared.options, shared.data
     label = plan.label(device.name)
@@ -396,6 +409,58 @@ def _measure(record: dict, plan: _Plan, shared: _Measuring, progress: Progress) 
         record["accuracy"] = _accuracy_block(plan, prepared, run.runner_result["outputs"], data.listing)
     # After the network's run, so that the calibration never runs between its samplers' readings.
     record["efficiency"] = efficiency_block(record, plan.fmt, plan.threads, manifest, shared.peaks)
+    if options.rounds > 1 and _timed_ok(run):
+        record["latency"]["rounds"] = [_round_summary(1, run.runner_result["latencies_ms"])]
+    rerun_job = make_job(artifact=str(artifact), fmt=plan.fmt.name, runtime=plan.fmt.runtime,
+                         input_shape=plan.card.input_shape, inputs=[str(p) for p in prepared.files],
+                         settings=replace(_job_settings(options, plan), profile_iterations=0))
+    return _Rerun(artifact, prepared.files, rerun_job, manifest)
+
+
+def _timed_ok(run: DeviceRun) -> bool:
+    return run.runner_result["status"] == "ok" and bool(run.runner_result["latencies_ms"])
+
+
+def _round_summary(round_number: int, samples_ms: list) -> dict:
+    return {"round": round_number, "count": len(samples_ms), "median_ms": float(np.median(samples_ms))}
+
+
+def _time_again(record: dict, plan: _Plan, rerun: _Rerun, shared: _Measuring, round_number: int,
+                progress: Progress) -> None:
+    """A later round: time the same artifact in a new runner, pool its latencies into the record and restate the
+    figures that rest on the median; CmxError when the round fails (the record keeps the rounds before it)."""
+    options = shared.options
+    progress.step(f"run {plan.label(shared.device.name)}, round {round_number} of {options.rounds}")
+    run = shared.device.run(rerun.artifact, rerun.files, rerun.job, _run_settings(options), shared.workdir)
+    if not _timed_ok(run):
+        raise CmxError(f"runner: {run.runner_result['error'] or 'no latencies'}")
+    latency = record["latency"]
+    latency["samples_ms"] = latency["samples_ms"] + run.runner_result["latencies_ms"]
+    latency["rounds"].append(_round_summary(round_number, run.runner_result["latencies_ms"]))
+    latency["stats"] = latency_stats(latency["samples_ms"])
+    if record["efficiency"].get("status") == "ok":  # else it already says why not, once
+        record["efficiency"] = efficiency_block(record, plan.fmt, plan.threads, rerun.manifest, shared.peaks)
+
+
+def _pool_round(entry: list, shared: _Measuring, round_number: int, failures: list[str], progress: Progress) -> None:
+    """Time one plan's later round; a failed round ends that plan's rounds and is one line in its record's errors,
+    while its status stays ok: the rounds before it were measured."""
+    plan, record, rerun = entry
+    if rerun is None:
+        return
+    try:
+        _time_again(record, plan, rerun, shared, round_number, progress)
+    except CmxError as exc:
+        message = (f"round {round_number} of {shared.options.rounds} failed ({exc}); latency pools "
+                   f"{_rounds_measured(record)}")
+        record["errors"].append(message)
+        failures.append(f"{plan.label(shared.device.name)}: {message}")
+        entry[2] = None
+
+
+def _rounds_measured(record: dict) -> str:
+    done = len(record["latency"]["rounds"])
+    return "round 1" if done == 1 else f"rounds 1-{done}"
 
 
 def kept_note(records: list[dict], run_dir: Path) -> str:
@@ -442,24 +507,41 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
     run_dir = out_root / run_id
     title = f"cmx-bench run {run_id} on {device.name}"
     records, failures = [], []
-    progress.begin(len(plans))
+    progress.begin(len(plans) * options.rounds)
     workdir = Path(tempfile.mkdtemp(prefix="cmx-bench-"))
     shared = _Measuring(device, runtimes, options, data, workdir, device_target(facts), facts,
                         peaks=PeakMeter(device, options.settings, workdir, _EXPORT_LOCK))
+    pooling = []  # with --rounds: [plan, record, rerun or None once it failed], written after the last round
     try:
         for plan in plans:
             record = new_record(run_id)
             _describe(record, plan, device, facts, options, data)
+            rerun = None
             try:
-                _measure(record, plan, shared, progress)
+                rerun = _measure(record, plan, shared, progress)
             except CmxError as exc:
                 record["status"] = "error"
                 record["errors"].append(str(exc))
-            _keep(record, run_dir, records)
             if record["status"] == "error":
                 failures.append(f"{plan.label(device.name)}: {record['errors'][0]}")
+            if options.rounds > 1:
+                pooling.append([plan, record, rerun if "rounds" in record["latency"] else None])
+            else:
+                _keep(record, run_dir, records)
             progress.advance()
+        for round_number in range(2, options.rounds + 1):
+            for entry in pooling:
+                _pool_round(entry, shared, round_number, failures, progress)
+                progress.advance()
+        while pooling:
+            _keep(pooling.pop(0)[1], run_dir, records)
     except BaseException:
+        for _, record, rerun in pooling:  # the rounds measured so far
+            if rerun is not None and len(record["latency"]["rounds"]) < options.rounds:
+                record["errors"].append(f"stopped after {len(record['latency']['rounds'])} of {options.rounds} "
+                                        f"rounds; latency pools {_rounds_measured(record)}")
+            with contextlib.suppress(OutputError):
+                _keep(record, run_dir, records)
         if records:  # Ctrl-C, SIGTERM or a failure: the report covers what was measured
             with contextlib.suppress(OutputError):  # the failure in flight is the one to tell
                 _report(records, run_dir, title)

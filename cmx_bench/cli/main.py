@@ -61,6 +61,9 @@ def run(
                                  help="cmx (graph passes, then XNNPACK) or stock (ExecuTorch's lowering)."),
     untuned: bool = typer.Option(False, "--untuned", help="Lower with the target's default choices even where "
                                                           "`cmx-bench tune` measured this device."),
+    rounds: int = typer.Option(1, "--rounds", min=1,
+                               help="Time every network and format once per round, in turn, and pool the rounds: "
+                                    "drift in the device (heat, a busy host) then falls on all of them alike."),
 ):
     """Benchmark networks on a device and write a Table 5-style report."""
     from cmx_bench.bench.session import BenchOptions, run_benchmark
@@ -76,7 +79,7 @@ def run(
         device=devices[0], models=models, formats=list(fmt or ["pte"]), weights=parse_weights(weights or [], models),
         artifacts=list(artifact or []), data=data, split=split, trust_pickle=trust_pickle, out_dir=out, seed=seed,
         label=label, skip_bad=skip_bad, threads=list(threads or [0]), lowering=lowering, untuned=untuned,
-        job=JobSettings(warmup=warmup, iterations=iters, min_duration_s=min_duration,
+        rounds=rounds, job=JobSettings(warmup=warmup, iterations=iters, min_duration_s=min_duration,
                         profile_iterations=profile_iterations if profile else 0),
         settings=RunSettings(sample_period_s=sample_period, sampling=not no_sampling, timeout_s=timeout,
                              allow_version_skew=allow_version_skew, sustained_s=sustained),

@@ -1,4 +1,5 @@
-"""Notes on the conditions a run met: small cores, low clocks, throttling, a missing warm load."""
+"""Notes on the conditions a run met: small cores, low clocks, throttling, drift between rounds, a missing warm
+load."""
 
 from __future__ import annotations
 
@@ -42,11 +43,27 @@ def _sustained_note(record: dict) -> list[str]:
             f"first 10 %); throttling: {block['throttling']}"]
 
 
+# Round medians further apart than this: the device's speed changed during the run.
+ROUND_DRIFT = 1.10
+
+
+def _rounds_note(record: dict) -> list[str]:
+    rounds = record["latency"].get("rounds") or []
+    if len(rounds) < 2:
+        return []
+    medians = [entry["median_ms"] for entry in rounds]
+    low, high = min(medians), max(medians)
+    drift = (f"; the device's speed changed {high / low:.2f}x between rounds, and the pooled median holds for "
+             "the mix" if high > ROUND_DRIFT * low else "")
+    return [f"{_name(record)}: latency pooled over {len(rounds)} interleaved rounds, round medians "
+            f"{low:.3g}-{high:.3g} ms{drift}"]
+
+
 def run_condition_notes(records: list[dict]) -> list[str]:
     """One line per condition worth knowing before trusting a run's latency, deduplicated, in record order."""
     notes = []
     for record in records:
-        notes += _placement_notes(record) + _sustained_note(record)
+        notes += _placement_notes(record) + _sustained_note(record) + _rounds_note(record)
         warm_error = (record.get("runner") or {}).get("warm_load_error")
         if warm_error:
             notes.append(f"{_name(record)}: no warm load ({warm_error})")
