@@ -1,4 +1,5 @@
-"""Run the benchmark: validate everything first, then measure each (model, format) and write its record at once."""
+"""Run the benchmark: validate everything first, then measure each (model, format) and write its record at once
+(with --rounds, once its last round is measured)."""
 
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ class BenchOptions:
     label: str | None = None  # names the run in combined reports; else its id's random suffix
     lowering: str = "cmx"  # how .pte programs are lowered: "cmx" (export/passes.py first) or "stock"
     untuned: bool = False  # lower with the target's default choices even where `cmx-bench tune` measured the device
-    rounds: int = 1  # > 1: time every (model, format) once per round, in turn, and pool the rounds' latencies
+    rounds: int = 1  # > 1: time every (model, format, threads) once per round, in turn, and pool the latencies
 
 
 @dataclass
@@ -127,9 +128,6 @@ class _Plan:
 
 def _plan(options: BenchOptions) -> list[_Plan]:
     """Check every input before anything is measured, so bad input costs nothing and leaves nothing behind."""
-    if options.rounds > 1 and options.settings.sustained_s:
-        raise CmxError(f"--rounds {options.rounds} with --sustained: a sustained run is one run without pause; "
-                       "drop one of the two")
     plans = []
     for artifact in options.artifacts:
         artifact = Path(artifact).resolve()  # the host runner starts in its own work folder
@@ -373,7 +371,8 @@ class _Rerun:
 
 
 def _measure(record: dict, plan: _Plan, shared: _Measuring, progress: Progress) -> _Rerun:
-    """Export (or check) the plan's artifact, run it on the device and fill the record; CmxError for a failed run."""
+    """Export (or check) the plan's artifact, run it on the device and fill the record; CmxError for a failed run.
+    Returns what a later round (--rounds) needs to time the artifact again."""
     device, options, data = shared.device, shared.options, shared.data
     label = plan.label(device.name)
     progress.step(f"export {label}" if plan.artifact is None else f"check {label}")
@@ -427,8 +426,9 @@ def _round_summary(round_number: int, samples_ms: list) -> dict:
 
 def _time_again(record: dict, plan: _Plan, rerun: _Rerun, shared: _Measuring, round_number: int,
                 progress: Progress) -> None:
-    """A later round: time the same artifact in a new runner, pool its latencies into the record and restate the
-    figures that rest on the median; CmxError when the round fails (the record keeps the rounds before it)."""
+    """A later round: time the same artifact in a new runner, pool its latencies into the record and restate its
+    statistics and efficiency (the profile keeps round 1's median); CmxError when the round fails (the record keeps
+    the rounds before it)."""
     options = shared.options
     progress.step(f"run {plan.label(shared.device.name)}, round {round_number} of {options.rounds}")
     run = shared.device.run(rerun.artifact, rerun.files, rerun.job, _run_settings(options), shared.workdir)
@@ -491,7 +491,16 @@ def _report(records: list[dict], run_dir: Path, title: str) -> dict:
         raise OutputError(f"{exc}; the report was not written, {kept_note(records, run_dir)}") from exc
 
 
+def _check_rounds(options: BenchOptions) -> None:
+    if options.rounds < 1:
+        raise CmxError(f"--rounds {options.rounds}: give 1 or more")
+    if options.rounds > 1 and options.settings.sustained_s:
+        raise CmxError(f"--rounds {options.rounds} with --sustained: a sustained run is one run without pause; "
+                       "drop one of the two")
+
+
 def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> BenchOutcome:
+    _check_rounds(options)
     device = resolve_device(options.device, options.android)
     data = _read_data(options)
     plans = _plan(options)
@@ -534,13 +543,14 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
                 _pool_round(entry, shared, round_number, failures, progress)
                 progress.advance()
         while pooling:
-            _keep(pooling.pop(0)[1], run_dir, records)
+            _keep(pooling[0][1], run_dir, records)
+            pooling.pop(0)  # only once written: an interrupt in between leaves it to the handler below
     except BaseException:
         for _, record, rerun in pooling:  # the rounds measured so far
             if rerun is not None and len(record["latency"]["rounds"]) < options.rounds:
                 record["errors"].append(f"stopped after {len(record['latency']['rounds'])} of {options.rounds} "
                                         f"rounds; latency pools {_rounds_measured(record)}")
-            with contextlib.suppress(OutputError):
+            with contextlib.suppress(CmxError):  # one that cannot be written must not keep the others from disk
                 _keep(record, run_dir, records)
         if records:  # Ctrl-C, SIGTERM or a failure: the report covers what was measured
             with contextlib.suppress(OutputError):  # the failure in flight is the one to tell

@@ -62,8 +62,8 @@ def run(
     untuned: bool = typer.Option(False, "--untuned", help="Lower with the target's default choices even where "
                                                           "`cmx-bench tune` measured this device."),
     rounds: int = typer.Option(1, "--rounds", min=1,
-                               help="Time every network and format once per round, in turn, and pool the rounds: "
-                                    "drift in the device (heat, a busy host) then falls on all of them alike."),
+                               help="Time every network, format and thread count once per round, in turn, and pool "
+                                    "the rounds: drift in the device (heat, a busy host) then falls on all alike."),
 ):
     """Benchmark networks on a device and write a Table 5-style report."""
     from cmx_bench.bench.session import BenchOptions, run_benchmark

@@ -54,7 +54,7 @@ def _rounds_note(record: dict) -> list[str]:
     medians = [entry["median_ms"] for entry in rounds]
     low, high = min(medians), max(medians)
     drift = (f"; the device's speed changed {high / low:.2f}x between rounds, and the pooled median holds for "
-             "the mix" if high > ROUND_DRIFT * low else "")
+             "the mix" if low > 0 and high > ROUND_DRIFT * low else "")
     return [f"{_name(record)}: latency pooled over {len(rounds)} interleaved rounds, round medians "
             f"{low:.3g}-{high:.3g} ms{drift}"]
 

@@ -102,8 +102,11 @@ def cpu_core_pct(record: dict) -> float | None:
 
 @_figure
 def cpu_ms_per_inference(record: dict) -> float | None:
-    """CPU time per inference in the measured window: unlike a CPU share, it does not move with the thread count."""
-    seconds, inferences = _get(record, "cpu", "cpu_seconds"), len(latency_samples_ms(record))
+    """CPU time per inference in the measured window: unlike a CPU share, it does not move with the thread count.
+    The CPU is sampled in the first round only (run --rounds), so it is divided by that round's inferences."""
+    rounds = _get(record, "latency", "rounds")
+    inferences = rounds[0]["count"] if rounds else len(latency_samples_ms(record))
+    seconds = _get(record, "cpu", "cpu_seconds")
     if seconds is None or not inferences:
         return None
     return 1e3 * seconds / inferences

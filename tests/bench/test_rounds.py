@@ -22,10 +22,11 @@ class DriftingDevice:
     1 ms (fp32) or 0.5 ms (int8), twice that while the device is slowed (its calls listed in `slow_calls`), and
     the network call numbered `lost_at` raises DeviceError (a phone unplugged) or `interrupt_at` Ctrl-C."""
 
-    def __init__(self, slow_calls=(), lost_at=None, interrupt_at=None):
+    def __init__(self, slow_calls=(), lost_at=None, interrupt_at=None, cpu_s_per_inference=None):
         self.local = resolve_device("local")
         self.name, self.profile = self.local.name, self.local.profile
         self.slow_calls, self.lost_at, self.interrupt_at = set(slow_calls), lost_at, interrupt_at
+        self.cpu_s_per_inference = cpu_s_per_inference  # a sampled run's CPU time, when given
         self.network_jobs: list[dict] = []
 
     def facts(self):
@@ -44,7 +45,9 @@ class DriftingDevice:
         if call == self.interrupt_at:
             raise KeyboardInterrupt
         ms = (0.5 if job["format"] == "pte-int8" else 1.0) * (2 if call in self.slow_calls else 1)
-        return DeviceRun(self._result(job, [ms] * 4 + [ms * 1.1]))
+        latencies = [ms] * 4 + [ms * 1.1]
+        cpu = {} if self.cpu_s_per_inference is None else {"cpu_seconds": self.cpu_s_per_inference * len(latencies)}
+        return DeviceRun(self._result(job, latencies), cpu=cpu)
 
     def _result(self, job, latencies):
         now = time.time()
@@ -68,13 +71,17 @@ def drifting(monkeypatch):
 
 
 def _records(out: Path) -> dict[str, dict]:
-    return {record["config"]["format"]: record
-            for record in (json.loads(p.read_text()) for p in out.glob("*/records/*.json"))}
+    """The run's records by format; one file per record."""
+    records = [json.loads(p.read_text()) for p in out.glob("*/records/*.json")]
+    by_format = {record["config"]["format"]: record for record in records}
+    assert len(by_format) == len(records)
+    return by_format
 
 
 def test_rounds_interleave_the_networks_and_the_record_pools_them(drifting, cli, tmp_path, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
-    device = drifting(slow_calls={3, 4})  # the device slows down in round 2, for both formats alike
+    # the device slows down in rounds 2 and 3, for both formats alike: the pooled median is no longer round 1's
+    device = drifting(slow_calls={3, 4, 5, 6})
     code, out, err = cli(*ARGS, "--profile", "--rounds", "3", "--out", tmp_path)
     assert code == 0, err
     assert [job["format"] for job in device.network_jobs] == ["pte", "pte-int8"] * 3
@@ -88,9 +95,10 @@ def test_rounds_interleave_the_networks_and_the_record_pools_them(drifting, cli,
         assert record["config"]["rounds"] == 3
         rounds = record["latency"]["rounds"]
         assert [entry["round"] for entry in rounds] == [1, 2, 3] and all(entry["count"] == 5 for entry in rounds)
-        assert [entry["median_ms"] for entry in rounds] == [ms, 2 * ms, ms]
+        assert [entry["median_ms"] for entry in rounds] == [ms, 2 * ms, 2 * ms]
         samples = record["latency"]["samples_ms"]
-        assert len(samples) == 15 and record["latency"]["stats"]["median_ms"] == statistics.median(samples)
+        assert len(samples) == 15 and record["latency"]["stats"]["count"] == 15
+        assert record["latency"]["stats"]["median_ms"] == statistics.median(samples) == 2 * ms
         efficiency = record["efficiency"]
         assert efficiency["x_floor"] == pytest.approx(statistics.median(samples) / efficiency["latency_floor_ms"])
     assert "pooled over 3 interleaved rounds" in out and "changed 2.00x between rounds" in out
@@ -139,3 +147,24 @@ def test_one_round_writes_no_rounds_block(drifting, cli, tmp_path):
     assert all("rounds" not in record["latency"] and record["config"]["rounds"] == 1
                for record in _records(tmp_path).values())
     assert "interleaved rounds" not in out
+
+
+def test_cpu_per_inference_divides_round_ones_cpu_by_round_ones_inferences(drifting, cli, tmp_path):
+    from cmx_bench.results.metrics import cpu_ms_per_inference
+
+    drifting(cpu_s_per_inference=0.004)  # the CPU is sampled in round 1 only
+    code, _, err = cli(*ARGS, "--rounds", "3", "--out", tmp_path)
+    assert code == 0, err
+    for record in _records(tmp_path).values():
+        assert len(record["latency"]["samples_ms"]) == 15
+        assert cpu_ms_per_inference(record) == pytest.approx(4.0)
+
+
+def test_a_zero_round_median_does_not_break_the_report_note():
+    from cmx_bench.report.run_conditions import run_condition_notes
+
+    record = {"config": {"model": "m", "format": "pte", "device": "d", "threads": 0}, "status": "ok",
+              "latency": {"rounds": [{"round": 1, "count": 1, "median_ms": 0.0},
+                                     {"round": 2, "count": 1, "median_ms": 1.0}]}}
+    [note] = run_condition_notes([record])
+    assert "pooled over 2 interleaved rounds" in note and "changed" not in note
