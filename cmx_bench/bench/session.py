@@ -370,9 +370,9 @@ class _Rerun:
     manifest: dict
 
 
-def _measure(record: dict, plan: _Plan, shared: _Measuring, progress: Progress) -> _Rerun:
+def _measure(record: dict, plan: _Plan, shared: _Measuring, progress: Progress) -> _Rerun | None:
     """Export (or check) the plan's artifact, run it on the device and fill the record; CmxError for a failed run.
-    Returns what a later round (--rounds) needs to time the artifact again."""
+    Returns what a later round (--rounds) needs to time the artifact again; None with one round or none timed."""
     device, options, data = shared.device, shared.options, shared.data
     label = plan.label(device.name)
     progress.step(f"export {label}" if plan.artifact is None else f"check {label}")
@@ -408,8 +408,9 @@ def _measure(record: dict, plan: _Plan, shared: _Measuring, progress: Progress) 
         record["accuracy"] = _accuracy_block(plan, prepared, run.runner_result["outputs"], data.listing)
     # After the network's run, so that the calibration never runs between its samplers' readings.
     record["efficiency"] = efficiency_block(record, plan.fmt, plan.threads, manifest, shared.peaks)
-    if options.rounds > 1 and _timed_ok(run):
-        record["latency"]["rounds"] = [_round_summary(1, run.runner_result["latencies_ms"])]
+    if options.rounds == 1 or not _timed_ok(run):
+        return None
+    record["latency"]["rounds"] = [_round_summary(1, run.runner_result["latencies_ms"])]
     rerun_job = make_job(artifact=str(artifact), fmt=plan.fmt.name, runtime=plan.fmt.runtime,
                          input_shape=plan.card.input_shape, inputs=[str(p) for p in prepared.files],
                          settings=replace(_job_settings(options, plan), profile_iterations=0))
@@ -534,7 +535,7 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
             if record["status"] == "error":
                 failures.append(f"{plan.label(device.name)}: {record['errors'][0]}")
             if options.rounds > 1:
-                pooling.append([plan, record, rerun if "rounds" in record["latency"] else None])
+                pooling.append([plan, record, rerun])
             else:
                 _keep(record, run_dir, records)
             progress.advance()
