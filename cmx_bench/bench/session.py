@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import shutil
 import tempfile
 import threading
@@ -45,7 +46,7 @@ from cmx_bench.nets.complexity import count_params_and_macs
 from cmx_bench.nets.registry import STUDENTS, build_model, card_for_trained, get_card
 from cmx_bench.report.writers import write_report
 from cmx_bench.results.record import new_record
-from cmx_bench.results.store import new_run_id, write_record
+from cmx_bench.results.store import drop_checkpoints, new_run_id, write_checkpoint, write_record
 from cmx_bench.runner.protocol import JobSettings, make_job
 
 
@@ -443,12 +444,12 @@ def _time_again(record: dict, plan: _Plan, rerun: _Rerun, shared: _Measuring, ro
         record["efficiency"] = efficiency_block(record, plan.fmt, plan.threads, rerun.manifest, shared.peaks)
 
 
-def _pool_round(entry: list, shared: _Measuring, round_number: int, failures: list[str], progress: Progress) -> None:
+def _pool_round(entry: list, shared: _Measuring, round_number: int, failures: list[str], progress: Progress) -> bool:
     """Time one plan's later round; a failed round ends that plan's rounds and is one line in its record's errors,
-    while its status stays ok: the rounds before it were measured."""
+    while its status stays ok: the rounds before it were measured. False when the plan's rounds had ended."""
     plan, record, rerun = entry
     if rerun is None:
-        return
+        return False
     try:
         _time_again(record, plan, rerun, shared, round_number, progress)
     except CmxError as exc:
@@ -457,7 +458,18 @@ def _pool_round(entry: list, shared: _Measuring, round_number: int, failures: li
         record["errors"].append(message)
         failures.append(f"{plan.label(shared.device.name)}: {message}")
         entry[2] = None
+    return True
 
+
+def _checkpoint(record: dict, run_dir: Path, round_number: int, rounds: int) -> None:
+    """The record as measured so far, in the run's pending/ folder (results/store.py), saying that the run stopped
+    before its last round: what it reads as, should the process die before the record is final."""
+    checkpoint = copy.deepcopy(record)
+    if record["status"] == "ok":
+        checkpoint["errors"].append(f"the run stopped after round {round_number} of {rounds}; latency pools "
+                                    f"{_rounds_measured(record)} (a checkpoint)")
+    with termination_deferred():
+        write_checkpoint(run_dir, checkpoint, round_number)
 
 def _rounds_measured(record: dict) -> str:
     done = len(record["latency"]["rounds"])
@@ -521,7 +533,8 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
     workdir = Path(tempfile.mkdtemp(prefix="cmx-bench-"))
     shared = _Measuring(device, runtimes, options, data, workdir, device_target(facts), facts,
                         peaks=PeakMeter(device, options.settings, workdir, _EXPORT_LOCK))
-    pooling = []  # with --rounds: [plan, record, rerun or None once it failed], written after the last round
+    # With --rounds: [plan, record, rerun or None once it failed], final after the last round, a checkpoint till then.
+    pooling = []
     try:
         for plan in plans:
             record = new_record(run_id)
@@ -536,16 +549,19 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
                 failures.append(f"{plan.label(device.name)}: {record['errors'][0]}")
             if options.rounds > 1:
                 pooling.append([plan, record, rerun])
+                _checkpoint(record, run_dir, 1, options.rounds)
             else:
                 _keep(record, run_dir, records)
             progress.advance()
         for round_number in range(2, options.rounds + 1):
             for entry in pooling:
-                _pool_round(entry, shared, round_number, failures, progress)
+                if _pool_round(entry, shared, round_number, failures, progress):
+                    _checkpoint(entry[1], run_dir, round_number, options.rounds)
                 progress.advance()
         while pooling:
             _keep(pooling[0][1], run_dir, records)
-            pooling.pop(0)  # only once written: an interrupt in between leaves it to the handler below
+            record = pooling.pop(0)[1]  # only once written: an interrupt in between leaves it to the handler below
+            drop_checkpoints(run_dir, record)
     except BaseException:
         for _, record, rerun in pooling:  # the rounds measured so far
             if rerun is not None and len(record["latency"]["rounds"]) < options.rounds:
@@ -553,6 +569,7 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
                                         f"rounds; latency pools {_rounds_measured(record)}")
             with contextlib.suppress(CmxError):  # one that cannot be written must not keep the others from disk
                 _keep(record, run_dir, records)
+                drop_checkpoints(run_dir, record)
         if records:  # Ctrl-C, SIGTERM or a failure: the report covers what was measured
             with contextlib.suppress(OutputError):  # the failure in flight is the one to tell
                 _report(records, run_dir, title)

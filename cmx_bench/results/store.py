@@ -1,7 +1,10 @@
-"""Append-only store of run records: one folder per run, files written atomically and never overwritten."""
+"""Append-only store of run records: one folder per run, files written atomically and never overwritten; a record
+whose rounds are still being measured waits in the run's pending/ folder as a checkpoint."""
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import re
 import secrets
@@ -33,6 +36,54 @@ def write_record(run_dir: Path, record: dict) -> Path:
     return write_json_atomic(Path(run_dir) / "records" / record_filename(record), record, overwrite=False)
 
 
+# A record measured in rounds (`run --rounds N`) is final only after its last round. Until then it is kept, after each
+# round, as RUN/pending/<record file stem>.round-<k>.json, so that a run killed outright (SIGKILL, the OOM killer, a
+# power cut) still leaves what it measured; the final record replaces the checkpoints.
+PENDING = "pending"
+_CHECKPOINT_NAME = re.compile(r"^(?P<stem>.+)\.round-(?P<round>\d+)\.json$")
+
+
+def _checkpoints_of(run_dir: Path, record: dict) -> list[Path]:
+    stem = Path(record_filename(record)).stem
+    folder = Path(run_dir) / PENDING
+    return [path for path in folder.glob(f"{glob.escape(stem)}.round-*.json")
+            if (match := _CHECKPOINT_NAME.match(path.name)) and match["stem"] == stem] if folder.is_dir() else []
+
+
+def write_checkpoint(run_dir: Path, record: dict, round_number: int) -> Path:
+    """The record as measured up to `round_number`, as a new checkpoint file; the older ones of the same record
+    are removed only once it is on disk."""
+    validate_record(record, f"record {record.get('record_id')}", remedy="this is a cmx-bench bug, please report it")
+    stem = Path(record_filename(record)).stem
+    older = [path for path in _checkpoints_of(run_dir, record) if path.name != f"{stem}.round-{round_number}.json"]
+    path = write_json_atomic(Path(run_dir) / PENDING / f"{stem}.round-{round_number}.json", record, overwrite=False)
+    for path_before in older:
+        path_before.unlink(missing_ok=True)
+    return path
+
+
+def drop_checkpoints(run_dir: Path, record: dict) -> None:
+    """Remove a record's checkpoints once its final record is on disk (and pending/ once it is empty)."""
+    for path in _checkpoints_of(run_dir, record):
+        path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # not empty: other records still wait there
+        (Path(run_dir) / PENDING).rmdir()
+
+
+def _unfinished_checkpoints(folder: Path) -> list[Path]:
+    """Under `folder`, the latest checkpoint of each record that has no final record beside it."""
+    latest: dict[tuple[Path, str], tuple[int, Path]] = {}
+    for path in folder.rglob("*.json"):
+        match = _CHECKPOINT_NAME.match(path.name)
+        if path.parent.name != PENDING or match is None:
+            continue
+        key = (path.parent.parent, match["stem"])
+        if key not in latest or int(match["round"]) > latest[key][0]:
+            latest[key] = (int(match["round"]), path)
+    return sorted(path for (run_dir, stem), (_, path) in latest.items()
+                  if not (run_dir / "records" / f"{stem}.json").exists())
+
+
 def load_record_file(path: Path) -> dict:
     try:
         record = json.loads(Path(path).read_text())
@@ -48,6 +99,7 @@ def find_record_files(locations) -> list[Path]:
     for location in map(Path, locations):
         if location.is_dir():
             files += sorted(p for p in location.rglob("*.json") if p.parent.name == "records")
+            files += _unfinished_checkpoints(location)
         elif location.is_file():
             files.append(location)
         else:

@@ -133,6 +133,34 @@ def test_ctrl_c_in_a_later_round_writes_the_rounds_measured_and_the_report(drift
     assert next(tmp_path.glob("*/report.md")).is_file()
 
 
+def test_a_run_killed_outright_keeps_each_records_last_round_in_pending(drifting, cli, tmp_path, monkeypatch):
+    import shutil
+
+    from cmx_bench.results.store import load_records
+
+    device = drifting()
+    run, killed = device.run, tmp_path / "killed"
+
+    def run_then_copy(artifact, inputs, job, settings, workdir):
+        if job["role"] != "calibration" and len(device.network_jobs) == 4:  # round 3 is about to start
+            shutil.copytree(tmp_path / "out", killed)  # the run folder as a SIGKILL here would leave it
+        return run(artifact, inputs, job, settings, workdir)
+
+    monkeypatch.setattr(device, "run", run_then_copy)
+    code, _, err = cli(*ARGS, "--rounds", "3", "--out", tmp_path / "out")
+    assert code == 0, err
+    [run_dir] = (tmp_path / "out").iterdir()
+    assert not (run_dir / "pending").exists() and len(list((run_dir / "records").iterdir())) == 2
+    assert not (killed / run_dir.name / "records").exists()
+    kept = {record["config"]["format"]: record for record in load_records([killed])}
+    assert set(kept) == {"pte", "pte-int8"}
+    for record in kept.values():
+        assert record["status"] == "ok" and len(record["latency"]["rounds"]) == 2
+        assert record["errors"] == ["the run stopped after round 2 of 3; latency pools rounds 1-2 (a checkpoint)"]
+    code, _, err = cli("report", str(killed), "--out", str(tmp_path / "report"))
+    assert code == 0, err
+
+
 def test_rounds_with_a_sustained_run_are_refused_before_anything_runs(drifting, cli, tmp_path):
     device = drifting()
     code, _, err = cli(*ARGS, "--rounds", "2", "--sustained", "5", "--out", tmp_path / "out")

@@ -5,7 +5,7 @@ import pytest
 
 from cmx_bench.errors import OutputError, RecordError
 from cmx_bench.results.record import SCHEMA_VERSION
-from cmx_bench.results.store import load_records, write_record
+from cmx_bench.results.store import drop_checkpoints, load_records, write_checkpoint, write_record
 from tests.records import make_record
 
 
@@ -17,6 +17,27 @@ def test_records_are_written_once_and_read_back(tmp_path):
         write_record(tmp_path / "run", record)
     assert json.loads(path.read_text()) == record
     assert [p.name for p in (tmp_path / "run" / "records").iterdir()] == [path.name]  # no temp files left
+
+
+def test_a_run_folder_reads_the_latest_checkpoint_of_a_record_that_never_became_final(tmp_path):
+    run = tmp_path / "run"
+    waiting, finished = make_record(), make_record()
+    finished["record_id"] = "other"
+    for round_number in (1, 2):
+        waiting["latency"]["stats"]["count"] = round_number
+        write_checkpoint(run, waiting, round_number)
+    write_checkpoint(run, finished, 1)
+    # each new checkpoint replaced the one before it, once it was on disk
+    assert sorted(p.name.rsplit(".round-", 1)[1] for p in (run / "pending").iterdir()) == ["1.json", "2.json"]
+    write_record(run, finished)
+    loaded = load_records([tmp_path])
+    # the final record, and the other one's latest checkpoint (not the first)
+    assert [(r["record_id"], r["latency"]["stats"]["count"]) for r in loaded] == [
+        ("other", finished["latency"]["stats"]["count"]), (waiting["record_id"], 2)]
+    drop_checkpoints(run, finished)
+    drop_checkpoints(run, waiting)
+    assert not (run / "pending").exists()
+    assert [r["record_id"] for r in load_records([tmp_path])] == ["other"]
 
 
 def test_invalid_record_is_refused_before_writing(tmp_path):
