@@ -119,6 +119,7 @@ def _print_outcome(outcome, device: str) -> None:
 def _print_table5(records: list[dict], title: str) -> None:
     """The terminal Table 5 view, then what its figures mean: weights, energy method, column legend."""
     from cmx_bench.report.provenance import random_weights_note
+    from cmx_bench.report.round_pairs import round_pair_notes
     from cmx_bench.report.run_conditions import run_condition_notes
     from cmx_bench.report.table5 import TERMINAL_DROP_ORDER, table5_frame, terminal_frame
     from cmx_bench.results.metrics import energy_method, energy_per_inference_mj
@@ -129,6 +130,8 @@ def _print_table5(records: list[dict], title: str) -> None:
         console.print(f"[yellow]Weights: {note}", soft_wrap=True)
     for line in run_condition_notes(records):
         console.print(f"[yellow]{escape(line)}", soft_wrap=True)
+    for line in round_pair_notes(records):
+        console.print(escape(line), soft_wrap=True)
     methods = sorted({energy_method(r) or "unknown" for r in records if energy_per_inference_mj(r)})
     if methods:
         console.print(f"mJ/inf: energy per inference, method {', '.join(methods)} (see the report notes).")

@@ -17,6 +17,7 @@ from cmx_bench.fileio import write_bytes_atomic
 from cmx_bench.report import plots, time_breakdown
 from cmx_bench.measure.stats import CI_UNSTABLE, CV_UNSTABLE
 from cmx_bench.report.provenance import random_weights_note
+from cmx_bench.report.round_pairs import round_pair_notes
 from cmx_bench.report.run_conditions import run_condition_notes
 from cmx_bench.report.table5 import display_frame, format_cell, run_label, table5_frame, table5_wide
 from cmx_bench.results.metrics import energy_method, latency_unstable
@@ -65,7 +66,7 @@ def _notes(records: list[dict]) -> list[str]:
     notes += [f"{r['config']['model']} {r['config']['format']} on {r['config']['device']} failed: {'; '.join(r['errors'])}"
               for r in records if r["status"] == "error"]
     notes += _skipped_notes(records)
-    notes += run_condition_notes(records)
+    notes += run_condition_notes(records) + round_pair_notes(records)
     notes.append("Columns marked (paper) are the paper's Table 5 values (PyTorch Mobile, 2020), shown for reference; "
                  "they were not measured here.")
     return notes
