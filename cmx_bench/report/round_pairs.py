@@ -14,43 +14,51 @@ def _round_medians(record: dict) -> dict[int, float]:
     return {entry["round"]: entry["median_ms"] for entry in record["latency"].get("rounds") or []}
 
 
-def _pair_line(subject: str, other: dict, reference: dict, reference_name: str) -> str | None:
-    """'<subject>: 0.59x <reference_name>'s time, median of 5 per-round ratios (0.57-0.62)', or None when the two
-    share fewer than two rounds or a round median is zero."""
+def _pair_line(subject: str, other: dict, reference: dict, against: str) -> str | None:
+    """'<subject>: 0.59x <against>, median of 5 per-round ratios (0.57-0.62)', `against` naming the reference's
+    time; None when the two share fewer than two rounds or a round median is zero."""
     mine, theirs = _round_medians(other), _round_medians(reference)
     shared = sorted(set(mine) & set(theirs))
     if len(shared) < 2 or any(theirs[r] <= 0 for r in shared):
         return None
     ratios = [mine[r] / theirs[r] for r in shared]
-    return (f"{subject}: {statistics.median(ratios):.2f}x {reference_name}'s time, median of {len(ratios)} "
+    return (f"{subject}: {statistics.median(ratios):.2f}x {against}, median of {len(ratios)} "
             f"per-round ratios ({min(ratios):.2f}-{max(ratios):.2f})")
 
 
 def round_pair_notes(records: list[dict]) -> list[str]:
-    """For records timed in interleaved rounds in the same run, on the same device at the same threads: each model
-    against the first model of its format, and each format against the model's first format."""
+    """For records timed in interleaved rounds in the same run on the same device: at one thread count, each model
+    against the first model of its format and each format against the model's first format; and each thread count
+    against the first one of the same model and format."""
     timed = [r for r in records if r["status"] == "ok" and len(r["latency"].get("rounds") or []) >= 2]
-    by_format, by_model = defaultdict(list), defaultdict(list)
+    by_format, by_model, by_threads = defaultdict(list), defaultdict(list), defaultdict(list)
     for record in timed:
         config = record["config"]
         place = (record["run_id"], config["device"], config.get("threads"))
         by_format[place + (config["format"],)].append(record)
         by_model[place + (config["model"],)].append(record)
-    notes = []
-    for (_, device, threads, fmt), group in by_format.items():
-        reference = group[0]
-        for other in group[1:]:
-            line = _pair_line(f"{other['config']['model']} {fmt} on {device}{_at(threads)}", other, reference,
-                              reference["config"]["model"])
-            notes += [line] if line else []
-    for (_, device, threads, model), group in by_model.items():
-        reference = group[0]
-        for other in group[1:]:
-            line = _pair_line(f"{model} {other['config']['format']} on {device}{_at(threads)}", other, reference,
-                              f"its {reference['config']['format']}")
-            notes += [line] if line else []
-    return notes
+        by_threads[(record["run_id"], config["device"], config["model"], config["format"])].append(record)
+    return (_lines(by_format, lambda c: f"{c['model']} {c['format']} on {c['device']}{_at(c.get('threads'))}",
+                   lambda c: f"{c['model']}'s time")
+            + _lines(by_model, lambda c: f"{c['model']} {c['format']} on {c['device']}{_at(c.get('threads'))}",
+                     lambda c: f"its {c['format']}'s time")
+            + _lines(by_threads,
+                     lambda c: f"{c['model']} {c['format']} on {c['device']}{_at(c.get('threads'), 'the default')}",
+                     lambda c: f"its time{_at(c.get('threads'), 'the default')}"))
 
 
-def _at(threads) -> str:
-    return f" at {threads} threads" if threads else ""
+def _lines(groups: dict, subject, against) -> list[str]:
+    """One line per record of each group but its first, against that first; subject and against read a config."""
+    lines = []
+    for reference, *others in groups.values():
+        for other in others:
+            line = _pair_line(subject(other["config"]), other, reference, against(reference["config"]))
+            lines += [line] if line else []
+    return lines
+
+
+def _at(threads, default: str = "") -> str:
+    """' at 2 threads'; for 0 (the runtime's default count), ' at <default> threads', or nothing without one."""
+    if threads:
+        return f" at {threads} thread{'s' if threads != 1 else ''}"
+    return f" at {default} threads" if default else ""

@@ -104,7 +104,7 @@ def test_rounds_interleave_the_networks_and_the_record_pools_them(drifting, cli,
     assert "pooled over 3 interleaved rounds" in out and "changed 2.00x between rounds" in out
     assert "pooled over 3 interleaved rounds" in next(tmp_path.glob("*/report.md")).read_text()
     # the drift fell on both formats alike: every round gives int8 half the fp32 time
-    paired = ("squeezenet1_1 pte-int8 on local at 1 threads: 0.50x its pte's time, median of 3 per-round ratios "
+    paired = ("squeezenet1_1 pte-int8 on local at 1 thread: 0.50x its pte's time, median of 3 per-round ratios "
               "(0.50-0.50)")
     assert paired in out and paired in next(tmp_path.glob("*/report.md")).read_text()
 

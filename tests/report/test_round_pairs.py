@@ -46,3 +46,14 @@ def test_other_runs_failed_records_and_zero_medians_are_not_paired():
     assert round_pair_notes([reference, _record("shufflenet_v2_x1_0", "pte", [0.5, 0.5], status="error")]) == []
     assert round_pair_notes([_record("mobilenet_v2", "pte", [0.0, 1.0]),
                              _record("shufflenet_v2_x1_0", "pte", [0.5, 0.5])]) == []
+
+
+def test_thread_counts_pair_within_a_model_and_format():
+    one, two = _record("mobilenet_v2", "pte", [4.0, 8.0]), _record("mobilenet_v2", "pte", [2.2, 4.4])
+    one["config"]["threads"] = 1
+    assert round_pair_notes([one, two]) == [
+        "mobilenet_v2 pte on pixel2 at 2 threads: 0.55x its time at 1 thread, median of 2 per-round ratios "
+        "(0.55-0.55)"]
+    one["config"]["threads"] = 0  # the runtime's default
+    assert round_pair_notes([one, two])[0].endswith("0.55x its time at the default threads, median of 2 per-round "
+                                                    "ratios (0.55-0.55)")
