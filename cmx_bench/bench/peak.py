@@ -25,6 +25,7 @@ class PeakMeter:
         self.settings = replace(settings, sampling=False, sustained_s=None)
         self.export_lock = export_lock or contextlib.nullcontext()
         self._by_key: dict[tuple, dict] = {}  # (precision, threads) -> the calibration's block, or {"error": why}
+        self._rechecked: set[tuple] = set()
 
     def peak(self, precision: str, threads: int) -> dict:
         key = (precision, threads)
@@ -35,6 +36,23 @@ class PeakMeter:
                 return {"error": str(exc)}
             except CmxError as exc:
                 self._by_key[key] = {"error": str(exc)}
+        return self._by_key[key]
+
+    def recheck(self, precision: str, threads: int) -> dict:
+        """The peak measured once more (once per precision and thread count in a run), the faster of the two kept:
+        called when a network outran the first, which then ran in a slow phase of the device (a VM's neighbours, a
+        phone's governor stepping down). A failed second run keeps the first."""
+        key = (precision, threads)
+        first = self.peak(precision, threads)
+        if key in self._rechecked or "error" in first:
+            return first
+        self._rechecked.add(key)
+        try:
+            second = self._calibrate(precision, threads)
+        except CmxError:
+            return first
+        faster = max(first, second, key=lambda block: block["peak_macs_per_s"])
+        self._by_key[key] = {**faster, "runs": 2}
         return self._by_key[key]
 
     def _calibrate(self, precision: str, threads: int) -> dict:
@@ -64,4 +82,7 @@ def efficiency_block(record: dict, fmt, threads: int, manifest: dict, peaks: Pea
     if "error" in peak:
         record["errors"].append(f"calibration: {peak['error']}")
         return calibration.unavailable(f"the calibration failed: {peak['error']}")
-    return calibration.efficiency_block(macs, stats["median_ms"], peak)
+    block = calibration.efficiency_block(macs, stats["median_ms"], peak)
+    if block["efficiency"] > 1:  # faster than the device's peak: the peak was measured low
+        block = calibration.efficiency_block(macs, stats["median_ms"], peaks.recheck(fmt.quantization, threads))
+    return block

@@ -461,15 +461,18 @@ def _pool_round(entry: list, shared: _Measuring, round_number: int, failures: li
     return True
 
 
-def _checkpoint(record: dict, run_dir: Path, round_number: int, rounds: int) -> None:
-    """The record as measured so far, in the run's pending/ folder (results/store.py), saying that the run stopped
-    before its last round: what it reads as, should the process die before the record is final."""
+def _checkpoint(record: dict, run_dir: Path, round_number: int, rounds: int, timing: bool) -> None:
+    """The record as measured so far, in the run's pending/ folder (results/store.py), marked as a checkpoint and,
+    while its rounds go on (`timing`), saying that the run stopped before its last round: what it reads as,
+    should the process die before the record is final (a record whose rounds ended says why in its errors)."""
     checkpoint = copy.deepcopy(record)
-    if record["status"] == "ok":
+    checkpoint["checkpoint"] = {"round": round_number, "rounds": rounds}
+    if timing and record["status"] == "ok":
         checkpoint["errors"].append(f"the run stopped after round {round_number} of {rounds}; latency pools "
                                     f"{_rounds_measured(record)} (a checkpoint)")
     with termination_deferred():
         write_checkpoint(run_dir, checkpoint, round_number)
+
 
 def _rounds_measured(record: dict) -> str:
     done = len(record["latency"]["rounds"])
@@ -549,14 +552,14 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
                 failures.append(f"{plan.label(device.name)}: {record['errors'][0]}")
             if options.rounds > 1:
                 pooling.append([plan, record, rerun])
-                _checkpoint(record, run_dir, 1, options.rounds)
+                _checkpoint(record, run_dir, 1, options.rounds, timing=rerun is not None)
             else:
                 _keep(record, run_dir, records)
             progress.advance()
         for round_number in range(2, options.rounds + 1):
             for entry in pooling:
                 if _pool_round(entry, shared, round_number, failures, progress):
-                    _checkpoint(entry[1], run_dir, round_number, options.rounds)
+                    _checkpoint(entry[1], run_dir, round_number, options.rounds, timing=entry[2] is not None)
                 progress.advance()
         while pooling:
             _keep(pooling[0][1], run_dir, records)
@@ -564,6 +567,9 @@ def run_benchmark(options: BenchOptions, progress: Progress = Progress()) -> Ben
             drop_checkpoints(run_dir, record)
     except BaseException:
         for _, record, rerun in pooling:  # the rounds measured so far
+            if any(kept is record for kept in records):  # final already: the interrupt came before its pop
+                drop_checkpoints(run_dir, record)
+                continue
             if rerun is not None and len(record["latency"]["rounds"]) < options.rounds:
                 record["errors"].append(f"stopped after {len(record['latency']['rounds'])} of {options.rounds} "
                                         f"rounds; latency pools {_rounds_measured(record)}")

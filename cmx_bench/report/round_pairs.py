@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 
@@ -22,15 +23,25 @@ def _pair_line(subject: str, other: dict, reference: dict, against: str) -> str 
     if len(shared) < 2 or any(theirs[r] <= 0 for r in shared):
         return None
     ratios = [mine[r] / theirs[r] for r in shared]
+    if not all(math.isfinite(ratio) for ratio in ratios):
+        return None
     return (f"{subject}: {statistics.median(ratios):.2f}x {against}, median of {len(ratios)} "
             f"per-round ratios ({min(ratios):.2f}-{max(ratios):.2f})")
 
 
+def _order(record: dict) -> tuple:
+    # By name, not by the order the records come in: `run` has them in plan order and `report` by file name, and
+    # both must pair alike (pte before pte-int8, fewer threads first).
+    config = record["config"]
+    return config["model"], config["format"], config.get("threads") or 0, record["record_id"]
+
+
 def round_pair_notes(records: list[dict]) -> list[str]:
     """For records timed in interleaved rounds in the same run on the same device: at one thread count, each model
-    against the first model of its format and each format against the model's first format; and each thread count
-    against the first one of the same model and format."""
-    timed = [r for r in records if r["status"] == "ok" and len(r["latency"].get("rounds") or []) >= 2]
+    against the first model of its format by name and each format against the model's first format by name; and
+    each thread count against the fewest of the same model and format."""
+    timed = sorted((r for r in records if r["status"] == "ok" and len(r["latency"].get("rounds") or []) >= 2),
+                   key=_order)
     by_format, by_model, by_threads = defaultdict(list), defaultdict(list), defaultdict(list)
     for record in timed:
         config = record["config"]
@@ -52,6 +63,8 @@ def _lines(groups: dict, subject, against) -> list[str]:
     lines = []
     for reference, *others in groups.values():
         for other in others:
+            if _order(other)[:3] == _order(reference)[:3]:  # the same network twice (two artifacts of it)
+                continue
             line = _pair_line(subject(other["config"]), other, reference, against(reference["config"]))
             lines += [line] if line else []
     return lines

@@ -65,6 +65,9 @@ def _notes(records: list[dict]) -> list[str]:
               for r in records if (r["artifact"].get("runtime_check") or {}).get("skew_allowed")]
     notes += [f"{r['config']['model']} {r['config']['format']} on {r['config']['device']} failed: {'; '.join(r['errors'])}"
               for r in records if r["status"] == "error"]
+    # Measured, with a caveat: a round that failed, or a checkpoint of a run that never finished.
+    notes += [f"{r['config']['model']} {r['config']['format']} on {r['config']['device']}: {'; '.join(r['errors'])}"
+              for r in records if r["status"] == "ok" and r["errors"]]
     notes += _skipped_notes(records)
     notes += run_condition_notes(records) + round_pair_notes(records)
     notes.append("Columns marked (paper) are the paper's Table 5 values (PyTorch Mobile, 2020), shown for reference; "

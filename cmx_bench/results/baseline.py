@@ -46,6 +46,12 @@ def save_baseline(name: str, locations, root: Path = DEFAULT_ROOT) -> Path:
     if folder.exists():
         raise RecordError(f"baseline '{name}' already exists in {folder}; choose another name or delete it first")
     records = [load_record_file(path) for path in find_record_files(locations)]
+    unfinished = next((record for record in records if record.get("checkpoint")), None)
+    if unfinished is not None:
+        config = unfinished["config"]
+        raise RecordError(f"record {config['model']} {config['format']} of run {unfinished['run_id']} is a checkpoint "
+                          f"(round {unfinished['checkpoint']['round']} of {unfinished['checkpoint']['rounds']}) of a "
+                          "run that did not finish; a baseline needs finished runs: run again, or leave that run out")
     staging = Path(root) / f".{name}.saving-{os.getpid()}"
     try:
         _write_baseline(staging, name, records)

@@ -84,7 +84,20 @@ def _unfinished_checkpoints(folder: Path) -> list[Path]:
                   if not (run_dir / "records" / f"{stem}.json").exists())
 
 
+def _still_there(path: Path) -> Path:
+    """A checkpoint listed a moment ago may be gone when read, the run it belongs to having gone on: then its
+    record's final file, or its newer checkpoint."""
+    match = _CHECKPOINT_NAME.match(path.name)
+    if path.exists() or match is None or path.parent.name != PENDING:
+        return path
+    final = path.parent.parent / "records" / f"{match['stem']}.json"
+    newer = _unfinished_checkpoints(path.parent.parent)
+    return final if final.exists() else next(
+        (p for p in newer if _CHECKPOINT_NAME.match(p.name)["stem"] == match["stem"]), path)
+
+
 def load_record_file(path: Path) -> dict:
+    path = _still_there(Path(path))
     try:
         record = json.loads(Path(path).read_text())
     except (OSError, ValueError, RecursionError) as exc:  # RecursionError: a document nested thousands deep

@@ -13,6 +13,7 @@ from cmx_bench.devices.base import DeviceRun
 from cmx_bench.devices.registry import resolve_device
 from cmx_bench.errors import DeviceError
 from cmx_bench.results.record import record_errors
+from tests.records import make_record
 
 ARGS = ("run", "-m", "squeezenet1_1", "-f", "pte", "-f", "pte-int8", "--threads", "1", "--no-sampling")
 
@@ -161,8 +162,23 @@ def test_a_run_killed_outright_keeps_each_records_last_round_in_pending(drifting
     for record in kept.values():
         assert record["status"] == "ok" and len(record["latency"]["rounds"]) == 2
         assert record["errors"] == ["the run stopped after round 2 of 3; latency pools rounds 1-2 (a checkpoint)"]
+        assert record["checkpoint"] == {"round": 2, "rounds": 3}
     code, _, err = cli("report", str(killed), "--out", str(tmp_path / "report"))
     assert code == 0, err
+    assert "the run stopped after round 2 of 3" in (tmp_path / "report" / "report.md").read_text()
+    # a baseline is made of finished runs only
+    code, _, err = cli("baseline", "save", "nightly", str(killed), "--root", str(tmp_path / "baselines"))
+    assert code != 0 and len(err.strip().splitlines()) == 1 and "is a checkpoint (round 2 of 3)" in err
+    assert not (tmp_path / "baselines" / "nightly").exists()
+
+
+def test_a_checkpoint_after_a_failed_round_does_not_say_the_run_stopped(tmp_path):
+    record = make_record()
+    record["errors"] = ["round 2 of 3 failed (device gone); latency pools round 1"]
+    session._checkpoint(record, tmp_path, 2, 3, timing=False)
+    [path] = (tmp_path / "pending").iterdir()
+    kept = json.loads(path.read_text())
+    assert kept["errors"] == record["errors"] and kept["checkpoint"] == {"round": 2, "rounds": 3}
 
 
 def test_rounds_with_a_sustained_run_are_refused_before_anything_runs(drifting, cli, tmp_path):

@@ -6,7 +6,7 @@ from cmx_bench.report.round_pairs import round_pair_notes
 
 def _record(model, fmt, medians, run_id="run-1", status="ok", rounds=None):
     rounds = rounds or list(range(1, len(medians) + 1))
-    return {"run_id": run_id, "status": status,
+    return {"run_id": run_id, "status": status, "record_id": f"{model}-{fmt}-{len(medians)}",
             "config": {"model": model, "format": fmt, "device": "pixel2", "threads": 2},
             "latency": {"rounds": [{"round": r, "count": 30, "median_ms": m} for r, m in zip(rounds, medians)]}}
 
@@ -57,3 +57,17 @@ def test_thread_counts_pair_within_a_model_and_format():
     one["config"]["threads"] = 0  # the runtime's default
     assert round_pair_notes([one, two])[0].endswith("0.55x its time at the default threads, median of 2 per-round "
                                                     "ratios (0.55-0.55)")
+
+
+def test_the_pairs_do_not_depend_on_the_order_the_records_come_in():
+    # `run` has its records in plan order, `report` in file-name order: both pair by name
+    records = [_record("squeezenet1_1", "pte", [1.0, 1.0]), _record("mobilenet_v2", "pte", [2.0, 2.0])]
+    assert round_pair_notes(records) == round_pair_notes(records[::-1]) == [
+        "squeezenet1_1 pte on pixel2 at 2 threads: 0.50x mobilenet_v2's time, median of 2 per-round ratios "
+        "(0.50-0.50)"]
+
+
+def test_two_artifacts_of_one_network_are_not_paired_with_each_other():
+    first, second = _record("mobilenet_v2", "pte", [2.0, 2.0]), _record("mobilenet_v2", "pte", [1.8, 1.8])
+    second["record_id"] = "another"
+    assert round_pair_notes([first, second]) == []

@@ -40,6 +40,21 @@ def test_a_run_folder_reads_the_latest_checkpoint_of_a_record_that_never_became_
     assert [r["record_id"] for r in load_records([tmp_path])] == ["other"]
 
 
+def test_a_checkpoint_gone_between_listing_and_reading_is_read_from_where_its_run_put_it(tmp_path):
+    from cmx_bench.results.store import find_record_files, load_record_file
+
+    run, record = tmp_path / "run", make_record()
+    write_checkpoint(run, record, 1)
+    [listed] = find_record_files([tmp_path])
+    record["latency"]["stats"]["count"] = 2
+    write_checkpoint(run, record, 2)  # the run went on: round 1's file is gone
+    assert load_record_file(listed)["latency"]["stats"]["count"] == 2
+    record["latency"]["stats"]["count"] = 3
+    write_record(run, record)  # and finished
+    drop_checkpoints(run, record)
+    assert load_record_file(listed)["latency"]["stats"]["count"] == 3
+
+
 def test_invalid_record_is_refused_before_writing(tmp_path):
     record = make_record()
     del record["latency"]["stats"]
