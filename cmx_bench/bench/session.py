@@ -1,5 +1,5 @@
 """Run the benchmark: validate everything first, then measure each (model, format) and write its record at once
-(with --rounds, once its last round is measured)."""
+(with --rounds, once its last round is measured, and a checkpoint of it after every round before that)."""
 
 from __future__ import annotations
 

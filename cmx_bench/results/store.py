@@ -70,10 +70,10 @@ def drop_checkpoints(run_dir: Path, record: dict) -> None:
         (Path(run_dir) / PENDING).rmdir()
 
 
-def _unfinished_checkpoints(folder: Path) -> list[Path]:
-    """Under `folder`, the latest checkpoint of each record that has no final record beside it."""
+def _unfinished_checkpoints(paths) -> list[Path]:
+    """Of the JSON files `paths`, the latest checkpoint of each record that has no final record beside it."""
     latest: dict[tuple[Path, str], tuple[int, Path]] = {}
-    for path in folder.rglob("*.json"):
+    for path in paths:
         match = _CHECKPOINT_NAME.match(path.name)
         if path.parent.name != PENDING or match is None:
             continue
@@ -91,7 +91,7 @@ def _still_there(path: Path) -> Path:
     if path.exists() or match is None or path.parent.name != PENDING:
         return path
     final = path.parent.parent / "records" / f"{match['stem']}.json"
-    newer = _unfinished_checkpoints(path.parent.parent)
+    newer = _unfinished_checkpoints(path.parent.glob("*.json"))
     return final if final.exists() else next(
         (p for p in newer if _CHECKPOINT_NAME.match(p.name)["stem"] == match["stem"]), path)
 
@@ -111,8 +111,9 @@ def find_record_files(locations) -> list[Path]:
     files = []
     for location in map(Path, locations):
         if location.is_dir():
-            files += sorted(p for p in location.rglob("*.json") if p.parent.name == "records")
-            files += _unfinished_checkpoints(location)
+            found = list(location.rglob("*.json"))  # one walk of what may be a large reports folder
+            files += sorted(p for p in found if p.parent.name == "records")
+            files += _unfinished_checkpoints(found)
         elif location.is_file():
             files.append(location)
         else:
