@@ -116,7 +116,9 @@ def cpu_ms_per_inference(record: dict) -> float | None:
 def threads_in_force(record: dict) -> int | str:
     """The thread count the runtime reported, else the configured one; "default" where neither says (the job's 0
     means the runtime's default), so never None."""
-    return _get(record, "runner", "runtime", "threads") or _get(record, "config", "threads") or "default"
+    threads = _get(record, "runner", "runtime", "threads") or _get(record, "config", "threads") or "default"
+    # JSON Schema's "integer" admits 1.0, and another writer of records (a phone's JSON library) may write one.
+    return int(threads) if isinstance(threads, float) else threads
 
 
 @_figure

@@ -106,3 +106,12 @@ def test_every_figure_compare_judges_has_a_reader():
 
 def test_record_figures_has_one_field_per_reader_in_the_same_order():
     assert [f.name for f in fields(RecordFigures)] == list(READERS)
+
+
+def test_threads_in_force_is_an_int_when_a_record_writes_the_count_as_1_0():
+    from cmx_bench.results.metrics import threads_in_force
+
+    # JSON Schema's "integer" admits 1.0 (found by tests/results/test_record_loader_fuzz.py)
+    count = threads_in_force({"runner": {"runtime": {"threads": 1.0}}, "config": {"threads": 0}})
+    assert count == 1 and type(count) is int
+    assert threads_in_force({"runner": {"runtime": {"threads": None}}, "config": {"threads": 0}}) == "default"
