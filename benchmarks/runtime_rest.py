@@ -1,4 +1,4 @@
-"""How long after ONNX Runtime's last inference another runtime on the same cores is slowed: the rest runtimes.py gives.
+"""How much ONNX Runtime's still-spinning workers slow the next runtime after each length of rest (runtimes.SETTLE_S).
 
 Run: python benchmarks/runtime_rest.py [--threads 2 --rounds 12 --iters 40 --rest 0 0.02 0.1 0.3]
 (needs: pip install -e '.[bench]'; run it alone on the machine)
@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from runtimes import CALIBRATION_INPUTS, LocalRunner, onnx_runners  # the sibling script: its runners
+from runtimes import (CALIBRATION_INPUTS, LocalRunner, export_onnx, ort_runner,  # the sibling script: its runners
+                      quantize_onnx)
 
 from cmx_bench.data.preprocess import generated_inputs
 from cmx_bench.export.formats import FORMATS
@@ -31,6 +31,7 @@ from cmx_bench.export.service import export_artifact
 from cmx_bench.nets.checkpoint import random_init_facts
 from cmx_bench.nets.registry import build_model, get_card
 
+# Rest before the "alone" turn: longer than any --rest by default, so that ONNX Runtime's workers are asleep.
 ALONE_REST_S = 0.3
 
 
@@ -41,6 +42,8 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=40)
     parser.add_argument("--rest", type=float, nargs="+", default=[0.0, 0.02, 0.1, 0.3])
     args = parser.parse_args()
+    if min(args.threads, args.rounds, args.iters) < 1 or min(args.rest) < 0:
+        parser.error("--threads, --rounds and --iters must be at least 1, --rest at least 0")
     torch.set_num_threads(args.threads)
     set_threads("executorch", args.threads)
     card = get_card("shufflenet_v2_x1_0")
@@ -52,8 +55,11 @@ def main() -> None:
         pte = folder / "shufflenet_v2_x1_0.pte"
         export_artifact(card, model, random_init_facts(0), FORMATS["pte-int8"], pte, calibration=calibration)
         program = LocalRunner(load_artifact(pte, "executorch"), x)
-        onnx = onnx_runners(WithSoftmax(model).eval(), x, calibration, folder, args.threads)["onnxruntime int8"]
-        medians: dict[str, list[float]] = {"alone": [], **{f"after onnxruntime, {rest} s rest": [] for rest in args.rest}}
+        export_onnx(WithSoftmax(model).eval(), x, folder / "model.onnx")
+        quantize_onnx(folder / "model.onnx", folder / "model-int8.onnx", calibration)
+        onnx = ort_runner(folder / "model-int8.onnx", x, args.threads)
+        medians: dict[str, list[float]] = {"alone": []}
+        medians.update({f"after onnxruntime, {rest} s rest": [] for rest in args.rest})
         with torch.inference_mode():
             program.time(20)
             onnx.time(20)
@@ -73,4 +79,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -82,30 +82,32 @@ class LocalRunner:
         return float((out.reshape(reference.shape) - reference).abs().max())
 
 
-# Seconds of rest before each runtime's turn: ONNX Runtime's workers spin on after its last inference, and the next
-# runtime is slowed while they do (benchmarks/runtime_rest.py: ShuffleNetV2 int8 .pte 1.28-1.29 ms right after ONNX
-# Runtime, 1.08-1.12 after 0.1 s of rest, 1.12-1.17 after 0.3 s; Zen 4 host, 2026-12-07). Every runtime gets it.
+# Seconds of rest before each runtime's turn where ONNX Runtime is among them: its workers spin on after its last
+# inference, and the next runtime is slowed while they do (benchmarks/runtime_rest.py: ShuffleNetV2 int8 .pte
+# 1.28-1.29 ms right after ONNX Runtime, 1.10-1.21 after 20 ms of rest, 1.08-1.12 after 0.1 s, 1.12-1.17 after
+# 0.3 s; Zen 4 host, 2026-12-07). Twice the 0.1 s that sufficed there, for a slower machine; every runtime gets it.
 SETTLE_S = 0.2
 
 
-def interleaved_rounds(runners: dict, rounds: int, iters: int, warmup: int = 10) -> dict[object, list[list[float]]]:
+def interleaved_rounds(runners: dict, rounds: int, iters: int, warmup: int = 10,
+                       settle_s: float = 0.0) -> dict[object, list[list[float]]]:
     """Each runner's samples (ms) per round, the runners timed in turn in each round (after a warm-up, each turn
-    after SETTLE_S of rest), so that drift of a shared machine hits all of them alike."""
+    after `settle_s` of rest), so that drift of a shared machine hits all of them alike."""
     samples = {key: [] for key in runners}
     with torch.inference_mode():
         for runner in runners.values():
             runner.time(warmup)
         for _ in range(rounds):
             for key, runner in runners.items():
-                time.sleep(SETTLE_S)
+                time.sleep(settle_s)
                 samples[key].append(runner.time(iters))
     return samples
 
 
-def interleaved_medians(runners: dict, rounds: int, iters: int) -> dict[object, list[float]]:
+def interleaved_medians(runners: dict, rounds: int, iters: int, settle_s: float = 0.0) -> dict[object, list[float]]:
     """Each runner's median ms per round (interleaved_rounds)."""
     return {key: [statistics.median(values) for values in per_round]
-            for key, per_round in interleaved_rounds(runners, rounds, iters).items()}
+            for key, per_round in interleaved_rounds(runners, rounds, iters, settle_s=settle_s).items()}
 
 
 class PeerRunner:
@@ -277,7 +279,7 @@ def bench_model(name: str, args, folder: Path) -> list[dict]:
                   flush=True)
             runners.update(peer.runners())
         runners = {key: runners[key] for key in RUNTIMES if key in runners}
-        samples = interleaved_rounds(runners, args.rounds, args.iters, warmup=5)
+        samples = interleaved_rounds(runners, args.rounds, args.iters, warmup=5, settle_s=SETTLE_S)
         with torch.inference_mode():
             diffs = {key: runner.max_abs_diff(reference) for key, runner in runners.items()}
     finally:
@@ -290,11 +292,11 @@ def bench_model(name: str, args, folder: Path) -> list[dict]:
             for key, per_round in samples.items()]
 
 
-def paired_ratio(cmx: list[dict], peers: list[dict]) -> list[float]:
-    """Per round: the best cmx-bench artifact's median over the fastest peer's median in that round. A slow phase
-    of the host that falls on one round then moves one ratio of the rounds, not the pooled median of one runtime."""
-    rounds = zip(*(r["round_medians_ms"] for r in cmx), *(r["round_medians_ms"] for r in peers))
-    return [min(medians[:len(cmx)]) / min(medians[len(cmx):]) for medians in rounds]
+def paired_ratio(best: dict, fastest: dict) -> list[float]:
+    """Per round: `best`'s median over `fastest`'s in that round (the two rows the pooled ratio compares). A slow
+    phase of the host that falls on one round then moves one ratio of the rounds, not the pooled median of one
+    runtime."""
+    return [b / f for b, f in zip(best["round_medians_ms"], fastest["round_medians_ms"], strict=True)]
 
 
 def ratios(rows: list[dict]) -> dict:
@@ -308,7 +310,7 @@ def ratios(rows: list[dict]) -> dict:
         peers = [r for r in rows if r["precision"] == precision and r["whose"] == "peer"]
         best, fastest = min(cmx, key=lambda r: r["median_ms"]), min(peers, key=lambda r: r["median_ms"])
         ratio = best["median_ms"] / fastest["median_ms"]
-        per_round = paired_ratio(cmx, peers)
+        per_round = paired_ratio(best, fastest)
         out[f"{precision}_cmx_over_fastest_peer"] = round(ratio, 2)
         out[f"{precision}_fastest_peer"] = fastest["runtime"]
         out[f"{precision}_peers"] = [r["runtime"] for r in peers]
@@ -331,15 +333,16 @@ def markdown(rows: list[dict], summaries: list[dict]) -> str:
     lines += ["", "| model | best cmx fp32 / fastest fp32 peer | .pte int8 / fastest int8 peer | "
               "stock / cmx lowering, fp32 | stock / cmx lowering, int8 |", "|---|---|---|---|---|"]
     for s in summaries:
-        lines.append(f"| {s['model']} | {s['fp32_cmx_over_fastest_peer']} ({s['fp32_fastest_peer']}); "
-                     f"{_per_round(s['fp32_per_round'])} | {s['int8_cmx_over_fastest_peer']} ({s['int8_fastest_peer']}); "
-                     f"{_per_round(s['int8_per_round'])} | {s['fp32_stock_over_cmx']} | {s['int8_stock_over_cmx']} |")
+        cells = [f"{s[f'{precision}_cmx_over_fastest_peer']} ({s[f'{precision}_fastest_peer']}); "
+                 f"{_per_round(s[f'{precision}_per_round'])}" for precision in ("fp32", "int8")]
+        lines.append(f"| {s['model']} | {cells[0]} | {cells[1]} | {s['fp32_stock_over_cmx']} | "
+                     f"{s['int8_stock_over_cmx']} |")
     lines += ["", "Ratios: of the pooled medians; then per round, the median of the rounds' ratios (their range)."]
     return "\n".join(lines)
 
 
-def _per_round(ratio: dict) -> str:
-    return f"per round {ratio['median']} ({ratio['range'][0]}-{ratio['range'][1]})"
+def _per_round(per_round: dict) -> str:
+    return f"per round {per_round['median']} ({per_round['range'][0]}-{per_round['range'][1]})"
 
 
 def main() -> None:
@@ -352,8 +355,8 @@ def main() -> None:
     parser.add_argument("--no-litert", action="store_true", help="leave LiteRT out (no environment is built)")
     parser.add_argument("--keep", type=Path, help="keep every artifact (.pte, .ptl, .onnx, .tflite) under this folder")
     args = parser.parse_args()
-    if args.threads < 1:
-        parser.error("--threads must be at least 1")
+    if min(args.threads, args.rounds, args.iters) < 1:
+        parser.error("--threads, --rounds and --iters must be at least 1")
     warnings.filterwarnings("ignore")
     logging.getLogger("torch").setLevel(logging.ERROR)
     args.litert_python = None if args.no_litert else ensure_litert_venv(args.litert_venv)

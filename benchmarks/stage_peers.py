@@ -1,7 +1,7 @@
-"""Where a peer's lead over cmx-bench's `.pte` comes from: each stage of a student timed alone in every runtime.
+"""Where a peer's lead over cmx-bench's `.pte` comes from: each stage (or depthwise layer) timed alone in every runtime.
 
-Run: python benchmarks/stage_peers.py [--model shufflenet_v2_x1_0 --precision fp32 --threads 2 --rounds 5
-     --iters 40 --litert-venv DIR --no-litert]
+Run: python benchmarks/stage_peers.py [--model shufflenet_v2_x1_0 --precision fp32 --cut stages --threads 2
+     --rounds 5 --iters 40 --litert-venv DIR --no-litert]
 (needs: pip install -e '.[bench]'; run it alone on the machine; LiteRT in its own venv, as benchmarks/runtimes.py
 builds it)
 
@@ -16,6 +16,8 @@ conversion in every runtime, so the sums exceed the whole network's time; what a
 where the whole network's difference sits. ShuffleNetV2's stage2-4 alone are not planned without their channel
 shuffles (cmx_bench/export/shuffle_plan.py plans whole networks), so their `.pte` times include the shuffles'
 transposes that the whole network's program does not have: for them, compare the `.pte` profile's module times.
+With --cut depthwise, the pieces are the network's depthwise convolutions instead, each alone (no batch norm or
+activation), on the input the whole network gives it: whether one kind of operator is where a peer leads.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from pathlib import Path
 import torch
 import torchvision
 # The sibling script: the same peers, built the same way.
-from runtimes import (CALIBRATION_INPUTS, ROOT, LiteRTPeer, LocalRunner, ensure_litert_venv, export_onnx,
-                      interleaved_medians, ort_runner, quantize_onnx)
+from runtimes import (CALIBRATION_INPUTS, ROOT, SETTLE_S, LiteRTPeer, LocalRunner, ensure_litert_venv,
+                      export_onnx, interleaved_medians, ort_runner, quantize_onnx)
 
 from cmx_bench.data.preprocess import generated_inputs
 from cmx_bench.export.loaders import load_artifact, set_threads
@@ -89,6 +91,28 @@ def stage_inputs(model: torch.nn.Module, images: list[torch.Tensor]) -> list[lis
     return inputs
 
 
+def depthwise_layers(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """(name, module) of each depthwise convolution (groups equal to its input channels), in the network's order."""
+    return [(name, module) for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Conv2d) and 1 < module.groups == module.in_channels]
+
+
+def layer_inputs(model: torch.nn.Module, layers: list[tuple[str, torch.nn.Module]],
+                 images: list[torch.Tensor]) -> list[list[torch.Tensor]]:
+    """Per layer, its input for each image, as the whole network's forward gives it."""
+    inputs: list[list[torch.Tensor]] = [[] for _ in layers]
+    hooks = [module.register_forward_pre_hook(lambda _module, args, i=i: inputs[i].append(args[0].clone()))
+             for i, (_, module) in enumerate(layers)]
+    try:
+        with torch.no_grad():
+            for x in images:
+                model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return inputs
+
+
 def stage_runners(module: torch.nn.Module, x: torch.Tensor, calibration: list[torch.Tensor], args,
                   folder: Path) -> tuple[dict, LiteRTPeer | None]:
     """The stage's runners at --precision: the `.pte`, ONNX Runtime and (unless --no-litert) LiteRT's."""
@@ -120,9 +144,11 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=40)
     parser.add_argument("--litert-venv", type=Path, default=ROOT / ".venv-litert")
     parser.add_argument("--no-litert", action="store_true")
+    parser.add_argument("--cut", choices=("stages", "depthwise"), default="stages",
+                        help="time each stage, or each depthwise convolution alone")
     args = parser.parse_args()
     args.litert_python = None if args.no_litert else ensure_litert_venv(args.litert_venv)
-    print(json.dumps({"model": args.model, "precision": args.precision,
+    print(json.dumps({"model": args.model, "precision": args.precision, "cut": args.cut,
                       "threads": set_threads("executorch", args.threads)}), flush=True)
     card = get_card(args.model)
     torch.manual_seed(0)
@@ -131,12 +157,20 @@ def main() -> None:
         parameter.requires_grad_(False)
     images = generated_inputs(card, CALIBRATION_INPUTS)
     totals: dict[str, float] = {}
-    for (name, module), inputs in zip(stages(model), stage_inputs(model, images)):
+    if args.cut == "stages":
+        pieces = stages(model)
+        piece_inputs = stage_inputs(model, images)
+    else:
+        pieces = depthwise_layers(model)
+        if not pieces:
+            parser.error(f"{args.model} has no depthwise convolutions")
+        piece_inputs = layer_inputs(model, pieces, images)
+    for (name, module), inputs in zip(pieces, piece_inputs):
         with tempfile.TemporaryDirectory(prefix="cmx-stage-peers-") as folder:
             runners, peer = stage_runners(module, inputs[0], inputs, args, Path(folder))
             try:
-                medians = {runtime: round(statistics.median(values), 3)
-                           for runtime, values in interleaved_medians(runners, args.rounds, args.iters).items()}
+                round_medians = interleaved_medians(runners, args.rounds, args.iters, SETTLE_S)
+                medians = {runtime: round(statistics.median(values), 3) for runtime, values in round_medians.items()}
             finally:
                 if peer is not None:
                     peer.close()
