@@ -47,6 +47,7 @@ from cmx_bench.export.formats import FORMATS
 from cmx_bench.export.loaders import load_artifact, set_threads
 from cmx_bench.export.lowering import WithSoftmax
 from cmx_bench.export.service import export_artifact
+from cmx_bench.hostinfo import cpu_model
 from cmx_bench.nets.checkpoint import random_init_facts
 from cmx_bench.nets.registry import STUDENTS, build_model, get_card
 
@@ -80,6 +81,21 @@ class LocalRunner:
         out = self.fn(self.x)
         out = torch.as_tensor(out) if not isinstance(out, torch.Tensor) else out
         return float((out.reshape(reference.shape) - reference).abs().max())
+
+
+# The host's instruction sets that decide which kernels a runtime's build can pick (benchmarks/kernel_isa.py):
+# AMX and VNNI are where int8 peers have led on x86 hosts, and no phone has AMX.
+_ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def host_cpu() -> dict:
+    """The host's CPU model and which of _ISA_FLAGS /proc/cpuinfo lists, printed with every peer benchmark."""
+    flags: set[str] = set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        flags = {flag for line in cpuinfo.read_text().splitlines() if line.startswith("flags")
+                 for flag in line.split(":", 1)[1].split()}
+    return {"cpu": cpu_model(), "isa": [flag for flag in _ISA_FLAGS if flag in flags]}
 
 
 # Seconds of rest before each runtime's turn where ONNX Runtime is among them: its workers spin on after its last
@@ -258,13 +274,18 @@ def cmx_runners(card, model, calibration, x, folder: Path) -> dict[str, LocalRun
     return runners
 
 
-def bench_model(name: str, args, folder: Path) -> list[dict]:
+def student(name: str):
+    """The student every runtime runs: its card, the network (random weights, seed 0), the same network with its
+    softmax for the peers, the timed input and the int8 calibration tensors."""
     card = get_card(name)
     torch.manual_seed(0)
     model = build_model(card)
-    eager = WithSoftmax(model).eval()
-    x = generated_inputs(card, 1)[0]
-    calibration = generated_inputs(card, CALIBRATION_INPUTS)
+    return (card, model, WithSoftmax(model).eval(), generated_inputs(card, 1)[0],
+            generated_inputs(card, CALIBRATION_INPUTS))
+
+
+def bench_model(name: str, args, folder: Path) -> list[dict]:
+    card, model, eager, x, calibration = student(name)
     with torch.inference_mode():
         reference = eager(x)
     runners = {"torch eager": LocalRunner(eager, x)}
@@ -363,7 +384,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     in_force = set_threads("executorch", args.threads)
     print(json.dumps({"threads": args.threads, "torch_threads": torch.get_num_threads(),
-                      "executorch_threads": in_force, "litert": args.litert_python is not None}), flush=True)
+                      "executorch_threads": in_force, "litert": args.litert_python is not None, **host_cpu()}),
+          flush=True)
     rows, summaries = [], []
     for name in args.model or STUDENTS:
         if args.keep is not None:

@@ -18,11 +18,17 @@ shuffles (cmx_bench/export/shuffle_plan.py plans whole networks), so their `.pte
 transposes that the whole network's program does not have: for them, compare the `.pte` profile's module times.
 With --cut depthwise, the pieces are the network's depthwise convolutions instead, each alone (no batch norm or
 activation), on the input the whole network gives it: whether one kind of operator is where a peer leads.
+A layer alone mostly measures its own call and layout conversions, though. --cut without-depthwise answers the same
+question inside the whole network: it times the whole network, then the same network without its stride-1 depthwise
+convolutions (each with the batch norm and activation after it; the stride-2 ones stay, as the shapes need them), and
+prints per runtime what the removed layers cost in place (whole minus ablated), and how much of the `.pte`'s gap to
+the fastest peer they account for.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import tempfile
@@ -97,6 +103,25 @@ def depthwise_layers(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]
             if isinstance(module, torch.nn.Conv2d) and 1 < module.groups == module.in_channels]
 
 
+def without_depthwise(model: torch.nn.Module) -> tuple[torch.nn.Module, int]:
+    """A copy of the network without its stride-1 depthwise convolutions, each with the batch norm and activation
+    that follow it in its nn.Sequential (so the shapes stay), and how many were removed."""
+    ablated, removed = copy.deepcopy(model), 0
+    for container in [m for m in ablated.modules() if isinstance(m, torch.nn.Sequential)]:
+        children = list(container)
+        for index, child in enumerate(children):
+            if not (isinstance(child, torch.nn.Conv2d) and 1 < child.groups == child.in_channels
+                    and child.stride == (1, 1) and child.in_channels == child.out_channels):
+                continue
+            removed += 1
+            end = index + 1
+            while end < len(children) and isinstance(children[end], (torch.nn.BatchNorm2d, *_ACTIVATIONS)):
+                end += 1
+            for position in range(index, end):
+                container[position] = torch.nn.Identity()
+    return ablated.eval(), removed
+
+
 def layer_inputs(model: torch.nn.Module, layers: list[tuple[str, torch.nn.Module]],
                  images: list[torch.Tensor]) -> list[list[torch.Tensor]]:
     """Per layer, its input for each image, as the whole network's forward gives it."""
@@ -144,8 +169,9 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=40)
     parser.add_argument("--litert-venv", type=Path, default=ROOT / ".venv-litert")
     parser.add_argument("--no-litert", action="store_true")
-    parser.add_argument("--cut", choices=("stages", "depthwise"), default="stages",
-                        help="time each stage, or each depthwise convolution alone")
+    parser.add_argument("--cut", choices=("stages", "depthwise", "without-depthwise"), default="stages",
+                        help="time each stage, each depthwise convolution alone, or the whole network with and "
+                             "without its stride-1 depthwise convolutions")
     args = parser.parse_args()
     args.litert_python = None if args.no_litert else ensure_litert_venv(args.litert_venv)
     print(json.dumps({"model": args.model, "precision": args.precision, "cut": args.cut,
@@ -160,11 +186,18 @@ def main() -> None:
     if args.cut == "stages":
         pieces = stages(model)
         piece_inputs = stage_inputs(model, images)
-    else:
+    elif args.cut == "depthwise":
         pieces = depthwise_layers(model)
         if not pieces:
             parser.error(f"{args.model} has no depthwise convolutions")
         piece_inputs = layer_inputs(model, pieces, images)
+    else:
+        ablated, removed = without_depthwise(model)
+        if not removed:
+            parser.error(f"{args.model} has no stride-1 depthwise convolutions")
+        pieces = [("whole", model), (f"without its {removed} stride-1 depthwise", ablated)]
+        piece_inputs = [images, images]
+    results = []
     for (name, module), inputs in zip(pieces, piece_inputs):
         with tempfile.TemporaryDirectory(prefix="cmx-stage-peers-") as folder:
             runners, peer = stage_runners(module, inputs[0], inputs, args, Path(folder))
@@ -175,11 +208,27 @@ def main() -> None:
                 if peer is not None:
                     peer.close()
         fastest = min((runtime for runtime in medians if runtime != ".pte"), key=medians.get)
+        results.append(medians)
         for runtime, ms in medians.items():
             totals[runtime] = totals.get(runtime, 0.0) + ms
         print(json.dumps({"stage": name, "input": list(inputs[0].shape), **medians, "fastest_peer": fastest,
                           "pte_minus_fastest_peer_ms": round(medians[".pte"] - medians[fastest], 3)}), flush=True)
-    print(json.dumps({"stage": "sum", **{runtime: round(ms, 3) for runtime, ms in totals.items()}}), flush=True)
+    if args.cut == "without-depthwise":
+        print(json.dumps(ablation_summary(*results)), flush=True)
+    else:
+        print(json.dumps({"stage": "sum", **{runtime: round(ms, 3) for runtime, ms in totals.items()}}), flush=True)
+
+
+def ablation_summary(whole: dict[str, float], ablated: dict[str, float]) -> dict:
+    """What the removed layers cost in place in each runtime (whole minus ablated, ms), and the `.pte`'s gap to the
+    fastest peer of the whole network with and without them: the part of that gap the layers account for."""
+    fastest = min((runtime for runtime in whole if runtime != ".pte"), key=whole.get)
+    gap_whole, gap_ablated = whole[".pte"] - whole[fastest], ablated[".pte"] - ablated[fastest]
+    return {"stage": "removed layers in place",
+            **{runtime: round(whole[runtime] - ablated[runtime], 3) for runtime in whole},
+            "fastest_peer": fastest, "pte_gap_whole_ms": round(gap_whole, 3),
+            "pte_gap_without_ms": round(gap_ablated, 3),
+            "gap_the_removed_layers_account_for_ms": round(gap_whole - gap_ablated, 3)}
 
 
 if __name__ == "__main__":
