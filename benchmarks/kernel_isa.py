@@ -2,22 +2,25 @@
 
 Run: python benchmarks/kernel_isa.py [--model squeezenet1_1 --precision int8 --threads 2 --seconds 6 --rounds 3
      --litert-venv DIR --no-litert]
-(needs: pip install -e '.[bench]'; Linux `perf`, `objdump` and `readelf` (apt install linux-perf binutils), perf
-allowed to record this user's processes; run it alone on the machine)
+(needs: pip install -e '.[bench]'; Linux `perf` (Debian: linux-perf; Ubuntu: linux-tools-$(uname -r)) allowed to
+record this user's processes, binutils 2.36 or later (objdump, readelf); run it alone on the machine)
 
 A peer that leads cmx-bench's `.pte` on a development host may lead with instructions that no phone has. For the
 student at --precision, built as benchmarks/runtimes.py builds it (the `.pte` with the default `cmx` lowering, ONNX
 Runtime, LiteRT in its own venv; random weights, seed 0), this prints one JSON line per runtime:
-- `library`: per native library of the runtime, how many AMX tile instructions (tdpb*, tileloadd*) and VNNI dot
-  products (vpdpbusd, vpdpbssd, ...) objdump finds in it: what it can run at all;
+- `library`: per native library of the runtime that the samples fell in, how many AMX tile instructions (tdp*,
+  tileloadd*) and VNNI dot products (vpdpbusd, vpdpbssd, ...) objdump finds in it: what it can run at all;
 - `ms`: the median of its inferences while perf recorded (--seconds of them in all, after a warm-up, at --threads,
   in --rounds interleaved rounds: each round records every runtime in turn, after 0.2 s of rest);
-- `samples_by_isa`: of perf's samples of the runtime's process (all its threads, 2 kHz of CPU time each), the
-  share (%) in code of each instruction set. A sample in a named kernel takes the instruction set from the name
-  (XNNPACK names its kernels for theirs: `xnn_qs8_qc8w_igemm_minmax_fp32_ukernel_16x64c4__avx512amx`); a sample in
-  a library without symbols from the richest instructions of the function that holds it (its bounds from the
-  library's unwind table; amx, avx512-vnni, avx-vnni, avx512, avx2, other); samples outside the runtime's
-  libraries (Python's loop, the kernel, libc) count as `outside`;
+- `samples_by_isa`: of perf's cpu-clock samples of the runtime's process (all its threads, 2 kHz of CPU time each),
+  the share (%) in code of each instruction set: amx (any AMX tile instruction), avx512-vnni and avx-vnni (VNNI dot
+  products, EVEX- or VEX-encoded), avx512 (other EVEX code), avx2 (other VEX code: AVX, AVX2, FMA3, F16C), other.
+  A sample in a named kernel takes the instruction set from the name (XNNPACK names its kernels for theirs:
+  `xnn_qs8_qc8w_igemm_minmax_fp32_ukernel_16x64c4__avx512amx`); a sample in a library without symbols from the
+  richest instructions of the function that holds it (its bounds from the library's unwind table, or, for
+  hand-written code that has no unwind entry, the code between the returns around it: `share_without_unwind_bounds`
+  says how much of the time was split so); samples outside the runtime's libraries (Python's loop, the kernel, libc)
+  count as `outside`. Kernel time is sampled only where perf may (root, or perf_event_paranoid below 2);
 - `cpu_ms_per_inference`: the CPU time perf sampled (all threads) over the inferences, and `cpu_ms_by_isa`, its
   split by the shares above: at 2 threads about twice the latency where both threads compute, and a runtime's
   spinning workers count;
@@ -54,18 +57,28 @@ from cmx_bench.nets.checkpoint import random_init_facts
 from cmx_bench.nets.registry import STUDENTS
 
 ISAS = ("amx", "avx512-vnni", "avx-vnni", "avx512", "avx2", "other", "outside")
-_AMX = re.compile(r"^(tdpb\w+|tdpbf16ps|tdpfp16ps|tileloadd\w*)$")
-_VNNI = re.compile(r"^(\{vex\} )?vpdpb[su][su]ds?$|^vpdpwssds?$")
-# objdump -d --no-show-raw-insn: "  1f260c:\tvpdpbusd %zmm1,%zmm2,%zmm3"
+_AMX = re.compile(r"^(tdp\w+|tileloadd\w*)$")  # tdpbssd, tdpbusd, tdpbf16ps, tdpfp16ps; tile loads
+_VNNI = re.compile(r"^vpdp(b[su][su]|wss)ds?$")
+# objdump -d --insn-width=15: "  1f260c:\t62 f2 75 48 50 c2 \tvpdpbusd %zmm2,%zmm1,%zmm0" (an "{evex} " or "{vex} "
+# pseudo-prefix may stand before the mnemonic)
+_INSTRUCTION = re.compile(r"^\s*([0-9a-f]+):\t([0-9a-f ]+)\t(?:\{\w+\} )?([a-z][a-z0-9]*)")
+# Prefixes that may stand before a VEX or EVEX byte in 64-bit code: address size, segment overrides.
+_LEGACY_PREFIXES = {"67", "26", "2e", "36", "3e", "64", "65"}
 # readelf --debug-dump=frames: "... FDE cie=00000000 pc=00000000001f22b0..00000000001f2ada"
 _FDE = re.compile(r"FDE cie=\w+ pc=([0-9a-f]+)\.\.([0-9a-f]+)")
-_INSTRUCTION = re.compile(r"^\s*([0-9a-f]+):\s+((?:\{vex\} )?[a-z][a-z0-9]*)\s*(.*)$")
+# readelf -lW: "  LOAD  0x000000 0x0000000000000000 0x0000000000000000 0x02a8c8 0x02a8c8 R E 0x1000"
+_LOAD = re.compile(r"(?m)^\s*LOAD\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)")
 # perf report -v --sort dso,sym -F period,dso,sym: "  1003000000  /path/lib.so  0x1f260c  B [.] symbol-or-address"
-_REPORT_LINE = re.compile(r"^\s*(\d+)\s+(\S+)\s+0x([0-9a-f]+)\s+\S\s+\[(.)\]\s+(.*?)\s*$")
-# XNNPACK's kernel names end in the instruction set they are written for: "__avx512amx", "__avx512vnni_prfm"
-# (first match wins; sse4.1, scalar and the like count as "other").
-_NAMED_ISA = (("amx", "amx"), ("avx512vnni", "avx512-vnni"), ("avxvnni", "avx-vnni"), ("avx512", "avx512"),
-              ("avx2", "avx2"))
+# (the address is the sample's offset in the file)
+_REPORT_LINE = re.compile(r"^\s*(\d+)\s+(.+?)\s+0x([0-9a-f]+)\s+\S\s+\[.\]\s+(.*?)\s*$")
+# XNNPACK's kernel names end in the instruction set they are written for ("__avx512amx", "__avx256skx", "__fma3");
+# the first marker found wins: avx256* is AVX-512 on 256-bit registers, fma3 and f16c are VEX-encoded like AVX2;
+# sse, scalar and the like count as "other".
+_NAMED_ISA = (("amx", "amx"), ("avx512vnni", "avx512-vnni"), ("avx256vnni", "avx512-vnni"), ("avxvnni", "avx-vnni"),
+              ("avx512", "avx512"), ("avx256", "avx512"), ("avx2", "avx2"), ("fma3", "avx2"), ("f16c", "avx2"),
+              ("avx", "avx2"))
+# Below 2.36 objdump does not decode AMX and would report none.
+_OBJDUMP_WITH_AMX = (2, 36)
 
 
 def runtime_libraries(runtime: str, litert_python: Path | None) -> list[Path]:
@@ -76,29 +89,73 @@ def runtime_libraries(runtime: str, litert_python: Path | None) -> list[Path]:
     if runtime == "onnxruntime":
         import onnxruntime
         return sorted(Path(onnxruntime.__path__[0], "capi").glob("*.so*"))
-    site = next((litert_python.parent.parent / "lib").glob("python3*/site-packages"))
-    return sorted(path for path in (site / "ai_edge_litert").glob("*.so") if path.stat().st_size > 1_000_000)
+    site = next((litert_python.parent.parent / "lib").glob("python3*/site-packages/ai_edge_litert"), None)
+    if site is None:
+        raise SystemExit(f"no ai_edge_litert package in LiteRT's environment at {litert_python.parent.parent}; "
+                         "delete that folder to have it built again, or leave LiteRT out with --no-litert")
+    return sorted(site.glob("*.so"))
+
+
+def instruction_counts(library: str) -> dict[str, int]:
+    """How many AMX tile and VNNI dot-product instructions the library's code holds (one streamed objdump pass)."""
+    counts = {"amx": 0, "vnni": 0}
+    with subprocess.Popen(["objdump", "-d", "--no-show-raw-insn", library], stdout=subprocess.PIPE,
+                          text=True) as objdump:
+        for line in objdump.stdout:
+            mnemonic = re.sub(r"^\{\w+\} ", "", line.split("\t")[-1]).split(" ", 1)[0].strip()
+            if _AMX.match(mnemonic):
+                counts["amx"] += 1
+            elif _VNNI.match(mnemonic):
+                counts["vnni"] += 1
+    return counts
+
+
+def _opcode_start(raw: str) -> str:
+    """An instruction's first byte after the prefixes that may precede VEX and EVEX."""
+    codes = raw.split()
+    while len(codes) > 1 and codes[0] in _LEGACY_PREFIXES:
+        codes = codes[1:]
+    return codes[0] if codes else ""
 
 
 @lru_cache(maxsize=None)
-def disassembly(library: str) -> tuple[list[int], list[tuple[str, str]]]:
-    """Addresses (sorted) and (mnemonic, operands) of every instruction objdump decodes in the library."""
-    text = subprocess.run(["objdump", "-d", "--no-show-raw-insn", library], check=True, capture_output=True,
-                          text=True).stdout
-    addresses, instructions = [], []
-    for line in text.splitlines():
-        match = _INSTRUCTION.match(line)
-        if match:
-            addresses.append(int(match.group(1), 16))
-            instructions.append((match.group(2), match.group(3)))
-    return addresses, instructions
+def code_between(library: str, start: int, end: int) -> tuple[tuple[int, str, str], ...]:
+    """(address, first byte after prefixes, mnemonic) of each instruction from `start` to `end` (ELF addresses)."""
+    text = subprocess.run(["objdump", "-d", "--insn-width=15", f"--start-address={start:#x}",
+                           f"--stop-address={end:#x}", library], check=True, capture_output=True, text=True).stdout
+    return tuple((int(match.group(1), 16), _opcode_start(match.group(2)), match.group(3))
+                 for match in map(_INSTRUCTION.match, text.splitlines()) if match)
 
 
-def instruction_counts(library: Path) -> dict[str, int]:
-    """How many AMX tile and VNNI dot-product instructions the library's code holds."""
-    _, instructions = disassembly(str(library))
-    return {"amx": sum(1 for mnemonic, _ in instructions if _AMX.match(mnemonic)),
-            "vnni": sum(1 for mnemonic, _ in instructions if _VNNI.match(mnemonic))}
+def isa_of_code(code) -> str:
+    """The richest instruction set in `code`, by encoding: a function with one AMX tile product is an AMX kernel
+    (its loads and stores included); VNNI is AVX-512 VNNI when EVEX-encoded (whatever the register width), AVX-VNNI
+    when VEX-encoded; other EVEX code is avx512, other VEX code (AVX, AVX2, FMA3, F16C) avx2."""
+    mnemonics = [mnemonic for _, _, mnemonic in code]
+    if any(_AMX.match(mnemonic) for mnemonic in mnemonics):
+        return "amx"
+    vnni = [first for _, first, mnemonic in code if _VNNI.match(mnemonic)]
+    if vnni:
+        return "avx512-vnni" if "62" in vnni else "avx-vnni"
+    if any(first == "62" for _, first, _ in code):
+        return "avx512"
+    return "avx2" if any(first in ("c4", "c5") for _, first, _ in code) else "other"
+
+
+@lru_cache(maxsize=None)
+def load_segments(library: str) -> tuple[tuple[int, int, int], ...]:
+    """(file offset, address, size in the file) of each loadable segment."""
+    text = subprocess.run(["readelf", "-lW", library], check=True, capture_output=True, text=True).stdout
+    return tuple((int(offset, 16), int(address, 16), int(size, 16))
+                 for offset, address, size in _LOAD.findall(text))
+
+
+def elf_address(library: str, offset: int) -> int:
+    """The ELF address of a file offset (perf reports offsets; objdump and the unwind table use addresses)."""
+    for start, address, size in load_segments(library):
+        if start <= offset < start + size:
+            return offset - start + address
+    return offset
 
 
 @lru_cache(maxsize=None)
@@ -110,48 +167,42 @@ def functions(library: str) -> list[tuple[int, int]]:
     return sorted((int(start, 16), int(end, 16)) for start, end in _FDE.findall(text))
 
 
-def function_at(library: str, address: int) -> tuple[int, int]:
-    """The function holding `address`; where the unwind table has none, the 512 bytes around it."""
+def function_at(library: str, address: int) -> tuple[int, int, bool]:
+    """The bounds of the code holding `address`, and whether the unwind table gave them. Hand-written assembly has
+    no unwind entry: then the code from the `ret` before the address to the one after it (within 4-8 KiB)."""
     ranges = functions(library)
     index = bisect.bisect_right(ranges, (address, float("inf"))) - 1
     if index >= 0 and ranges[index][0] <= address < ranges[index][1]:
-        return ranges[index]
-    return address - 256, address + 256
+        return ranges[index][0], ranges[index][1], True
+    page = address & ~0xFFF  # one disassembly per page, not per sampled address
+    nearby = code_between(library, max(page - 4096, 0), page + 8192)
+    returns = [at for at, _, mnemonic in nearby if mnemonic == "ret"]
+    start = max((at + 1 for at in returns if at < address), default=max(page - 4096, 0))
+    end = min((at + 1 for at in returns if at >= address), default=page + 8192)
+    return start, end, False
 
 
-@lru_cache(maxsize=None)
-def isa_of_code(library: str, start: int, end: int) -> str:
-    """The richest instruction set among the instructions from `start` to `end`: a kernel that holds one AMX tile
-    product is an AMX kernel, its loads and stores included."""
-    addresses, instructions = disassembly(library)
-    code = instructions[bisect.bisect_left(addresses, start):bisect.bisect_left(addresses, end)]
-    if any(_AMX.match(mnemonic) for mnemonic, _ in code):
-        return "amx"
-    vnni = [operands for mnemonic, operands in code if _VNNI.match(mnemonic)]
-    if vnni:
-        return "avx512-vnni" if any("zmm" in operands for operands in vnni) else "avx-vnni"
-    if any("zmm" in operands for _, operands in code):
-        return "avx512"
-    return "avx2" if any("ymm" in operands for _, operands in code) else "other"
-
-
-def isa_of_symbol(symbol: str, library: str, address: int) -> str:
-    """From an XNNPACK kernel's name where it has one ("..._16x64c4__avx512amx": amx), else from its code."""
+def place_of(symbol: str, library: str, offset: int) -> tuple[str, str, bool]:
+    """A sample's place (its symbol, or the start of the code that holds it), that code's instruction set, and
+    whether its bounds were known. An XNNPACK kernel's instruction set is in its name ("..._16x64c4__avx512amx")."""
     tag = symbol.rpartition("__")[2] if "_ukernel_" in symbol else ""
-    for marker, isa in _NAMED_ISA:
-        if marker in tag:
-            return isa
-    return "other" if tag else isa_of_code(library, *function_at(library, address))
+    named = next((isa for marker, isa in _NAMED_ISA if marker in tag), "other" if tag else None)
+    if named is not None:
+        return symbol, named, True
+    start, end, bounded = function_at(library, elf_address(library, offset))
+    place = symbol if not symbol.startswith("0x") else f"{'function' if bounded else 'code'} at {start:#x}"
+    return place, isa_of_code(code_between(library, start, end)), bounded
 
 
 def recorded(pid: int, output: Path, work) -> list[float]:
     """Latencies of `work()` while perf records every thread of process `pid` into `output`."""
-    perf = subprocess.Popen(["perf", "record", "-q", "-F", "2000", "-p", str(pid), "-o", str(output)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # cpu-clock whatever the host's counters (its periods are nanoseconds); -N: no copies into ~/.debug.
+    perf = subprocess.Popen(["perf", "record", "-q", "-N", "-e", "cpu-clock", "-F", "2000", "-p", str(pid),
+                             "-o", str(output)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)  # perf attaches to the threads first
     if perf.poll() is not None:
-        raise SystemExit(f"perf record could not attach ({perf.stderr.read().strip()[:200]}); check "
-                         "/proc/sys/kernel/perf_event_paranoid (at most 2 for your own processes)")
+        raise SystemExit(f"perf record could not attach ({perf.stderr.read().strip()[:200]}); check that perf "
+                         "works for this kernel and /proc/sys/kernel/perf_event_paranoid (at most 2)")
     try:
         samples = work()
     finally:
@@ -161,8 +212,8 @@ def recorded(pid: int, output: Path, work) -> list[float]:
 
 
 def sampled(data: Path, libraries: list[Path]) -> dict[tuple[str, str], dict]:
-    """CPU ms perf's samples stand for per place (library, symbol; a stripped library's addresses gathered by
-    function), each with its instruction set (cpu-clock periods are nanoseconds)."""
+    """CPU ms perf's samples stand for per place (library, symbol; a stripped library's addresses gathered by the
+    code that holds them), each with its instruction set and whether that code's bounds were known."""
     report = subprocess.run(["perf", "report", "-i", str(data), "-v", "--no-children", "--sort", "dso,sym",
                              "--stdio", "-F", "period,dso,sym"], check=True, capture_output=True, text=True).stdout
     own = {path.resolve() for path in libraries}
@@ -171,31 +222,42 @@ def sampled(data: Path, libraries: list[Path]) -> dict[tuple[str, str], dict]:
         match = _REPORT_LINE.match(line)
         if not match:
             continue
-        period, library, address, symbol = int(match.group(1)), match.group(2), int(match.group(3), 16), match.group(5)
-        isa = isa_of_symbol(symbol, library, address) if Path(library).resolve() in own else "outside"
-        if symbol.startswith("0x") and isa != "outside":  # perf lists a stripped library's addresses one by one
-            symbol = f"function at 0x{function_at(library, address)[0]:x}"
-        place = places.setdefault((library, symbol), {"cpu_ms": 0.0, "symbol": symbol,
-                                                      "library": Path(library).name, "isa": isa})
+        period, library, offset, symbol = int(match.group(1)), match.group(2), int(match.group(3), 16), match.group(4)
+        if Path(library).resolve() in own:
+            symbol, isa, bounded = place_of(symbol, library, offset)
+        else:
+            isa, bounded = "outside", True
+        place = places.setdefault((library, symbol), {"cpu_ms": 0.0, "symbol": symbol, "library": Path(library).name,
+                                                      "isa": isa, "bounded": bounded})
         place["cpu_ms"] += period / 1e6
     return places
 
 
-def summary(runtime: str, latencies: list[float], places: dict[tuple[str, str], dict],
-            libraries: list[Path]) -> dict:
+def summary(runtime: str, latencies: list[float], places: dict[tuple[str, str], dict]) -> dict:
     """One runtime's line: its median, its CPU ms per inference by instruction set, its hottest places."""
     count = len(latencies)
     total = sum(place["cpu_ms"] for place in places.values())
+    if not total:
+        raise SystemExit(f"perf recorded no samples of {runtime}: is perf allowed to record this process?")
     by_isa = {isa: sum(p["cpu_ms"] for p in places.values() if p["isa"] == isa) for isa in ISAS}
     hottest = sorted(places.values(), key=lambda place: -place["cpu_ms"])[:10]
+    libraries = sorted({library for library, _ in places if places[(library, _)]["isa"] != "outside"})
     return {"runtime": runtime, "ms": round(statistics.median(latencies), 3), "inferences": count,
-            "library": {path.name: counts for path in libraries if any((counts := instruction_counts(path)).values())},
+            "library": {Path(library).name: instruction_counts(library) for library in libraries},
             "cpu_ms_per_inference": round(total / count, 3),
             "cpu_ms_by_isa": {isa: round(ms / count, 3) for isa, ms in by_isa.items()},
             "samples_by_isa": {isa: round(100 * ms / total, 1) for isa, ms in by_isa.items()},
-            "hottest": [{"share": round(100 * place["cpu_ms"] / total, 2), **{k: place[k] for k in
-                                                                               ("symbol", "library", "isa")}}
-                        for place in hottest]}
+            "share_without_unwind_bounds": round(100 * sum(p["cpu_ms"] for p in places.values()
+                                                           if not p["bounded"]) / total, 1),
+            "hottest": [{"share": round(100 * place["cpu_ms"] / total, 2),
+                         **{key: place[key] for key in ("symbol", "library", "isa")}} for place in hottest]}
+
+
+def objdump_release() -> tuple[int, ...]:
+    """objdump's release, from the last word of its first --version line ("GNU objdump (GNU Binutils) 2.40")."""
+    first = subprocess.run(["objdump", "--version"], capture_output=True, text=True).stdout.splitlines()[:1]
+    found = re.search(r"(\d+)\.(\d+)", first[0].split()[-1]) if first else None
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
 
 
 def build_runners(name: str, precision: str, threads: int, folder: Path, litert_python: Path | None):
@@ -237,7 +299,10 @@ def main() -> None:
         parser.error("--threads and --rounds must be at least 1, --seconds above 0")
     missing = [tool for tool in ("perf", "objdump", "readelf") if shutil.which(tool) is None]
     if missing:
-        parser.error(f"{' and '.join(missing)} not found: install linux-perf and binutils")
+        parser.error(f"{' and '.join(missing)} not found: install binutils and perf (Debian: linux-perf; Ubuntu: "
+                     "linux-tools-$(uname -r))")
+    if objdump_release() < _OBJDUMP_WITH_AMX:
+        parser.error("objdump older than binutils 2.36 does not decode AMX instructions: install a newer binutils")
     warnings.filterwarnings("ignore")
     litert_python = None if args.no_litert else ensure_litert_venv(args.litert_venv)
     torch.set_num_threads(args.threads)
@@ -264,8 +329,8 @@ def main() -> None:
                         kept = places[runtime].setdefault(key, {**place, "cpu_ms": 0.0})
                         kept["cpu_ms"] += place["cpu_ms"]
                     data.unlink()
-            for runtime, (_, _, libraries) in runners.items():
-                table.append(summary(runtime, latencies[runtime], places[runtime], libraries))
+            for runtime in runners:
+                table.append(summary(runtime, latencies[runtime], places[runtime]))
                 print(json.dumps(table[-1]), flush=True)
         finally:
             if peer is not None:

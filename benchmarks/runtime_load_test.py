@@ -112,7 +112,7 @@ def main() -> int:
                 row["verdict"] = "as the check says"
             print(json.dumps(row), flush=True)
             rows.append(row)
-    print(f"\n| artifact | exported by | runtime | check | loaded there | max abs diff | verdict |\n|---|---|---|---|---|---|---|")
+    print("\n| artifact | exported by | runtime | check | loaded there | max abs diff | verdict |\n|---|---|---|---|---|---|---|")
     for r in rows:
         diff = "-" if r["max_abs_diff"] is None else f"{r['max_abs_diff']:.1e}"
         loaded = "yes" if r["loaded"] else f"no ({r['error']})"

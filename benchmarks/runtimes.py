@@ -49,7 +49,7 @@ from cmx_bench.export.lowering import WithSoftmax
 from cmx_bench.export.service import export_artifact
 from cmx_bench.hostinfo import cpu_model
 from cmx_bench.nets.checkpoint import random_init_facts
-from cmx_bench.nets.registry import STUDENTS, build_model, get_card
+from cmx_bench.nets.registry import STUDENTS, ModelCard, build_model, get_card
 
 ROOT = Path(__file__).resolve().parent.parent
 PEER_SCRIPT = ROOT / "benchmarks" / "litert_peer.py"
@@ -89,7 +89,7 @@ _ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
 
 
 def host_cpu() -> dict:
-    """The host's CPU model and which of _ISA_FLAGS /proc/cpuinfo lists, printed with every peer benchmark."""
+    """The host's CPU model and which of _ISA_FLAGS /proc/cpuinfo lists (runtimes.py and kernel_isa.py print it)."""
     flags: set[str] = set()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
@@ -274,9 +274,8 @@ def cmx_runners(card, model, calibration, x, folder: Path) -> dict[str, LocalRun
     return runners
 
 
-def student(name: str):
-    """The student every runtime runs: its card, the network (random weights, seed 0), the same network with its
-    softmax for the peers, the timed input and the int8 calibration tensors."""
+def student(name: str) -> tuple[ModelCard, torch.nn.Module, torch.nn.Module, torch.Tensor, list[torch.Tensor]]:
+    """A student as every runtime runs it: card, network (seed 0), network with softmax, input, calibration."""
     card = get_card(name)
     torch.manual_seed(0)
     model = build_model(card)

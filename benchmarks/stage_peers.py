@@ -1,4 +1,4 @@
-"""Where a peer's lead over cmx-bench's `.pte` comes from: each stage (or depthwise layer) timed alone in every runtime.
+"""Where a peer's lead over cmx-bench's `.pte` comes from: stages or layers timed alone, or removed, in every runtime.
 
 Run: python benchmarks/stage_peers.py [--model shufflenet_v2_x1_0 --precision fp32 --cut stages --threads 2
      --rounds 5 --iters 40 --litert-venv DIR --no-litert]
@@ -19,10 +19,10 @@ transposes that the whole network's program does not have: for them, compare the
 With --cut depthwise, the pieces are the network's depthwise convolutions instead, each alone (no batch norm or
 activation), on the input the whole network gives it: whether one kind of operator is where a peer leads.
 A layer alone mostly measures its own call and layout conversions, though. --cut without-depthwise answers the same
-question inside the whole network: it times the whole network, then the same network without its stride-1 depthwise
-convolutions (each with the batch norm and activation after it; the stride-2 ones stay, as the shapes need them), and
-prints per runtime what the removed layers cost in place (whole minus ablated), and how much of the `.pte`'s gap to
-the fastest peer they account for.
+question inside the whole network: it times the whole network and the same network without its stride-1 depthwise
+convolutions (each with the batch norm and ReLU after it; the stride-2 ones stay, as the shapes need them) in the
+same interleaved rounds, and prints per runtime what the removed layers cost in place (whole minus ablated, per
+round: median and range), and how much of the `.pte`'s gap to the whole network's fastest peer they account for.
 """
 
 from __future__ import annotations
@@ -103,15 +103,22 @@ def depthwise_layers(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]
             if isinstance(module, torch.nn.Conv2d) and 1 < module.groups == module.in_channels]
 
 
+def _shape_keeping_depthwise(module: torch.nn.Module) -> bool:
+    """A depthwise convolution whose output has its input's shape: stride 1, one output per channel, padding that
+    makes up for its kernel (torchvision's students' 3x3 with padding 1, dilation 1)."""
+    return (isinstance(module, torch.nn.Conv2d) and 1 < module.groups == module.in_channels == module.out_channels
+            and module.stride == (1, 1) and all(2 * pad == dilation * (kernel - 1) for pad, dilation, kernel
+                                                in zip(module.padding, module.dilation, module.kernel_size)))
+
+
 def without_depthwise(model: torch.nn.Module) -> tuple[torch.nn.Module, int]:
-    """A copy of the network without its stride-1 depthwise convolutions, each with the batch norm and activation
-    that follow it in its nn.Sequential (so the shapes stay), and how many were removed."""
+    """A copy of the network without its stride-1 depthwise convolutions that sit in an nn.Sequential, each with the
+    batch norm and activation that follow it there (so the shapes stay), and how many were removed."""
     ablated, removed = copy.deepcopy(model), 0
     for container in [m for m in ablated.modules() if isinstance(m, torch.nn.Sequential)]:
         children = list(container)
         for index, child in enumerate(children):
-            if not (isinstance(child, torch.nn.Conv2d) and 1 < child.groups == child.in_channels
-                    and child.stride == (1, 1) and child.in_channels == child.out_channels):
+            if not _shape_keeping_depthwise(child):
                 continue
             removed += 1
             end = index + 1
@@ -160,6 +167,44 @@ def stage_runners(module: torch.nn.Module, x: torch.Tensor, calibration: list[to
     return runners, peer
 
 
+def ablation(model: torch.nn.Module, ablated: torch.nn.Module, removed: int, images: list[torch.Tensor],
+             args) -> dict:
+    """The whole network and the ablated one in every runtime, in the same interleaved rounds; per runtime, the
+    removed layers' cost in place (whole minus ablated, per round), and the part of the `.pte`'s gap to the whole
+    network's fastest peer that they account for."""
+    runners, peers = {}, []
+    with tempfile.TemporaryDirectory(prefix="cmx-stage-peers-") as folder:
+        try:
+            for label, module in (("whole", model), ("ablated", ablated)):
+                (Path(folder) / label).mkdir()
+                pieces, peer = stage_runners(module, images[0], images, args, Path(folder) / label)
+                peers += [peer] if peer is not None else []
+                runners.update({(label, runtime): runner for runtime, runner in pieces.items()})
+            rounds = interleaved_medians(runners, args.rounds, args.iters, SETTLE_S)
+        finally:
+            for peer in peers:
+                peer.close()
+    runtimes = [runtime for label, runtime in rounds if label == "whole"]
+    medians = {key: statistics.median(values) for key, values in rounds.items()}
+    fastest = min((runtime for runtime in runtimes if runtime != ".pte"), key=lambda r: medians[("whole", r)])
+    in_place = {runtime: [w - a for w, a in zip(rounds[("whole", runtime)], rounds[("ablated", runtime)])]
+                for runtime in runtimes}
+    gaps = {label: [p - f for p, f in zip(rounds[(label, ".pte")], rounds[(label, fastest)])]
+            for label in ("whole", "ablated")}
+    accounted = [w - a for w, a in zip(gaps["whole"], gaps["ablated"])]
+    return {"removed": f"{removed} stride-1 depthwise convolutions", "rounds": args.rounds,
+            "whole_ms": {r: round(medians[("whole", r)], 3) for r in runtimes},
+            "ablated_ms": {r: round(medians[("ablated", r)], 3) for r in runtimes},
+            "in_place_ms": {r: _median_range(values) for r, values in in_place.items()},
+            "fastest_peer": fastest, "pte_gap_whole_ms": _median_range(gaps["whole"]),
+            "pte_gap_ablated_ms": _median_range(gaps["ablated"]),
+            "gap_the_removed_layers_account_for_ms": _median_range(accounted)}
+
+
+def _median_range(values: list[float]) -> dict:
+    return {"median": round(statistics.median(values), 3), "range": [round(min(values), 3), round(max(values), 3)]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=STUDENTS, default="shufflenet_v2_x1_0")
@@ -173,31 +218,30 @@ def main() -> None:
                         help="time each stage, each depthwise convolution alone, or the whole network with and "
                              "without its stride-1 depthwise convolutions")
     args = parser.parse_args()
-    args.litert_python = None if args.no_litert else ensure_litert_venv(args.litert_venv)
-    print(json.dumps({"model": args.model, "precision": args.precision, "cut": args.cut,
-                      "threads": set_threads("executorch", args.threads)}), flush=True)
     card = get_card(args.model)
     torch.manual_seed(0)
     model = build_model(card).eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     images = generated_inputs(card, CALIBRATION_INPUTS)
-    totals: dict[str, float] = {}
     if args.cut == "stages":
         pieces = stages(model)
         piece_inputs = stage_inputs(model, images)
     elif args.cut == "depthwise":
         pieces = depthwise_layers(model)
-        if not pieces:
-            parser.error(f"{args.model} has no depthwise convolutions")
         piece_inputs = layer_inputs(model, pieces, images)
     else:
         ablated, removed = without_depthwise(model)
-        if not removed:
-            parser.error(f"{args.model} has no stride-1 depthwise convolutions")
-        pieces = [("whole", model), (f"without its {removed} stride-1 depthwise", ablated)]
-        piece_inputs = [images, images]
-    results = []
+        pieces = [("without-depthwise", ablated)] if removed else []
+    if not pieces:  # before LiteRT's environment is built
+        parser.error(f"{args.model} has no {'stride-1 ' if args.cut != 'depthwise' else ''}depthwise convolutions")
+    args.litert_python = None if args.no_litert else ensure_litert_venv(args.litert_venv)
+    print(json.dumps({"model": args.model, "precision": args.precision, "cut": args.cut,
+                      "threads": set_threads("executorch", args.threads)}), flush=True)
+    if args.cut == "without-depthwise":
+        print(json.dumps(ablation(model, ablated, removed, images, args)), flush=True)
+        return
+    totals: dict[str, float] = {}
     for (name, module), inputs in zip(pieces, piece_inputs):
         with tempfile.TemporaryDirectory(prefix="cmx-stage-peers-") as folder:
             runners, peer = stage_runners(module, inputs[0], inputs, args, Path(folder))
@@ -208,27 +252,11 @@ def main() -> None:
                 if peer is not None:
                     peer.close()
         fastest = min((runtime for runtime in medians if runtime != ".pte"), key=medians.get)
-        results.append(medians)
         for runtime, ms in medians.items():
             totals[runtime] = totals.get(runtime, 0.0) + ms
         print(json.dumps({"stage": name, "input": list(inputs[0].shape), **medians, "fastest_peer": fastest,
                           "pte_minus_fastest_peer_ms": round(medians[".pte"] - medians[fastest], 3)}), flush=True)
-    if args.cut == "without-depthwise":
-        print(json.dumps(ablation_summary(*results)), flush=True)
-    else:
-        print(json.dumps({"stage": "sum", **{runtime: round(ms, 3) for runtime, ms in totals.items()}}), flush=True)
-
-
-def ablation_summary(whole: dict[str, float], ablated: dict[str, float]) -> dict:
-    """What the removed layers cost in place in each runtime (whole minus ablated, ms), and the `.pte`'s gap to the
-    fastest peer of the whole network with and without them: the part of that gap the layers account for."""
-    fastest = min((runtime for runtime in whole if runtime != ".pte"), key=whole.get)
-    gap_whole, gap_ablated = whole[".pte"] - whole[fastest], ablated[".pte"] - ablated[fastest]
-    return {"stage": "removed layers in place",
-            **{runtime: round(whole[runtime] - ablated[runtime], 3) for runtime in whole},
-            "fastest_peer": fastest, "pte_gap_whole_ms": round(gap_whole, 3),
-            "pte_gap_without_ms": round(gap_ablated, 3),
-            "gap_the_removed_layers_account_for_ms": round(gap_whole - gap_ablated, 3)}
+    print(json.dumps({"stage": "sum", **{runtime: round(ms, 3) for runtime, ms in totals.items()}}), flush=True)
 
 
 if __name__ == "__main__":
