@@ -241,7 +241,7 @@ def summary(runtime: str, latencies: list[float], places: dict[tuple[str, str], 
         raise SystemExit(f"perf recorded no samples of {runtime}: is perf allowed to record this process?")
     by_isa = {isa: sum(p["cpu_ms"] for p in places.values() if p["isa"] == isa) for isa in ISAS}
     hottest = sorted(places.values(), key=lambda place: -place["cpu_ms"])[:10]
-    libraries = sorted({library for library, _ in places if places[(library, _)]["isa"] != "outside"})
+    libraries = sorted({library for (library, _), place in places.items() if place["isa"] != "outside"})
     return {"runtime": runtime, "ms": round(statistics.median(latencies), 3), "inferences": count,
             "library": {Path(library).name: instruction_counts(library) for library in libraries},
             "cpu_ms_per_inference": round(total / count, 3),

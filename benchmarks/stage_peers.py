@@ -202,6 +202,7 @@ def ablation(model: torch.nn.Module, ablated: torch.nn.Module, removed: int, ima
 
 
 def _median_range(values: list[float]) -> dict:
+    """Per-round figures as their median and range (ms)."""
     return {"median": round(statistics.median(values), 3), "range": [round(min(values), 3), round(max(values), 3)]}
 
 
