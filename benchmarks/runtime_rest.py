@@ -20,16 +20,13 @@ import time
 from pathlib import Path
 
 import torch
-from runtimes import (CALIBRATION_INPUTS, LocalRunner, export_onnx, ort_runner,  # the sibling script: its runners
-                      quantize_onnx)
+from runtimes import (LocalRunner, export_onnx, ort_runner, quantize_onnx,  # the sibling script: its runners
+                      student)
 
-from cmx_bench.data.preprocess import generated_inputs
 from cmx_bench.export.formats import FORMATS
 from cmx_bench.export.loaders import load_artifact, set_threads
-from cmx_bench.export.lowering import WithSoftmax
 from cmx_bench.export.service import export_artifact
 from cmx_bench.nets.checkpoint import random_init_facts
-from cmx_bench.nets.registry import build_model, get_card
 
 # Rest before the "alone" turn: longer than any --rest by default, so that ONNX Runtime's workers are asleep.
 ALONE_REST_S = 0.3
@@ -46,16 +43,13 @@ def main() -> None:
         parser.error("--threads, --rounds and --iters must be at least 1, --rest at least 0")
     torch.set_num_threads(args.threads)
     set_threads("executorch", args.threads)
-    card = get_card("shufflenet_v2_x1_0")
-    torch.manual_seed(0)
-    model = build_model(card)
-    x, calibration = generated_inputs(card, 1)[0], generated_inputs(card, CALIBRATION_INPUTS)
+    card, model, eager, x, calibration = student("shufflenet_v2_x1_0")
     with tempfile.TemporaryDirectory(prefix="cmx-rest-") as name:
         folder = Path(name)
         pte = folder / "shufflenet_v2_x1_0.pte"
         export_artifact(card, model, random_init_facts(0), FORMATS["pte-int8"], pte, calibration=calibration)
         program = LocalRunner(load_artifact(pte, "executorch"), x)
-        export_onnx(WithSoftmax(model).eval(), x, folder / "model.onnx")
+        export_onnx(eager, x, folder / "model.onnx")
         quantize_onnx(folder / "model.onnx", folder / "model-int8.onnx", calibration)
         onnx = ort_runner(folder / "model-int8.onnx", x, args.threads)
         medians: dict[str, list[float]] = {"alone": []}
