@@ -64,8 +64,11 @@ def _share(categories: dict, names) -> float | None:
     return sum(categories.get(name, 0.0) for name in names) / total if total else None
 
 
+# Operator time XNNPACK's whole-microsecond timers round away (measure/operator_profile.py): it belongs to
+# computing and non-computing operators alike, so it is counted as neither.
+UNATTRIBUTED = ("timer rounding",)
 # Categories of operators that compute the network: the rest move, convert or wait.
-_COMPUTING = tuple(category for category in CATEGORIES if category not in NOT_COMPUTING)
+_COMPUTING = tuple(category for category in CATEGORIES if category not in NOT_COMPUTING + UNATTRIBUTED)
 
 
 def io_conversion_ms(operators: list[dict]) -> float | None:
@@ -100,7 +103,9 @@ def glance_frame(records: list[dict]) -> pd.DataFrame | None:
     share of operator time not spent computing, so that two networks of similar MACs can be told apart at once.
     "Layout" is the network's own (its shuffles, splits and concatenations, and, in a program cut into several
     partitions, the conversions at their boundaries); the program's conversion of its NCHW input to NHWC is "I/O
-    conversion" (empty where unknown, and then all under "Layout"); both count as not computing."""
+    conversion" (empty where unknown, and then all under "Layout"); both count as not computing. "Timer rounding"
+    is the operator time XNNPACK's timers round away (estimated), counted as neither; a profile recorded before it
+    was told apart has none, and its delegate overhead holds it."""
     rows = []
     for record in profiled(records):
         block, lowering = record["profile"], (record.get("artifact") or {}).get("lowering") or {}
@@ -123,12 +128,14 @@ def glance_frame(records: list[dict]) -> pd.DataFrame | None:
             "I/O conversion": None if io_conversion is None else _share(times, ["io"]),
             "Quantize/dequantize": _share(categories, ["quantize/dequantize"]),
             "Delegate overhead": _share(categories, ["runtime overhead"]),
+            "Timer rounding": _share(categories, UNATTRIBUTED),
             "Not computing": _share(categories, NOT_COMPUTING),
         })
     if not rows:
         return None
     frame = pd.DataFrame(rows)
-    for column in ("Layout", "I/O conversion", "Quantize/dequantize", "Delegate overhead", "Not computing"):
+    for column in ("Layout", "I/O conversion", "Quantize/dequantize", "Delegate overhead", "Timer rounding",
+                   "Not computing"):
         frame[column] = [None if pd.isna(v) else f"{v:.1%}" for v in frame[column]]
     return frame
 

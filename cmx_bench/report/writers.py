@@ -89,7 +89,9 @@ def _time_section(records: list[dict]) -> dict | None:
     if figure is None:
         return None
     tables = [("At a glance: partitions, operators outside the delegate, operator time not spent computing "
-               "(Layout: the network's own; I/O conversion: the program's NCHW input to NHWC and back)",
+               "(Layout: the network's own; I/O conversion: the program's NCHW input to NHWC and back; "
+               "Timer rounding: what XNNPACK's whole-microsecond operator timers round away, estimated at 0.5 us per "
+               "operator, counted as neither computing nor not)",
                time_breakdown.glance_frame(records))]
     tables += [(f"Top operators: {label}", table) for label, table in time_breakdown.top_operator_tables(records)]
     quantization = time_breakdown.quantization_frame(records)

@@ -2,12 +2,14 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from cmx_bench.errors import ParseError
 from cmx_bench.export.targets import host_target
-from cmx_bench.measure.operator_profile import OperatorRow, categorise, operator_profile
+from cmx_bench.measure.operator_profile import (XNNPACK_ROUNDING_MS, OperatorRow, categorise, operator_profile,
+                                                operator_rows)
 from tests.report.test_html_in_browser import CHROMIUM, _console_messages
 
 FAST = ["--iters", "10", "--warmup", "2", "--min-duration", "0.5", "--profile-iterations", "10"]
@@ -84,6 +86,33 @@ def test_operator_rows_give_the_record_keys_of_before():
     row.module, row.module_match, row.share = "stage2.0", "inserted", 0.01
     assert row.as_dict() == dict(zip(keys, ["Transpose (ND, X32) #4", "XnnpackBackend", True, 0, "layout", 20, 0.05,
                                             0.06, "stage2.0"]), module_match="inserted", share=0.01)
+
+
+def _events(*events):
+    """An Inspector data frame of (name, delegated, per-inference ms) events in the Execute block."""
+    import pandas as pd
+
+    return pd.DataFrame([{"event_block_name": "Execute", "event_name": name, "is_delegated_op": delegated,
+                          "delegate_backend_name": "XnnpackBackend" if delegated else None, "raw": times,
+                          "p50_ms": float(np.median(times)), "p90_ms": float(np.percentile(times, 90))}
+                         for name, delegated, times in events])
+
+
+def test_a_calls_time_beyond_its_operators_is_taken_per_inference_and_xnnpack_rounding_is_told_apart():
+    # Each operator has one slow inference, a different one: the medians' difference would call 0.5 ms overhead.
+    rows = operator_rows(_events(("Convolution #1", True, [0.6, 1.1, 0.6]), ("Slice #1", True, [0.4, 0.4, 0.9]),
+                                 ("DELEGATE_CALL", False, [1.01, 1.51, 1.51])))
+    assert [row.category for row in rows] == ["convolution", "layout", "timer rounding", "runtime overhead"]
+    rounding, overhead = rows[2:]
+    assert rounding.median_ms == pytest.approx(2 * XNNPACK_ROUNDING_MS) and rounding.partition == 0
+    assert overhead.median_ms == pytest.approx(0.01 - 2 * XNNPACK_ROUNDING_MS) and overhead.occurrences == 3
+    # Less beyond the operators than the estimate: all of it is rounding, no overhead.
+    rows = operator_rows(_events(("Convolution #1", True, [0.6, 0.6, 0.6]), ("DELEGATE_CALL", False, [0.6002] * 3)))
+    assert [(row.category, round(row.median_ms, 6)) for row in rows[1:]] == \
+        [("timer rounding", 0.0002), ("runtime overhead", 0.0)]
+    # A portable operator's call holds no XNNPACK operator: nothing to round, all overhead.
+    rows = operator_rows(_events(("native_call_add.out", False, [0.1, 0.1]), ("OPERATOR_CALL", False, [0.12, 0.12])))
+    assert [(row.name, round(row.median_ms, 6)) for row in rows[1:]] == [("operator call overhead", 0.02)]
 
 
 def test_a_ptl_profile_is_unavailable_with_the_reason_and_the_record_is_complete(cli, tmp_path):

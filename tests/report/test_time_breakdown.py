@@ -59,5 +59,18 @@ def test_the_programs_input_and_output_conversions_are_told_apart_from_the_netwo
     assert (row["Layout"], row["I/O conversion"], row["Not computing"]) == ("12.5%", "20.0%", "35.0%")
 
 
+def test_xnnpack_timer_rounding_is_shown_and_counted_neither_as_computing_nor_as_not():
+    rows = [{"name": "Transpose #1", "category": "layout", "module_match": "inserted", "median_ms": 0.4},  # input
+            {"name": "Convolution", "category": "convolution", "module_match": "operator", "median_ms": 2.0},
+            {"name": "Transpose #2", "category": "layout", "module_match": "inserted", "median_ms": 0.4},  # output
+            {"name": "XNNPACK timer rounding (estimated)", "category": "timer rounding", "median_ms": 0.1},
+            {"name": "delegate call overhead", "category": "runtime overhead", "median_ms": 0.1}]
+    assert io_conversion_ms(rows) == 0.8  # the rows after the last convolution are not computing it
+    record = _profiled("mobilenet_v2", {"convolution": 2.0, "layout": 0.8, "timer rounding": 0.1,
+                                        "runtime overhead": 0.1}, rows, {"name": "cmx", "partitions": 1}, 300e6)
+    row = glance_frame([record]).iloc[0]
+    assert (row["Delegate overhead"], row["Timer rounding"], row["Not computing"]) == ("3.3%", "3.3%", "30.0%")
+
+
 def test_no_profiled_run_gives_no_table():
     assert glance_frame([make_record()]) is None
