@@ -263,13 +263,18 @@ def onnx_runners(model, example, calibration, folder: Path, threads: int) -> dic
             "onnxruntime int8": ort_runner(int8, example, threads)}
 
 
+def export_cmx(card, model, calibration, folder: Path, fmt: str, lowering: str = "cmx") -> Path:
+    """One of cmx-bench's artifacts of the student (seed-0 weights, int8 calibrated on `calibration`), in `folder`."""
+    path = folder / f"{card.name}-{fmt}-{lowering}{FORMATS[fmt].suffix}"
+    export_artifact(card, model, random_init_facts(0), FORMATS[fmt], path, calibration=calibration, lowering=lowering)
+    return path
+
+
 def cmx_runners(card, model, calibration, x, folder: Path) -> dict[str, LocalRunner]:
     runners = {}
     for label, fmt, lowering in ((".ptl", "ptl", "cmx"), (".pte", "pte", "cmx"), (".pte stock", "pte", "stock"),
                                  (".pte int8", "pte-int8", "cmx"), (".pte int8 stock", "pte-int8", "stock")):
-        path = folder / f"{card.name}-{fmt}-{lowering}{FORMATS[fmt].suffix}"
-        export_artifact(card, model, random_init_facts(0), FORMATS[fmt], path, calibration=calibration,
-                        lowering=lowering)
+        path = export_cmx(card, model, calibration, folder, fmt, lowering)
         runners[label] = LocalRunner(load_artifact(path, FORMATS[fmt].runtime), x)
     return runners
 

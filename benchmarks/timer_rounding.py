@@ -34,6 +34,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import uprobes
+
 # The functions timed, by their exported (mangled) names in libexecutorch_backend_xnnpack.so.
 PROBED = {
     "invoke": "xnn_invoke_runtime",
@@ -67,43 +69,17 @@ def backend_library() -> Path:
     return Path(executorch.__path__[0]) / "lib" / "libexecutorch_backend_xnnpack.so"
 
 
-def add_probes(library: Path) -> None:
-    symbols = {}
+def exported_addresses(library: Path) -> dict[str, str]:
+    """Each probed function's address in the library (perf probe takes C++ names by address, not by name)."""
+    exported = {}
     for line in subprocess.run(["nm", "-D", "--defined-only", str(library)], capture_output=True, text=True,
                                check=True).stdout.splitlines():
         address, _, name = line.split(maxsplit=2)
-        symbols[name] = address
-    missing = [name for name in PROBED.values() if name not in symbols]
+        exported[name] = f"0x{address}"
+    missing = [name for name in PROBED.values() if name not in exported]
     if missing:
         sys.exit(f"{library.name} exports none of {', '.join(missing)}: this ExecuTorch build cannot be probed here")
-    specs = []
-    for key, name in PROBED.items():
-        specs += ["-a", f"{GROUP}:{key}=0x{symbols[name]}", "-a", f"{GROUP}:{key}_end=0x{symbols[name]}%return"]
-    done = subprocess.run(["perf", "probe", "-q", "-x", str(library), *specs], capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"perf probe failed ({(done.stderr.strip().splitlines() or ['?'])[-1]}): run as root, with perf "
-                 "installed")
-
-
-def remove_probes() -> None:
-    subprocess.run(["perf", "probe", "-q", "-d", f"{GROUP}:*"], capture_output=True)
-
-
-def probed_durations(perf_data: Path) -> dict[str, list[float]]:
-    """Per probed function, each call's entry-to-return time (ms), in call order."""
-    text = subprocess.run(["perf", "script", "-i", str(perf_data), "--ns", "-F", "time,event"], capture_output=True,
-                          text=True, check=True).stdout
-    started, durations = {}, {key: [] for key in PROBED}
-    for line in text.splitlines():
-        stamp, event = line.split()[:2]
-        name, seconds = event.rstrip(":").split(":")[1].removesuffix("__return"), float(stamp.rstrip(":"))
-        if name.endswith("_end"):
-            key = name.removesuffix("_end")
-            if key in started:
-                durations[key].append((seconds - started.pop(key)) * 1e3)
-        else:
-            started[name] = seconds
-    return durations
+    return {key: exported[name] for key, name in PROBED.items()}
 
 
 def decompose(artifact: Path, iters: int, threads: int, folder: Path) -> dict:
@@ -116,12 +92,10 @@ def decompose(artifact: Path, iters: int, threads: int, folder: Path) -> dict:
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(artifact), str(etdump), str(threads), str(iters)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert child.stdout.readline().strip() == "ready", "the child program did not start"
-    perf = subprocess.Popen(["perf", "record", "-q", "-e", f"{GROUP}:*", "-p", str(child.pid), "-o", str(perf_data)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    subprocess.run(["sleep", "1"])  # perf attaches before the calls it must see
+    perf = uprobes.record(GROUP, ["*"], child.pid, perf_data)
     child.stdin.write("go\n"), child.stdin.flush()
     assert child.stdout.readline().strip() == "done"
-    perf.send_signal(2), perf.wait()
+    uprobes.stop(perf)
     child.stdin.write("write\n"), child.stdin.flush()
     child.wait()
 
@@ -130,7 +104,7 @@ def decompose(artifact: Path, iters: int, threads: int, folder: Path) -> dict:
     operators = frame[frame.is_delegated_op.astype(bool)]
     per_call_ops = np.array([list(raw)[-iters:] for raw in operators.raw]).sum(axis=0)
     calls = np.array(list(frame[frame.event_name == "DELEGATE_CALL"].raw.iloc[0])[-iters:])
-    probed = {key: np.array(values[-iters:]) for key, values in probed_durations(perf_data).items()}
+    probed = {key: np.array(values[-iters:]) for key, values in uprobes.durations(perf_data).items()}
     if len(probed["invoke"]) != iters:
         sys.exit(f"perf saw {len(probed['invoke'])} of {iters} invokes: run it again, alone on the machine")
     cost = float(np.median(probed["probe_cost"]))
@@ -163,8 +137,8 @@ def main() -> None:
     from cmx_bench.nets.registry import STUDENTS, build_model, get_card
 
     library = backend_library()
-    remove_probes()
-    add_probes(library)
+    uprobes.remove_probes(GROUP)
+    uprobes.add_probes(GROUP, library, exported_addresses(library))
     rows = []
     try:
         with tempfile.TemporaryDirectory(prefix="cmx-rounding-") as folder:
@@ -177,7 +151,7 @@ def main() -> None:
                     print(json.dumps(row), flush=True)
                     rows.append(row)
     finally:
-        remove_probes()
+        uprobes.remove_probes(GROUP)
     print("\n| Model | Format | Operators | Delegate call ms | Rounding ms (us/operator) | Recording ms | Prepare ms | "
           "Setup ms | Rest ms | Profile: rounding, overhead ms |\n|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
