@@ -94,14 +94,19 @@ class Program:
     def calls(self, iters: int) -> list[float]:
         """`iters` calls' latencies (ms), timed in the child."""
         self.process.stdin.write(f"{iters}\n"), self.process.stdin.flush()
-        return json.loads(self.process.stdout.readline())
+        line = self.process.stdout.readline()
+        if not line:
+            sys.exit(f"the {self.runtime} program stopped while it ran")
+        return json.loads(line)
 
     def probed_calls(self, iters: int, events: list[str], perf_data: Path) -> dict[str, list[float]]:
         """`iters` calls under the uprobes that the globs `events` name: their latencies and each probed function's
         durations (keyed without the runtime's prefix), in ms."""
         perf = uprobes.record(GROUP, events, self.process.pid, perf_data)
-        calls = self.calls(iters)
-        uprobes.stop(perf)
+        try:
+            calls = self.calls(iters)
+        finally:
+            uprobes.stop(perf)
         found = uprobes.durations(perf_data)
         return {"call": calls, **{name.removeprefix(f"{self.runtime}_"): values for name, values in found.items()}}
 
@@ -114,7 +119,10 @@ class Program:
                 "setup": every.get("setup", []), "every_call": every["call"]}
 
     def close(self) -> None:
-        self.process.communicate("quit\n", timeout=60)
+        try:
+            self.process.communicate("quit\n", timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 def summary(model: str, precision: str, runtime: str, rounds: list[dict]) -> dict:
@@ -184,10 +192,11 @@ def main() -> None:
     from cmx_bench.nets.registry import STUDENTS
 
     uprobes.remove_probes(GROUP)
-    for runtime, library in libraries(args.litert_python).items():
-        uprobes.add_probes(GROUP, library, {f"{runtime}_{function.split('_')[1]}": function for function in PROBED})
     rows = []
     try:
+        for runtime, library in libraries(args.litert_python).items():
+            uprobes.add_probes(GROUP, library, {f"{runtime}_{function.split('_')[1]}": function
+                                                for function in PROBED})
         for name in args.model or STUDENTS:
             with tempfile.TemporaryDirectory(prefix="cmx-around-") as folder:
                 rows += bench_model(name, args, Path(folder))

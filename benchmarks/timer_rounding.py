@@ -2,7 +2,7 @@
 recording, and the call's setup, each timed on its own.
 
 Run: python benchmarks/timer_rounding.py [--model M ...] [--iters 300] [--threads 2]
-     (Linux only: perf with uprobes, which needs root; about a minute per program; run it alone on the machine)
+     (Linux only: perf with uprobes, which needs root; about 15 s per program; run it alone on the machine)
 
 cmx-bench's operator profile takes each operator's time from the ETDump, where ExecuTorch's XNNPACK delegate puts
 what XNNPACK reports: whole microseconds, rounded down (consecutive end timestamps, so the operators tile the
@@ -86,36 +86,47 @@ def decompose(artifact: Path, iters: int, threads: int, folder: Path) -> dict:
     """Run `artifact` with ETDump on under the probes; the medians of the delegate call's parts."""
     import numpy as np
 
-    from cmx_bench.measure.operator_profile import operator_rows, read_events
+    from cmx_bench.measure.operator_profile import TIMER_ROUNDING, operator_rows, read_events
 
     etdump, perf_data = folder / "probed.etdump", folder / "probes.data"
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(artifact), str(etdump), str(threads), str(iters)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert child.stdout.readline().strip() == "ready", "the child program did not start"
+    if child.stdout.readline().strip() != "ready":
+        sys.exit(f"{artifact.name} did not load and run in a child process: run it with cmx-bench to see why")
     perf = uprobes.record(GROUP, ["*"], child.pid, perf_data)
-    child.stdin.write("go\n"), child.stdin.flush()
-    assert child.stdout.readline().strip() == "done"
-    uprobes.stop(perf)
+    try:
+        child.stdin.write("go\n"), child.stdin.flush()
+        finished = child.stdout.readline().strip() == "done"
+    finally:
+        uprobes.stop(perf)
+    if not finished:
+        sys.exit(f"{artifact.name} stopped while it ran under the probes")
     child.stdin.write("write\n"), child.stdin.flush()
     child.wait()
 
     frame = read_events(str(etdump))
     frame = frame[frame.event_block_name == "Execute"]
+    delegate_calls = frame[frame.event_name == "DELEGATE_CALL"]
+    if len(delegate_calls) != 1:
+        sys.exit(f"{artifact.name} runs {len(delegate_calls)} delegate calls: this script takes one-partition programs")
     operators = frame[frame.is_delegated_op.astype(bool)]
     per_call_ops = np.array([list(raw)[-iters:] for raw in operators.raw]).sum(axis=0)
-    calls = np.array(list(frame[frame.event_name == "DELEGATE_CALL"].raw.iloc[0])[-iters:])
-    probed = {key: np.array(values[-iters:]) for key, values in uprobes.durations(perf_data).items()}
-    if len(probed["invoke"]) != iters:
-        sys.exit(f"perf saw {len(probed['invoke'])} of {iters} invokes: run it again, alone on the machine")
+    calls = np.array(list(delegate_calls.raw.iloc[0])[-iters:])
+    found = uprobes.durations(perf_data)
+    counts = {key: len(found.get(key, [])) for key in ("invoke", "prepare", "setup", "recording")}
+    if set(counts.values()) != {iters} or len(per_call_ops) != iters:
+        sys.exit(f"perf saw {counts} calls of the probed functions in {iters} inferences: run it again, alone on the "
+                 "machine")
+    probed = {key: np.array(values[-iters:]) for key, values in found.items()}
     cost = float(np.median(probed["probe_cost"]))
     invoke, prepare, setup = probed["invoke"] - cost, probed["prepare"] - cost, probed["setup"] - cost
     recording = probed["recording"] - 2 * cost
     rounding = invoke - per_call_ops
     profile = {row.category: row.median_ms for row in operator_rows(read_events(str(etdump)))
-               if row.category in ("timer rounding", "runtime overhead")}
+               if row.category in (TIMER_ROUNDING, "runtime overhead")}
     median = lambda values: round(float(np.median(values)), 4)  # noqa: E731
     return {"operators": len(operators), "call_ms": median(calls), "operator_sum_ms": median(per_call_ops),
-            "profile_rounding_ms": round(profile["timer rounding"], 4),
+            "profile_rounding_ms": round(profile[TIMER_ROUNDING], 4),
             "profile_overhead_ms": round(profile["runtime overhead"], 4), "rounding_ms": median(rounding),
             "rounding_us_per_operator": round(1e3 * float(np.median(rounding)) / len(operators), 3),
             "recording_ms": median(recording), "prepare_ms": median(prepare), "setup_ms": median(setup),
@@ -138,9 +149,9 @@ def main() -> None:
 
     library = backend_library()
     uprobes.remove_probes(GROUP)
-    uprobes.add_probes(GROUP, library, exported_addresses(library))
     rows = []
     try:
+        uprobes.add_probes(GROUP, library, exported_addresses(library))
         with tempfile.TemporaryDirectory(prefix="cmx-rounding-") as folder:
             for name in args.model or STUDENTS:
                 card = get_card(name)

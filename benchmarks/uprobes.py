@@ -25,7 +25,11 @@ def add_probes(group: str, library: Path, functions: dict[str, str]) -> None:
 
 
 def remove_probes(group: str) -> None:
-    subprocess.run(["perf", "probe", "-q", "-d", f"{group}:*"], capture_output=True)
+    """Every probe of the group (none there is no error); a failure is said, with the command that removes them."""
+    done = subprocess.run(["perf", "probe", "-q", "-d", f"{group}:*"], capture_output=True, text=True)
+    if done.returncode and "not found" not in done.stderr.lower() and done.stderr.strip():
+        print(f"the uprobes {group}:* may be left in place: remove them with perf probe -d '{group}:*'",
+              file=sys.stderr)
 
 
 def record(group: str, events: list[str], pid: int, perf_data: Path) -> subprocess.Popen:
@@ -43,7 +47,8 @@ def stop(perf: subprocess.Popen) -> None:
 
 
 def durations(perf_data: Path) -> dict[str, list[float]]:
-    """Per probe name, each call's entry-to-return time (ms), in call order."""
+    """Per probe name, each call's entry-to-return time (ms), in call order. Entries and returns are paired by name
+    alone: the probed functions are called from the program's one calling thread, never from XNNPACK's workers."""
     done = subprocess.run(["perf", "script", "-i", str(perf_data), "--ns", "-F", "time,event"], capture_output=True,
                           text=True)
     if done.returncode:

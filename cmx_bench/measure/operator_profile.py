@@ -13,6 +13,7 @@ from cmx_bench.errors import ParseError
 # XNNPACK runs 1x1 convolutions as GEMMs and names them "Fully Connected": one category for both.
 CATEGORIES = ("convolution", "depthwise convolution", "GEMM (1x1 conv, fully connected)", "pooling", "elementwise", "layout",
               "quantize/dequantize", "portable ops", "other delegated", "runtime overhead", "timer rounding")
+TIMER_ROUNDING = CATEGORIES[-1]
 # XNNPACK reports each operator's time in whole microseconds, rounded down, and its operators tile the invoke: a
 # call of N operators is short of its invoke by about half a microsecond per operator, which would otherwise read
 # as the delegate's overhead. benchmarks/timer_rounding.py timed the invoke with uprobes beside the same calls'
@@ -70,7 +71,8 @@ def operator_profile(etdump_path: str, median_latency_ms: float, iterations: int
                      profiled_latencies_ms: list[float] | None = None) -> dict:
     """The record's profile block from an ETDump file: one OperatorRow (as a dict) per operator instance, in
     execution order, with the time a delegate call or operator call takes beyond its operators as a row of its own
-    ('runtime overhead'), categories, coverage and, with the artifact's ETRecord, each row's network module.
+    ('runtime overhead', after the operator time XNNPACK's timers round away, 'timer rounding'), categories, coverage
+    and, with the artifact's ETRecord, each row's network module.
 
     Coverage and shares are taken against the median of the runner's reference latencies (unprofiled inferences
     interleaved with the profiled ones) when it sent them, else against the timed median `median_latency_ms`; the
@@ -137,7 +139,10 @@ def _beyond_operator_rows(event, inside: list[OperatorRow], inside_times: list[l
     import numpy as np
 
     calls = list(event.raw)
+    if not calls:  # no inference recorded the call: nothing to say (a median of nothing is NaN)
+        return []
     if all(len(times) == len(calls) for times in inside_times):
+        # reshape: a call with no operator inside still sums to one zero per inference
         beyond = np.asarray(calls) - np.asarray(inside_times).reshape(len(inside_times), len(calls)).sum(axis=0)
     else:  # an operator that ran in some inferences only: the call's times less its operators' medians
         beyond = np.asarray(calls) - sum(row.median_ms for row in inside)
@@ -145,7 +150,7 @@ def _beyond_operator_rows(event, inside: list[OperatorRow], inside_times: list[l
     timed_by_xnnpack = sum(1 for row in inside if row.backend == "XnnpackBackend")
     rounding = min(max(median, 0.0), XNNPACK_ROUNDING_MS * timed_by_xnnpack)
     rows = [OperatorRow(name="XNNPACK timer rounding (estimated)", delegated=False, backend="runtime",
-                        category="timer rounding", partition=partition, occurrences=len(calls),
+                        category=TIMER_ROUNDING, partition=partition, occurrences=len(calls),
                         median_ms=rounding, p90_ms=rounding)] if timed_by_xnnpack else []
     return rows + [OperatorRow(name=f"{_CALL_EVENTS[event.event_name]} overhead", delegated=False, backend="runtime",
                                category="runtime overhead", partition=partition, occurrences=len(calls),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from cmx_bench.measure.operator_profile import CATEGORIES
+from cmx_bench.measure.operator_profile import CATEGORIES, TIMER_ROUNDING
 from cmx_bench.pngfig import figure_png
 from cmx_bench.report.table5 import run_label
 from cmx_bench.results.metrics import memory_model_mb
@@ -34,8 +34,10 @@ def category_figure(records: list[dict]) -> bytes | None:
     bottoms = [0.0] * len(runs)
     for index, category in enumerate(categories):
         values = [r["profile"]["categories"].get(category, 0.0) for r in runs]
-        # one colour per category in every report, so that two reports can be read side by side
-        colour = f"C{CATEGORIES.index(category) % 10}" if category in CATEGORIES else f"C{index % 10}"
+        # one colour per category in every report, so that two reports can be read side by side; the eleventh,
+        # timer rounding, in grey, as the operator time no category can claim
+        colour = ("lightgrey" if category == TIMER_ROUNDING else f"C{CATEGORIES.index(category) % 10}"
+                  if category in CATEGORIES else f"C{index % 10}")
         axis.bar(range(len(runs)), values, bottom=bottoms, label=category, color=colour)
         bottoms = [b + v for b, v in zip(bottoms, values)]
     axis.scatter(range(len(runs)), [r["profile"]["measured_median_ms"] for r in runs], marker="_", s=600,
@@ -66,9 +68,9 @@ def _share(categories: dict, names) -> float | None:
 
 # Operator time XNNPACK's whole-microsecond timers round away (measure/operator_profile.py): it belongs to
 # computing and non-computing operators alike, so it is counted as neither.
-UNATTRIBUTED = ("timer rounding",)
+COUNTED_IN_NEITHER = (TIMER_ROUNDING,)
 # Categories of operators that compute the network: the rest move, convert or wait.
-_COMPUTING = tuple(category for category in CATEGORIES if category not in NOT_COMPUTING + UNATTRIBUTED)
+_COMPUTING = tuple(category for category in CATEGORIES if category not in NOT_COMPUTING + COUNTED_IN_NEITHER)
 
 
 def io_conversion_ms(operators: list[dict]) -> float | None:
@@ -128,7 +130,8 @@ def glance_frame(records: list[dict]) -> pd.DataFrame | None:
             "I/O conversion": None if io_conversion is None else _share(times, ["io"]),
             "Quantize/dequantize": _share(categories, ["quantize/dequantize"]),
             "Delegate overhead": _share(categories, ["runtime overhead"]),
-            "Timer rounding": _share(categories, UNATTRIBUTED),
+            # A profile recorded before the rounding was told apart has none: its delegate overhead holds it.
+            "Timer rounding": _share(categories, COUNTED_IN_NEITHER) if TIMER_ROUNDING in categories else None,
             "Not computing": _share(categories, NOT_COMPUTING),
         })
     if not rows:

@@ -15,6 +15,7 @@ import pandas as pd
 from cmx_bench.errors import OutputError
 from cmx_bench.fileio import write_bytes_atomic
 from cmx_bench.report import plots, time_breakdown
+from cmx_bench.measure.operator_profile import XNNPACK_ROUNDING_MS
 from cmx_bench.measure.stats import CI_UNSTABLE, CV_UNSTABLE
 from cmx_bench.report.provenance import random_weights_note
 from cmx_bench.report.round_pairs import round_pair_notes
@@ -90,8 +91,8 @@ def _time_section(records: list[dict]) -> dict | None:
         return None
     tables = [("At a glance: partitions, operators outside the delegate, operator time not spent computing "
                "(Layout: the network's own; I/O conversion: the program's NCHW input to NHWC and back; "
-               "Timer rounding: what XNNPACK's whole-microsecond operator timers round away, estimated at 0.5 us per "
-               "operator, counted as neither computing nor not)",
+               "Timer rounding: what XNNPACK's whole-microsecond operator timers round away, estimated at "
+               f"{XNNPACK_ROUNDING_MS * 1000:g} us per operator, in neither share)",
                time_breakdown.glance_frame(records))]
     tables += [(f"Top operators: {label}", table) for label, table in time_breakdown.top_operator_tables(records)]
     quantization = time_breakdown.quantization_frame(records)

@@ -94,7 +94,8 @@ def _events(*events):
 
     return pd.DataFrame([{"event_block_name": "Execute", "event_name": name, "is_delegated_op": delegated,
                           "delegate_backend_name": "XnnpackBackend" if delegated else None, "raw": times,
-                          "p50_ms": float(np.median(times)), "p90_ms": float(np.percentile(times, 90))}
+                          "p50_ms": float(np.median(times)) if times else 0.0,
+                          "p90_ms": float(np.percentile(times, 90)) if times else 0.0}
                          for name, delegated, times in events])
 
 
@@ -110,6 +111,11 @@ def test_a_calls_time_beyond_its_operators_is_taken_per_inference_and_xnnpack_ro
     rows = operator_rows(_events(("Convolution #1", True, [0.6, 0.6, 0.6]), ("DELEGATE_CALL", False, [0.6002] * 3)))
     assert [(row.category, round(row.median_ms, 6)) for row in rows[1:]] == \
         [("timer rounding", 0.0002), ("runtime overhead", 0.0)]
+    # An operator that ran in some inferences only: the call's times less its operators' medians.
+    rows = operator_rows(_events(("Convolution #1", True, [0.6, 0.6]), ("DELEGATE_CALL", False, [0.61, 0.61, 0.61])))
+    assert [round(row.median_ms, 6) for row in rows[1:]] == [0.0005, 0.0095]
+    # A call no inference recorded gives no row (no NaN reaches the record).
+    assert operator_rows(_events(("DELEGATE_CALL", False, []))) == []
     # A portable operator's call holds no XNNPACK operator: nothing to round, all overhead.
     rows = operator_rows(_events(("native_call_add.out", False, [0.1, 0.1]), ("OPERATOR_CALL", False, [0.12, 0.12])))
     assert [(row.name, round(row.median_ms, 6)) for row in rows[1:]] == [("operator call overhead", 0.02)]
