@@ -73,10 +73,8 @@ for line in sys.stdin:
 
 def libraries(litert_python: Path) -> dict[str, Path]:
     """The library that holds each runtime's XNNPACK."""
-    import executorch
-
     site = litert_python.parent.parent / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
-    return {"executorch": Path(executorch.__path__[0]) / "lib" / "libexecutorch_backend_xnnpack.so",
+    return {"executorch": uprobes.executorch_backend_library(),
             "litert": site / "ai_edge_litert" / "libpywrap_litert_common.so"}
 
 

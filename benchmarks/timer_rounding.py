@@ -63,12 +63,6 @@ module.write_etdump_result_to_file(sys.argv[2])
 """
 
 
-def backend_library() -> Path:
-    import executorch
-
-    return Path(executorch.__path__[0]) / "lib" / "libexecutorch_backend_xnnpack.so"
-
-
 def exported_addresses(library: Path) -> dict[str, str]:
     """Each probed function's address in the library (perf probe takes C++ names by address, not by name)."""
     exported = {}
@@ -104,8 +98,8 @@ def decompose(artifact: Path, iters: int, threads: int, folder: Path) -> dict:
     child.stdin.write("write\n"), child.stdin.flush()
     child.wait()
 
-    frame = read_events(str(etdump))
-    frame = frame[frame.event_block_name == "Execute"]
+    events = read_events(str(etdump))
+    frame = events[events.event_block_name == "Execute"]
     delegate_calls = frame[frame.event_name == "DELEGATE_CALL"]
     if len(delegate_calls) != 1:
         sys.exit(f"{artifact.name} runs {len(delegate_calls)} delegate calls: this script takes one-partition programs")
@@ -122,7 +116,7 @@ def decompose(artifact: Path, iters: int, threads: int, folder: Path) -> dict:
     invoke, prepare, setup = probed["invoke"] - cost, probed["prepare"] - cost, probed["setup"] - cost
     recording = probed["recording"] - 2 * cost
     rounding = invoke - per_call_ops
-    profile = {row.category: row.median_ms for row in operator_rows(read_events(str(etdump)))
+    profile = {row.category: row.median_ms for row in operator_rows(events)
                if row.category in (TIMER_ROUNDING, "runtime overhead")}
     median = lambda values: round(float(np.median(values)), 4)  # noqa: E731
     return {"operators": len(operators), "call_ms": median(calls), "operator_sum_ms": median(per_call_ops),
@@ -147,7 +141,7 @@ def main() -> None:
     from cmx_bench.nets.checkpoint import random_init_facts
     from cmx_bench.nets.registry import STUDENTS, build_model, get_card
 
-    library = backend_library()
+    library = uprobes.executorch_backend_library()
     uprobes.remove_probes(GROUP)
     rows = []
     try:

@@ -12,6 +12,13 @@ from pathlib import Path
 RETURN = "_end"  # the suffix of a return probe's name (perf adds "__return" to it)
 
 
+def executorch_backend_library() -> Path:
+    """The library that holds ExecuTorch's XNNPACK delegate and XNNPACK itself, with their exported symbols."""
+    import executorch
+
+    return Path(executorch.__path__[0]) / "lib" / "libexecutorch_backend_xnnpack.so"
+
+
 def add_probes(group: str, library: Path, functions: dict[str, str]) -> None:
     """Probes `group:NAME` at the entry and `group:NAME_end` at the return of each function (NAME: a function's
     symbol, or its address as 0x...)."""
