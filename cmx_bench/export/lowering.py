@@ -176,7 +176,7 @@ def _edge_operator(target) -> str:
 
 def to_pte(model: torch.nn.Module, example: torch.Tensor, etrecord_path: str | None = None, lowering: str = "cmx",
            report: LoweringReport | None = None, plan: bool | None = None,
-           skip: tuple[str, ...] | None = None) -> bytes:
+           skip: tuple[str, ...] | None = None, input_in_place: bool | None = None) -> bytes:
     """The .pte program (XNNPACK-delegated); with `etrecord_path`, also its ETRecord (the edge graph with each
     node's module and debug handle, and which nodes each delegate call holds) for operator profiles. `lowering`
     'cmx' rewrites the exported graph first (cmx_bench/export/passes.py); `report`, when given, receives the sites
@@ -184,7 +184,8 @@ def to_pte(model: torch.nn.Module, example: torch.Tensor, etrecord_path: str | N
     planned without its shuffles (an int8 program arrives quantised, its plan already made or not); `skip`: passes
     not to run. Both default to the fp32 choices of the report's target, this machine's when it names none
     (choices.target_default; a quantised program's weights are no parameters: the weight passes find nothing to
-    rewrite)."""
+    rewrite). `input_in_place`: the input is left out of the program's memory plan (see _memory_plan); by default
+    with the cmx lowering only."""
     report = _report_for(lowering, report)
     report.target = report.target or host_target()
     default = target_default(report.target)
@@ -202,10 +203,21 @@ def to_pte(model: torch.nn.Module, example: torch.Tensor, etrecord_path: str | N
             with _partitioner_rejections(report):
                 lowered = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()],
                                                       generate_etrecord=etrecord_path is not None)
-            program = lowered.to_executorch()
+            in_place = report.name == "cmx" if input_in_place is None else input_in_place
+            program = lowered.to_executorch(_memory_plan(in_place))
         if etrecord_path is not None:
             program.get_etrecord().save(etrecord_path)
     return program.buffer
+
+
+def _memory_plan(input_in_place: bool):
+    """ExecuTorch's memory plan, with or without a buffer for the input. Without one, the runtime reads the caller's
+    tensor where it lies: `Method::set_input` copies an input into its planned buffer on every call and shares an
+    unplanned one (a 1x3x224x224 float input is 602 KB, copied per inference on a phone as on the host)."""
+    from executorch.exir import ExecutorchBackendConfig
+    from executorch.exir.passes import MemoryPlanningPass
+
+    return ExecutorchBackendConfig(memory_planning_pass=MemoryPlanningPass(alloc_graph_input=not input_in_place))
 
 
 def not_delegated(portable_operators: list[str], report: LoweringReport) -> dict[str, str]:

@@ -50,9 +50,9 @@ def lowering_block(name: str, target: str | None, choices: list[str] | None, pas
     """The manifest's `lowering`: which lowering ran for which target (export/targets.py) with which of its
     CPU-dependent rewrites on (export/choices.py; both None for the stock lowering, which is the same for all), the
     sites each pass rewrote, and what the program itself says came of it (`program` is program_facts.pte_facts:
-    partitions are its delegate calls)."""
+    partitions are its delegate calls; the input is read in place when the memory plan holds no buffer for it)."""
     return {"name": name, "target": target, "choices": choices, "passes": dict(passes),
-            "partitions": program["delegate_calls"],
+            "partitions": program["delegate_calls"], "input_in_place": program["planned_inputs"] == 0,
             "portable_operators": list(program["portable_operators"]), "not_delegated": dict(not_delegated)}
 
 

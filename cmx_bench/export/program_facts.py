@@ -32,9 +32,17 @@ def _portable_operators(plans) -> list[str]:
                    if isinstance(args, KernelCall)})
 
 
+def _planned_inputs(plans) -> int:
+    """Inputs the memory plan gives a buffer of their own, which the runtime copies each call's input into; an
+    unplanned input is read in place (export/lowering.py's _memory_plan)."""
+    return sum(getattr(plan.values[index].val, "allocation_info", None) is not None
+               for plan in plans for index in plan.inputs)
+
+
 def pte_facts(path: str | Path) -> dict:
     """The flatbuffer's identifiers, the program version, its delegates and the operators it runs outside them;
-    `delegate_calls` (the partitions) and `portable_operators` are read from the execution plans' instructions."""
+    `delegate_calls` (the partitions) and `portable_operators` are read from the execution plans' instructions,
+    `planned_inputs` (0: the input is read in place) from their values."""
     from executorch.exir._serialize._program import deserialize_pte_binary
 
     data = Path(path).read_bytes()
@@ -60,6 +68,7 @@ def pte_facts(path: str | Path) -> dict:
         "operators": sorted({_operator_name(op) for plan in plans for op in plan.operators}),
         "delegate_calls": _delegate_calls(plans),
         "portable_operators": _portable_operators(plans),
+        "planned_inputs": _planned_inputs(plans),
     }
 
 

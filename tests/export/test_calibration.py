@@ -15,6 +15,7 @@ def test_the_calibration_program_is_one_partition_with_its_macs_in_the_manifest(
     artifact = calibration.calibration_artifact(precision)
     facts = pte_facts(artifact)  # read from the program itself
     assert facts["delegate_calls"] == 1 and facts["portable_operators"] == []
+    assert facts["planned_inputs"] == 0  # read in place, as the cmx lowering's networks read theirs
     manifest = verify_artifact(artifact)
     batch, channels, height, width = calibration.INPUT_SHAPE
     # 1x1 convolutions: one MAC per (output channel, input channel, pixel) each; the pool adds none.

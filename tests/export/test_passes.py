@@ -302,6 +302,14 @@ def test_an_unknown_lowering_is_a_one_line_error():
         to_pte(Means(), torch.zeros(1, 3, 4, 4), lowering="fast")
 
 
+@pytest.mark.parametrize("lowering", ["cmx", "stock"])
+def test_input_in_place_can_be_chosen_against_the_lowerings_default(tmp_path, lowering):
+    for in_place in (True, False):
+        path = tmp_path / f"{lowering}-{in_place}.pte"
+        path.write_bytes(to_pte(Means(), torch.zeros(1, 3, 4, 4), lowering=lowering, input_in_place=in_place))
+        assert pte_facts(path)["planned_inputs"] == (0 if in_place else 1)
+
+
 def test_the_lowering_is_part_of_a_pte_cache_key_only():
     card, weights = get_card("shufflenet_v2_x1_0"), random_init_facts(0)
     pte, ptl = get_format("pte"), get_format("ptl")
@@ -369,7 +377,7 @@ def test_cmx_lowers_shufflenet_to_one_partition_without_portable_operators(shuff
         "name": "cmx", "target": "x86-64-avx2", "choices": chosen,
         "passes": {**planned, **padded, "mean_keepdim": 1, "split_pointwise_over_concat": 0,
                    "im2col_convolutions": 0},  # its 3x3 convolutions are depthwise or strided
-        "partitions": 1, "portable_operators": [], "not_delegated": {}}
+        "partitions": 1, "input_in_place": True, "portable_operators": [], "not_delegated": {}}
     # The export's own parity check against the eager network, at its usual limits.
     parity, limits = manifest["parity"], ParityLimits()
     assert parity["passed"] and parity["argmax_agreement"] >= (1.0 if fmt == "pte" else limits.int8_min_agreement)
@@ -384,8 +392,24 @@ def test_stock_lowering_leaves_splits_and_the_mean_to_portable_kernels_and_says_
     assert {"aten::split_with_sizes_copy.out", "aten::mean.out"} <= set(facts["portable_operators"])
     block = manifest["lowering"]
     assert block["name"] == "stock" and block["passes"] == {} and block["partitions"] == facts["delegate_calls"]
+    assert facts["planned_inputs"] == 1 and block["input_in_place"] is False  # ExecuTorch's default memory plan
     assert block["not_delegated"]["aten::mean.out"] == "mean.dim only supports keepdim=True"
     assert "no config for split_with_sizes_copy" in block["not_delegated"]["aten::split_with_sizes_copy.out"]
+
+
+@pytest.mark.parametrize("fmt", ["pte", "pte-int8"])
+def test_a_cmx_program_reads_its_input_in_place_and_a_stock_one_copies_it(shufflenet, fmt):
+    from executorch.runtime import Runtime
+
+    def planned(lowering):
+        path = shufflenet[lowering, fmt][0]
+        meta = Runtime.get().load_program(str(path)).metadata("forward").input_tensor_meta(0)
+        return pte_facts(path)["planned_inputs"], meta.is_memory_planned()
+
+    # from the flatbuffer and from the runtime's own method meta, which decides copy or share in set_input
+    assert planned("cmx") == (0, False) and planned("stock") == (1, True)
+    # XNNPACK keeps the activations in its own workspace: without the input's 602 KB, the plan holds only the output
+    assert pte_facts(shufflenet["cmx", fmt][0])["planned_activation_bytes"] < 3 * 224 * 224 * 4
 
 
 def test_cmx_and_stock_programs_agree(shufflenet):

@@ -11,11 +11,13 @@ final class ExecuTorchModel implements Model {
             + "false (executorch-android is published without EXECUTORCH_ANDROID_PROFILING; see android_runner/README.md)";
 
     private final Module module;
-    private final long[] shape;
+    private final InputBuffer buffer;
+    private final Tensor input;
 
     private ExecuTorchModel(Module module, long[] shape) {
         this.module = module;
-        this.shape = shape;
+        this.buffer = new InputBuffer(shape);
+        this.input = Tensor.fromBlob(buffer.data, shape);
     }
 
     /** Loads the program with {@code threads} in ExecuTorch's threadpool (0 keeps the runtime default). */
@@ -34,8 +36,9 @@ final class ExecuTorchModel implements Model {
     }
 
     @Override
-    public float[] run(float[] input) {
-        return module.forward(EValue.from(Tensor.fromBlob(input, shape)))[0].toTensor().getDataAsFloatArray();
+    public float[] run(float[] values) {
+        buffer.fill(values);
+        return module.forward(EValue.from(input))[0].toTensor().getDataAsFloatArray();
     }
 
     @Override

@@ -10,11 +10,13 @@ import org.pytorch.Tensor;
 /** A .ptl artifact behind the core's Model interface (PyTorch Android Lite, the runtime the paper used). */
 final class LiteModel implements Model {
     private final Module module;
-    private final long[] shape;
+    private final InputBuffer buffer;
+    private final Tensor input;
 
     private LiteModel(Module module, long[] shape) {
         this.module = module;
-        this.shape = shape;
+        this.buffer = new InputBuffer(shape);
+        this.input = Tensor.fromBlob(buffer.data, shape);
     }
 
     static Model load(String path, long[] inputShape, int threads) {
@@ -23,8 +25,9 @@ final class LiteModel implements Model {
     }
 
     @Override
-    public float[] run(float[] input) {
-        return module.forward(IValue.from(Tensor.fromBlob(input, shape))).toTensor().getDataAsFloatArray();
+    public float[] run(float[] values) {
+        buffer.fill(values);
+        return module.forward(IValue.from(input)).toTensor().getDataAsFloatArray();
     }
 
     @Override
