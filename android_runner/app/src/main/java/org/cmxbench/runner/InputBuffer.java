@@ -11,8 +11,9 @@ import java.nio.FloatBuffer;
  * Tensor.fromBlob(float[], shape) allocates and fills a new buffer per call instead (602 KB for a 224x224 image).
  */
 final class InputBuffer {
-    // XNNPACK may read up to XNN_EXTRA_BYTES (16) past the end of a tensor it is handed; the runtime's own planned
-    // buffers leave room for that, and a buffer the runtime reads in place must too.
+    // XNNPACK may read up to XNN_EXTRA_BYTES (16, xnnpack.h) past the end of a tensor it is handed. A planned input
+    // lies inside the runtime's arena, where such a read stays in memory the runtime owns; a buffer read in place
+    // has to bring that room itself.
     private static final int XNNPACK_EXTRA_BYTES = 16;
 
     final FloatBuffer data;
